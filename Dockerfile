@@ -1,0 +1,34 @@
+# skubridge service image.
+#
+#   docker build -t skubridge .
+#   docker run -e DATABASE_URL=... -e REDIS_URL=... -p 8000:8000 skubridge          # API
+#   docker run -e DATABASE_URL=... -e REDIS_URL=... skubridge skubridge worker      # arq worker
+#   docker run -e DATABASE_URL=... skubridge skubridge migrate                     # migrations
+#
+# The same image runs the worker: override the command with `skubridge worker`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 skubridge \
+ && useradd --system --uid 10001 --gid skubridge --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin skubridge
+
+WORKDIR /app
+
+COPY pyproject.toml alembic.ini ./
+COPY app ./app
+COPY workers ./workers
+COPY migrations ./migrations
+
+RUN pip install . \
+ && rm -rf build ./*.egg-info
+
+USER skubridge
+
+EXPOSE 8000
+
+CMD ["skubridge", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,61 @@
+# skubridge developer entry points. Every target bootstraps first
+# (scripts/bootstrap.sh: .venv + deps when pyproject.toml changed + local
+# Postgres/Redis via scripts/ensure-services.sh), which is a fast no-op when
+# everything is already in place.
+#
+# Point at other services with e.g.
+#   make test DATABASE_URL=... REDIS_URL=... SKUBRIDGE_SKIP_SERVICES=1
+# Extra pytest arguments: make test PYTEST_ARGS='-k webhook -x'
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+DATABASE_URL ?= postgresql+asyncpg://skubridge:skubridge@127.0.0.1:5432/skubridge
+REDIS_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+export DATABASE_URL REDIS_URL
+
+.PHONY: help venv demo test bench bench-webhook migrate api worker clean
+
+help:
+	@echo "make venv           create/refresh .venv and start local Postgres/Redis"
+	@echo "make demo           run the end-to-end demo (skubridge demo)"
+	@echo "make test           run the test suite (PYTEST_ARGS='...' to pass options)"
+	@echo "make bench          sync benchmark (bench/bench_sync.py)"
+	@echo "make bench-webhook  webhook benchmark (bench/bench_webhook.py)"
+	@echo "make migrate        apply database migrations"
+	@echo "make api            run the HTTP API"
+	@echo "make worker         run the arq worker"
+	@echo "make clean          remove .venv and caches"
+
+venv:
+	@bash scripts/bootstrap.sh
+
+demo: venv
+	$(BIN)/skubridge demo
+
+test: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python bench/bench_sync.py
+
+bench-webhook: venv
+	$(BIN)/python bench/bench_webhook.py
+
+migrate: venv
+	$(BIN)/skubridge migrate
+
+api: venv
+	$(BIN)/skubridge api
+
+worker: venv
+	$(BIN)/skubridge worker
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

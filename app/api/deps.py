@@ -1,0 +1,50 @@
+"""Request dependencies: the shared context, one transaction per request, the bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.context import AppContext
+from app.core.errors import Unauthorized
+from app.core.jobs import drop_jobs, flush_jobs
+
+_bearer = HTTPBearer(auto_error=False, description="The service's API_TOKEN")
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Commit when the handler succeeds, roll back when it raises; jobs the handler deferred
+    are enqueued only after the commit."""
+    ctx: AppContext = request.app.state.ctx
+    async with ctx.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            drop_jobs(session)
+            raise
+        await flush_jobs(session, ctx.redis)
+
+
+async def require_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    expected = get_ctx(request).settings.api_token.get_secret_value()
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send the API token as 'Authorization: Bearer <API_TOKEN>'")
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise Unauthorized("the API token is not valid")
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

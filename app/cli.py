@@ -1,0 +1,139 @@
+"""The `skubridge` command: run the service's parts, drive syncs through the API, run the demo."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from app.config import get_settings
+
+cli = typer.Typer(help="skubridge: keeps WooCommerce stores in step with Zoho Inventory.", no_args_is_help=True)
+sync_cli = typer.Typer(help="Start and watch manual syncs (through the REST API).", no_args_is_help=True)
+sim_cli = typer.Typer(help="Run the bundled vendor simulators.", no_args_is_help=True)
+cli.add_typer(sync_cli, name="sync")
+cli.add_typer(sim_cli, name="sim")
+console = Console()
+FINAL = {"completed", "failed", "cancelled"}
+
+ApiUrl = Annotated[str, typer.Option(envvar="SKUBRIDGE_API_URL", help="The API's base URL")]
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    from app.db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    console.print("database is up to date")
+
+
+@cli.command()
+def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the REST API (and Zoho's webhooks)."""
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="warning")
+
+
+@cli.command()
+def worker(burst: bool = typer.Option(False, help="Exit when the queue is empty")) -> None:
+    """Run an arq worker (runs, recovery)."""
+    from arq.worker import run_worker
+
+    from workers.settings import WorkerSettings
+
+    run_worker(WorkerSettings, burst=burst)  # type: ignore[arg-type]
+
+
+@cli.command()
+def demo(items: int = 1000, api_port: int = 8000) -> None:
+    """Sync a generated catalogue from the Zoho simulator into the WooCommerce simulator."""
+    from app.demo import run_demo
+
+    run_demo(items=items, api_port=api_port)
+
+
+@sync_cli.command("start")
+def sync_start(
+    connection: Annotated[str, typer.Option("--connection", help="Connection id")],
+    follow: Annotated[bool, typer.Option("--follow", help="Show progress until the run ends")] = False,
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+) -> None:
+    """Start a manual sync of a connection."""
+    with _client(api_url) as client:
+        run = _call(client.post(f"/api/v1/connections/{connection}/syncs"))
+        console.print(f"sync [bold]{run['id']}[/bold] {run['status']}")
+        if follow:
+            follow_run(client, run["id"])
+
+
+@sync_cli.command("status")
+def sync_status(run_id: str, api_url: ApiUrl = "http://127.0.0.1:8000") -> None:
+    """Show one run's counters."""
+    with _client(api_url) as client:
+        run = _call(client.get(f"/api/v1/syncs/{run_id}"))
+    console.print_json(data=run)
+
+
+@sim_cli.command("zoho")
+def sim_zoho(host: str = "127.0.0.1", port: int = 8101, items: int = 1000, seed: int = 1) -> None:
+    """Run the Zoho Inventory simulator."""
+    from app.integrations.zoho.simulator.__main__ import run
+
+    run(host=host, port=port, items=items, seed=seed)
+
+
+@sim_cli.command("woocommerce")
+def sim_woocommerce(host: str = "127.0.0.1", port: int = 8102, https: bool = False) -> None:
+    """Run the WooCommerce simulator."""
+    from app.integrations.woocommerce.simulator.__main__ import run
+
+    run(host=host, port=port, https=https)
+
+
+def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict:
+    """A live progress bar (total, synced, failed, pending, skipped) until the run ends."""
+    columns = (TextColumn("[bold]{task.fields[status]}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[counts]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("sync", total=None, status="queued", counts="")
+        while True:
+            run = _call(client.get(f"/api/v1/syncs/{run_id}"))
+            counts = (f"total {run['total']}  synced {run['synced']}  failed {run['failed']}  "
+                      f"pending {run['pending']}  skipped {run['skipped']}")
+            progress.update(task, total=run["total"] or None, completed=run["total"] - run["pending"],
+                            status=run["status"], counts=counts)
+            if run["status"] in FINAL or run["status"] == "paused":
+                break
+            time.sleep(interval)
+    if run.get("reason"):
+        console.print(f"reason: {run['reason']}")
+    return run
+
+
+def _client(api_url: str) -> httpx.Client:
+    token = os.environ.get("API_TOKEN") or get_settings().api_token.get_secret_value()
+    return httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _call(response: httpx.Response) -> dict:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            message = f"{body.get('error')}: {body.get('detail')}"
+        except ValueError:
+            message = response.text[:200]
+        console.print(f"[red]{response.status_code} {message}[/red]")
+        raise typer.Exit(1)
+    return response.json()
+
+
+def main() -> None:
+    cli()

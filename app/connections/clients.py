@@ -1,0 +1,35 @@
+"""Vendor clients for a connection, built from its decrypted credentials."""
+
+from __future__ import annotations
+
+from app.core.context import AppContext
+from app.connections.service import credentials_of
+from app.integrations.woocommerce.client import WooClient
+from app.integrations.zoho.client import ZohoClient
+from app.models import Connection
+
+
+def zoho_client_for(connection: Connection, ctx: AppContext) -> ZohoClient:
+    creds = credentials_of(connection, secret_key=ctx.secret_key)
+    return ZohoClient(
+        organization_id=connection.zoho_organization_id,
+        client_id=creds["client_id"],
+        client_secret=creds["client_secret"],
+        refresh_token=creds["refresh_token"],
+        data_center=connection.zoho_data_center,
+        api_base_url=connection.zoho_api_base_url,
+        accounts_base_url=connection.zoho_accounts_base_url,
+        budget=ctx.budget,
+        redis=ctx.redis,
+        max_retry_wait=ctx.settings.zoho_max_retry_wait_seconds,
+    )
+
+
+def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
+    creds = credentials_of(connection, secret_key=ctx.secret_key)
+    return WooClient(
+        base_url=connection.woo_base_url,
+        consumer_key=creds["consumer_key"],
+        consumer_secret=creds["consumer_secret"],
+        verify_tls=connection.woo_verify_tls,
+    )

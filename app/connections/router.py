@@ -1,0 +1,54 @@
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import Ctx, Session
+from app.api.pagination import Limit, Offset, Page
+from app.connections import service
+from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
+from app.syncs import service as syncs
+from app.syncs.schemas import RunRead
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ConnectionRead)
+async def create_connection(body: ConnectionCreate, session: Session, ctx: Ctx) -> ConnectionRead:
+    connection = await service.create_connection(session, body, secret_key=ctx.secret_key)
+    return service.to_read(connection, secret_key=ctx.secret_key)
+
+
+@router.get("", response_model=list[ConnectionRead])
+async def list_connections(session: Session, ctx: Ctx) -> list[ConnectionRead]:
+    return [service.to_read(c, secret_key=ctx.secret_key) for c in await service.list_connections(session)]
+
+
+@router.get("/{connection_id}", response_model=ConnectionRead)
+async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> ConnectionRead:
+    return service.to_read(await service.get_connection(session, connection_id), secret_key=ctx.secret_key)
+
+
+@router.patch("/{connection_id}", response_model=ConnectionRead)
+async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
+    connection = await service.get_connection(session, connection_id)
+    connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key)
+    return service.to_read(connection, secret_key=ctx.secret_key)
+
+
+@router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_connection(connection_id: uuid.UUID, session: Session) -> Response:
+    await service.delete_connection(session, await service.get_connection(session, connection_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{connection_id}/syncs", status_code=status.HTTP_202_ACCEPTED, response_model=RunRead)
+async def start_sync(connection_id: uuid.UUID, session: Session) -> RunRead:
+    run = await syncs.start_sync(session, await service.get_connection(session, connection_id))
+    return (await syncs.run_views(session, [run]))[0]
+
+
+@router.get("/{connection_id}/syncs", response_model=Page[RunRead])
+async def list_syncs(connection_id: uuid.UUID, session: Session, limit: Limit = 50, offset: Offset = 0) -> Page[RunRead]:
+    await service.get_connection(session, connection_id)
+    total, runs = await syncs.list_runs(session, connection_id, limit=limit, offset=offset)
+    return Page(items=await syncs.run_views(session, runs), total=total, limit=limit, offset=offset)

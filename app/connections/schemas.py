@@ -1,0 +1,142 @@
+"""API shapes of a connection. Unknown fields are refused (422 naming the field) so a typo in a
+setting never silently falls back to a default."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from app.integrations.zoho.datacenters import DATA_CENTERS
+
+SyncField = Literal["name", "description", "price", "stock", "low_stock", "weight", "dimensions", "images", "gallery"]
+ALL_SYNC_FIELDS: list[str] = ["name", "description", "price", "stock", "low_stock", "weight", "dimensions",
+                              "images", "gallery"]
+REDACTED = "**********"
+
+DataCenter = Literal["com", "eu", "in", "com.au", "jp", "ca", "com.cn", "sa"]
+assert set(DataCenter.__args__) == set(DATA_CENTERS)  # type: ignore[attr-defined]
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectionSettings(Strict):
+    create_missing_products: bool = True
+    create_missing_variations: bool = True
+    new_product_status: Literal["draft", "pending", "publish"] = "draft"
+    sync_fields: list[SyncField] = Field(default_factory=lambda: list(ALL_SYNC_FIELDS))
+    warehouse_ids: list[Identifier] | None = None
+    stock_figure: Literal["available", "actual_available"] = "available"
+    # exact: SKUs must be equal including case; case_insensitive: "abc" links to "ABC".
+    sku_match: Literal["exact", "case_insensitive"] = "exact"
+    # Objects per /products/batch request (the store allows 100; smaller is kinder to slow hosts).
+    batch_size: int = Field(default=50, ge=1, le=100)
+    # Batches in flight at once against the store.
+    store_concurrency: int = Field(default=2, ge=1, le=8)
+
+    @field_validator("sync_fields")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class ZohoIn(Strict):
+    organization_id: Identifier
+    client_id: NonEmpty
+    client_secret: SecretStr = Field(min_length=1)
+    refresh_token: SecretStr = Field(min_length=1)
+    data_center: DataCenter = "com"
+    api_base_url: AnyHttpUrl | None = None
+    accounts_base_url: AnyHttpUrl | None = None
+
+
+class WooIn(Strict):
+    base_url: AnyHttpUrl
+    consumer_key: NonEmpty
+    consumer_secret: SecretStr = Field(min_length=1)
+    verify_tls: bool = True
+    wp_username: NonEmpty | None = None
+    wp_application_password: SecretStr | None = None
+
+
+class ConnectionCreate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    zoho: ZohoIn
+    woocommerce: WooIn
+    settings: ConnectionSettings = Field(default_factory=ConnectionSettings)
+
+
+class ZohoPatch(Strict):
+    organization_id: Identifier | None = None
+    client_id: NonEmpty | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    data_center: DataCenter | None = None
+    api_base_url: AnyHttpUrl | None = None
+    accounts_base_url: AnyHttpUrl | None = None
+
+
+class WooPatch(Strict):
+    base_url: AnyHttpUrl | None = None
+    consumer_key: NonEmpty | None = None
+    consumer_secret: SecretStr | None = None
+    verify_tls: bool | None = None
+    wp_username: NonEmpty | None = None
+    wp_application_password: SecretStr | None = None
+
+
+class SettingsPatch(Strict):
+    create_missing_products: bool | None = None
+    create_missing_variations: bool | None = None
+    new_product_status: Literal["draft", "pending", "publish"] | None = None
+    sync_fields: list[SyncField] | None = None
+    warehouse_ids: list[Identifier] | None = None
+    stock_figure: Literal["available", "actual_available"] | None = None
+    sku_match: Literal["exact", "case_insensitive"] | None = None
+    batch_size: int | None = Field(default=None, ge=1, le=100)
+    store_concurrency: int | None = Field(default=None, ge=1, le=8)
+
+
+class ConnectionUpdate(Strict):
+    """Partial update: only the fields sent change; settings are merged into the current ones."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    zoho: ZohoPatch | None = None
+    woocommerce: WooPatch | None = None
+    settings: SettingsPatch | None = None
+
+
+class ZohoRead(BaseModel):
+    organization_id: str
+    data_center: str
+    api_base_url: str | None
+    accounts_base_url: str | None
+    client_id: str = REDACTED
+    client_secret: str = REDACTED
+    refresh_token: str = REDACTED
+
+
+class WooRead(BaseModel):
+    base_url: str
+    verify_tls: bool
+    wp_username: str | None
+    consumer_key: str = REDACTED
+    consumer_secret: str = REDACTED
+    wp_application_password: str | None = None
+
+
+class ConnectionRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    zoho: ZohoRead
+    woocommerce: WooRead
+    settings: ConnectionSettings
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,47 @@
+"""Everything long-lived that the API and the workers share: one engine, one Redis pool, one
+Zoho budget. Built once per process (API lifespan, worker start-up) and closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db.session import create_engine, create_sessionmaker
+from app.integrations.zoho.ratelimit import ZohoBudget
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: ArqRedis
+    budget: ZohoBudget
+    owns_redis: bool = True
+
+    @property
+    def secret_key(self) -> str:
+        return self.settings.secret_key.get_secret_value()
+
+    async def close(self) -> None:
+        if self.owns_redis:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def open_context(settings: Settings, *, redis: ArqRedis | None = None) -> AppContext:
+    engine = create_engine(settings.database_url)
+    owns_redis = redis is None
+    redis = redis or await create_pool(redis_settings(settings), default_queue_name=settings.queue_name)
+    budget = ZohoBudget(redis_url=settings.redis_url, redis=redis, per_minute=settings.zoho_requests_per_minute,
+                        daily_limit=settings.zoho_daily_limit)
+    return AppContext(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), redis=redis,
+                      budget=budget, owns_redis=owns_redis)
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    return RedisSettings.from_dsn(settings.redis_url)

@@ -1,0 +1,245 @@
+"""WooCommerce REST API (wc/v3) client.
+
+Auth follows the store's own rules: Basic `consumer_key:consumer_secret` over HTTPS; OAuth 1.0a
+one-legged signing (oauthlib) over plain HTTP, where WooCommerce ignores Basic. Every call goes
+through `_request`, which retries 429/5xx/timeouts with backoff and sorts errors into auth,
+request and availability errors. Writes go through `/products/batch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpx
+import structlog
+
+from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
+from app.integrations.metrics import VENDOR_REQUESTS
+from app.integrations.retry import backoff_seconds, retry_after_seconds
+from app.integrations.woocommerce.errors import WooAuthError, WooError, WooRequestError, WooUnavailable
+from app.integrations.woocommerce.mapping import draft_to_wc
+from app.integrations.woocommerce.oauth import OAuth1QueryAuth
+
+log = structlog.get_logger(__name__)
+
+API_PREFIX = "/wp-json/wc/v3"
+BATCH_LIMIT = 100  # the store's default `woocommerce_rest_batch_items_limit`
+PER_PAGE_MAX = 100
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+LOOKUP_FIELDS = "id,sku,type,parent_id,status"
+# Batches run every item in one PHP request; slow stores need minutes, not the 5 s of common clients.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+BATCH_TIMEOUT = httpx.Timeout(180.0, connect=10.0)
+
+
+class WooClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        verify_tls: bool = True,
+        max_attempts: int = 5,
+        backoff_cap: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_attempts = max_attempts
+        self.backoff_cap = backoff_cap
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + API_PREFIX,
+            auth=_auth_for(self.base_url, consumer_key, consumer_secret),
+            verify=verify_tls,
+            timeout=DEFAULT_TIMEOUT,
+            transport=transport,
+            headers={"User-Agent": "skubridge/0.1"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "WooClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def get_store_settings(self) -> StoreSettings:
+        """Units and the global manage-stock option (`GET /settings/products`)."""
+        response = await self._request("GET", "/settings/products", endpoint="GET /settings/products")
+        values = {row.get("id"): row.get("value") for row in response.json() if isinstance(row, dict)}
+        return StoreSettings(
+            weight_unit=str(values.get("woocommerce_weight_unit") or "kg"),
+            dimension_unit=str(values.get("woocommerce_dimension_unit") or "cm"),
+            manage_stock=str(values.get("woocommerce_manage_stock") or "yes") == "yes",
+        )
+
+    async def find_by_skus(self, skus: Iterable[str]) -> dict[str, StoreProductRef]:
+        """Products and variations holding any of `skus`, keyed by lower-cased SKU.
+
+        The store matches `sku=` exactly but case-insensitively and splits it on commas (no
+        trimming), so SKUs are sent 100 to a request; a SKU that itself holds a comma cannot be
+        sent that way and is searched alone with `search_sku`, then filtered exactly.
+        """
+        wanted = {s.lower(): s for s in skus if s}
+        plain = [s for s in wanted.values() if "," not in s]
+        found: dict[str, StoreProductRef] = {}
+        for start in range(0, len(plain), PER_PAGE_MAX):
+            chunk = plain[start : start + PER_PAGE_MAX]
+            for row in await self._list_all({"sku": ",".join(chunk)}):
+                _collect(found, row, wanted)
+        for sku in (s for s in wanted.values() if "," in s):
+            for row in await self._list_all({"search_sku": sku}):
+                _collect(found, row, wanted)
+        return found
+
+    async def _list_all(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page of a product listing, following X-WP-TotalPages."""
+        rows: list[dict[str, Any]] = []
+        page, total_pages = 1, 1
+        while page <= total_pages:
+            query = {**params, "per_page": PER_PAGE_MAX, "page": page, "_fields": LOOKUP_FIELDS}
+            response = await self._request("GET", "/products", params=query, endpoint="GET /products")
+            rows.extend(r for r in response.json() if isinstance(r, dict))
+            total_pages = int(response.headers.get("x-wp-totalpages") or 1)
+            page += 1
+        return rows
+
+    # --- writes ----------------------------------------------------------------------------
+
+    async def batch_products(
+        self,
+        *,
+        creates: Sequence[ProductWrite] = (),
+        updates: Sequence[ProductWrite] = (),
+        settings: StoreSettings,
+    ) -> list[WriteResult]:
+        """Create and update products in one `/products/batch` call; one result per write."""
+        if len(creates) + len(updates) > BATCH_LIMIT:
+            raise ValueError(f"a batch holds at most {BATCH_LIMIT} objects")
+        body: dict[str, Any] = {}
+        if creates:
+            body["create"] = [draft_to_wc(w.draft, settings=settings) for w in creates]
+        if updates:
+            body["update"] = [{"id": w.store_id, **draft_to_wc(w.draft, settings=settings)} for w in updates]
+        if not body:
+            return []
+        response = await self._request(
+            "POST", "/products/batch", json=body, timeout=BATCH_TIMEOUT, endpoint="POST /products/batch"
+        )
+        payload = response.json()
+        return _match_results(creates, payload.get("create")) + _match_results(updates, payload.get("update"))
+
+    # --- transport -------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """One API call with bounded retries on 429, 5xx and network errors."""
+        last: str = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = await self._http.request(
+                    method, path, params=params, json=json, timeout=timeout or DEFAULT_TIMEOUT
+                )
+            except httpx.TransportError as exc:
+                VENDOR_REQUESTS.labels("woocommerce", endpoint, "network").inc()
+                last = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                response = None
+            else:
+                VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
+                if response.status_code < 400:
+                    return _require_json(response)
+                if response.status_code not in RETRYABLE_STATUS:
+                    raise _error_for(response)
+                last = f"HTTP {response.status_code}: {_error_for(response).message}"
+            if attempt < self.max_attempts:
+                delay = retry_after_seconds(response)
+                delay = min(delay, self.backoff_cap) if delay is not None else backoff_seconds(attempt, cap=self.backoff_cap)
+                log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=last)
+                await asyncio.sleep(delay)
+        raise WooUnavailable(f"store did not answer after {self.max_attempts} attempts ({last})")
+
+
+def _auth_for(base_url: str, key: str, secret: str) -> httpx.Auth:
+    # WooCommerce only tries Basic auth when it sees HTTPS; plain HTTP needs OAuth 1.0a.
+    if base_url.startswith("https://"):
+        return httpx.BasicAuth(key, secret)
+    return OAuth1QueryAuth(key, secret)
+
+
+def _collect(found: dict[str, StoreProductRef], row: dict[str, Any], wanted: dict[str, str]) -> None:
+    sku = str(row.get("sku") or "")
+    if sku.lower() not in wanted:
+        return
+    found[sku.lower()] = StoreProductRef(
+        store_id=int(row["id"]),
+        sku=sku,
+        kind=str(row.get("type") or "simple"),
+        parent_id=int(row["parent_id"]) if row.get("parent_id") else None,
+        status=str(row.get("status") or ""),
+    )
+
+
+def _match_results(writes: Sequence[ProductWrite], results: Any) -> list[WriteResult]:
+    """Results come back in input order; failed creates carry id 0, so match by index."""
+    results = results if isinstance(results, list) else []
+    matched: list[WriteResult] = []
+    for index, write in enumerate(writes):
+        row = results[index] if index < len(results) and isinstance(results[index], dict) else None
+        if row is None:
+            matched.append(WriteResult(write.key, False, error_code="missing_result",
+                                       error_message="the store answered without a result for this item"))
+        elif isinstance(row.get("error"), dict):
+            err = row["error"]
+            data = err.get("data") if isinstance(err.get("data"), dict) else {}
+            matched.append(WriteResult(write.key, False, store_id=write.store_id, error_code=str(err.get("code")),
+                                       error_message=str(err.get("message")), error_data=data))
+        else:
+            matched.append(WriteResult(write.key, True, store_id=int(row["id"])))
+    return matched
+
+
+def _require_json(response: httpx.Response) -> httpx.Response:
+    try:
+        response.json()
+    except ValueError as exc:
+        raise WooRequestError(
+            f"the store answered {response.status_code} with a body that is not JSON "
+            "(are pretty permalinks enabled and is the base URL the WordPress site?)",
+            status=response.status_code,
+        ) from exc
+    return response
+
+
+def _error_for(response: httpx.Response) -> WooError:
+    """Turn an error response (JSON or the HTML of a PHP fatal) into a typed error."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "code" in body:
+        code, message = str(body.get("code")), str(body.get("message") or "")
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    else:
+        code, message, data = None, (response.text or "")[:200].strip() or response.reason_phrase, {}
+    kind: type[WooError]
+    if response.status_code in (401, 403):
+        kind = WooAuthError
+    elif response.status_code in RETRYABLE_STATUS:
+        kind = WooUnavailable
+    else:
+        kind = WooRequestError
+    return kind(f"{code}: {message}" if code else message, status=response.status_code, code=code, data=data)

@@ -1,0 +1,31 @@
+"""Zoho errors, sorted by what the caller should do about them."""
+
+from __future__ import annotations
+
+
+class ZohoError(Exception):
+    def __init__(self, message: str, *, status: int | None = None, code: int | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class ZohoAuthError(ZohoError):
+    """Credentials refused (bad client, revoked refresh token, no access to the org): stop now."""
+
+
+class ZohoRequestError(ZohoError):
+    """Zoho rejected the request itself (non-zero `code`, 4xx)."""
+
+
+class ZohoNotFound(ZohoRequestError):
+    """The item (or other record) does not exist."""
+
+
+class ZohoUnavailable(ZohoError):
+    """5xx or network errors that outlasted the retries."""
+
+
+class ZohoQuotaExhausted(ZohoError):
+    """The daily budget is spent or Zoho asked for a wait too long to sit out: pause, resume later."""

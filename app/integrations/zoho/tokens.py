@@ -1,0 +1,151 @@
+"""Zoho access tokens, shared by every worker through Redis and refreshed single-flight.
+
+Zoho issues about 10 access tokens per refresh token per 10 minutes and then blocks the rest of
+the window, so a token is cached until a minute before it expires, exactly one process refreshes
+at a time (a Redis lock), and a throttled refresh sets a cool-down that every process honours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from redis.asyncio import Redis
+
+from app.integrations.metrics import VENDOR_REQUESTS
+from app.integrations.zoho.errors import ZohoAuthError, ZohoUnavailable
+
+log = structlog.get_logger(__name__)
+
+REFRESH_MARGIN_S = 60  # refresh a minute before expiry
+LOCK_TTL_MS = 20_000
+WAIT_FOR_PEER_S = 25.0
+THROTTLE_COOLDOWN_S = 60  # Zoho's advice is "try again after some time"; a minute at least
+ERROR_MEMORY_S = 30  # peers waiting on a refresh that failed for bad credentials fail too
+
+_DELETE_IF_TOKEN = """
+local v = redis.call('GET', KEYS[1])
+if v and string.find(v, ARGV[1], 1, true) then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class _Throttled(Exception):
+    """The token endpoint said "too many requests": cool down, then try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    value: str
+    api_domain: str | None
+    expires_at: float
+
+
+class TokenManager:
+    def __init__(self, *, redis: Redis, http: httpx.AsyncClient, accounts_url: str, client_id: str,
+                 client_secret: str, refresh_token: str) -> None:
+        self._redis = redis
+        self._http = http
+        self._accounts_url = accounts_url
+        self._form = {"client_id": client_id, "client_secret": client_secret,
+                      "grant_type": "refresh_token", "refresh_token": refresh_token}
+        digest = hashlib.sha256(f"{accounts_url}|{client_id}|{refresh_token}".encode()).hexdigest()[:24]
+        self._key = f"skubridge:zoho:token:{digest}"
+
+    async def get(self) -> AccessToken:
+        """A valid access token: from the cache, from a peer's refresh, or refreshed here."""
+        deadline = time.monotonic() + WAIT_FOR_PEER_S
+        while True:
+            cached = await self._cached()
+            if cached is not None:
+                return cached
+            await self._raise_remembered_error()
+            if await self._cooling_down():
+                await asyncio.sleep(1.0)
+                continue
+            lock = secrets.token_hex(8)
+            if await self._redis.set(f"{self._key}:lock", lock, nx=True, px=LOCK_TTL_MS):
+                try:
+                    return await self._refresh()
+                except _Throttled:
+                    continue  # the cool-down is set: wait it out above
+                finally:
+                    await self._redis.delete(f"{self._key}:lock")
+            if time.monotonic() > deadline:
+                raise ZohoUnavailable("timed out waiting for another worker to refresh the Zoho token")
+            await asyncio.sleep(0.1)
+
+    async def invalidate(self, token: AccessToken) -> None:
+        """Forget `token` (Zoho refused it), unless a peer already replaced it."""
+        await self._redis.eval(_DELETE_IF_TOKEN, 1, self._key, token.value)
+
+    async def _cached(self) -> AccessToken | None:
+        raw = await self._redis.get(self._key)
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return AccessToken(data["access_token"], data.get("api_domain"), float(data["expires_at"]))
+
+    async def _raise_remembered_error(self) -> None:
+        message = await self._redis.get(f"{self._key}:error")
+        if message:
+            raise ZohoAuthError(message.decode() if isinstance(message, bytes) else message)
+
+    async def _cooling_down(self) -> bool:
+        return bool(await self._redis.exists(f"{self._key}:cooldown"))
+
+    async def _refresh(self) -> AccessToken:
+        try:
+            response = await self._http.post(f"{self._accounts_url}/oauth/v2/token", data=self._form)
+        except httpx.TransportError as exc:
+            VENDOR_REQUESTS.labels("zoho", "POST /oauth/v2/token", "network").inc()
+            raise ZohoUnavailable(f"Zoho accounts server unreachable: {type(exc).__name__}") from exc
+        VENDOR_REQUESTS.labels("zoho", "POST /oauth/v2/token", str(response.status_code)).inc()
+        body = _json_or_empty(response)
+        if "access_token" in body:
+            return await self._store(body)
+        return await self._fail(response.status_code, body)
+
+    async def _store(self, body: dict) -> AccessToken:
+        expires_in = int(body.get("expires_in") or 3600)
+        token = AccessToken(body["access_token"], body.get("api_domain"), time.time() + expires_in)
+        ttl = max(1, expires_in - REFRESH_MARGIN_S)
+        payload = {"access_token": token.value, "api_domain": token.api_domain, "expires_at": token.expires_at}
+        await self._redis.set(self._key, json.dumps(payload), ex=ttl)
+        log.info("zoho.token_refreshed", expires_in=expires_in)
+        return token
+
+    async def _fail(self, status: int, body: dict) -> AccessToken:
+        description = str(body.get("error_description") or "")
+        if body.get("error") == "Access Denied" or "too many requests" in description.lower():
+            await self._redis.set(f"{self._key}:cooldown", "1", ex=THROTTLE_COOLDOWN_S)
+            log.warning("zoho.token_throttled", cooldown=THROTTLE_COOLDOWN_S)
+            raise _Throttled
+        if status >= 500:
+            raise ZohoUnavailable(f"Zoho accounts server answered {status}")
+        # Zoho answers bad credentials with HTTP 200 and {"error": "invalid_client" | "invalid_code"}.
+        message = _describe_token_error(str(body.get("error") or f"HTTP {status}"))
+        await self._redis.set(f"{self._key}:error", message, ex=ERROR_MEMORY_S)
+        raise ZohoAuthError(message)
+
+
+def _describe_token_error(error: str) -> str:
+    known = {
+        "invalid_client": "Zoho refused the client id or client secret (invalid_client)",
+        "invalid_code": "Zoho refused the refresh token: it is wrong or was revoked (invalid_code)",
+    }
+    return known.get(error, f"Zoho refused to issue an access token ({error})")
+
+
+def _json_or_empty(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,60 @@
+import csv
+import io
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from app.api.deps import Session
+from app.api.pagination import Limit, Offset, Page
+from app.logs.schemas import LogRead
+from app.logs.service import LogFilter, search_logs
+
+router = APIRouter(prefix="/logs", tags=["logs"])
+
+CSV_COLUMNS = ["created_at", "level", "action", "status", "sku", "zoho_item_id", "woo_id", "message",
+               "connection_id", "run_id"]
+
+
+@router.get("", response_model=Page[LogRead])
+async def list_logs(
+    session: Session,
+    connection_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    sku: Annotated[str | None, Query(max_length=200)] = None,
+    level: Literal["debug", "info", "warning", "error"] | None = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="Inclusive, ISO 8601")] = None,
+    to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Free text: message, SKU, item id, action")] = None,
+    format: Literal["json", "csv"] = "json",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[LogRead] | Response:
+    """The sync log, newest first. `format=csv` exports the same page as CSV."""
+    flt = LogFilter(connection_id=connection_id, run_id=run_id, sku=sku, level=level, action=action, status=status,
+                    since=from_, until=to, q=q)
+    total, rows = await search_logs(session, flt, limit=limit, offset=offset)
+    if format == "csv":
+        return _csv(rows)
+    return Page(items=[LogRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def _csv(rows: list) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, column)) for column in CSV_COLUMNS])
+    return Response(buffer.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="skubridge-logs.csv"'})
+
+
+def _cell(value: object) -> object:
+    """Defuse spreadsheet formulas: SKUs and messages come from vendors and may start with '='."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -1,0 +1,123 @@
+"""The API application: create_app() and the lifespan that owns every pool and client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from sqlalchemy import func, select, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.deps import require_token
+from app.config import Settings, get_settings
+from app.connections.router import router as connections_router
+from app.core.context import AppContext, open_context
+from app.core.crypto import CredentialsUnreadable
+from app.core.errors import SkubridgeError
+from app.core.logging import configure_logging
+from app.logs.router import router as logs_router
+from app.models import SyncRun
+from app.syncs.router import router as syncs_router
+
+RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
+
+
+def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = ctx is None
+        app.state.ctx = ctx or await open_context(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.ctx.close()
+
+    app = FastAPI(title="skubridge", version="0.1.0", lifespan=lifespan,
+                  description="Keeps WooCommerce stores in step with Zoho Inventory.")
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+    for router in (connections_router, syncs_router, logs_router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(_ops_router())
+    _install_error_handlers(app)
+    return app
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        ctx: AppContext = request.app.state.ctx
+        checks = {"postgres": await _check_postgres(ctx), "redis": await _check_redis(ctx)}
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        ctx: AppContext = request.app.state.ctx
+        async with ctx.sessionmaker() as session:
+            rows = await session.execute(select(SyncRun.status, func.count()).group_by(SyncRun.status))
+            for status, count in rows:
+                RUNS_BY_STATUS.labels(status).set(count)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _check_postgres(ctx: AppContext) -> str:
+    try:
+        async with ctx.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+        return f"error: {type(exc).__name__}"
+
+
+async def _check_redis(ctx: AppContext) -> str:
+    try:
+        await ctx.redis.ping()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {type(exc).__name__}"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SkubridgeError)
+    async def domain_error(_: Request, exc: SkubridgeError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "ValidationError", "detail": "; ".join(problems),
+                             "fields": [_location(e["loc"]) for e in exc.errors()]}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(CredentialsUnreadable)
+    async def unreadable(_: Request, exc: CredentialsUnreadable) -> JSONResponse:
+        return JSONResponse({"error": "CredentialsUnreadable", "detail": str(exc)}, status_code=409)
+
+
+def _location(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"

@@ -1,0 +1,22 @@
+"""Every table, imported here so Alembic and the app see one metadata."""
+
+from app.db.base import Base
+from app.models.connection import Connection
+from app.models.product_link import LinkKind, ProductLink
+from app.models.sync_log import SyncLog
+from app.models.sync_run import RunStatus, SyncRun, ACTIVE_RUN_STATUSES
+from app.models.sync_run_item import ItemAction, ItemStatus, SyncRunItem
+
+__all__ = [
+    "ACTIVE_RUN_STATUSES",
+    "Base",
+    "Connection",
+    "ItemAction",
+    "ItemStatus",
+    "LinkKind",
+    "ProductLink",
+    "RunStatus",
+    "SyncLog",
+    "SyncRun",
+    "SyncRunItem",
+]

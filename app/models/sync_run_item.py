@@ -1,0 +1,56 @@
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+
+class ItemAction(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    SKIP = "skip"
+
+
+class ItemStatus(enum.StrEnum):
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class SyncRunItem(Base):
+    """One product of a run with its planned action and the exact content to write.
+
+    Idempotency key: (run_id, zoho_item_id). A batch claims items by setting `claim_token` and
+    `claimed_at`; a claim older than the lease is free to be taken again.
+    """
+
+    __tablename__ = "sync_run_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "zoho_item_id"),
+        Index("ix_sync_run_items_run_status", "run_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("sync_runs.id", ondelete="CASCADE"))
+    zoho_item_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    woo_id: Mapped[int | None] = mapped_column(BigInteger)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class RunRead(BaseModel):
+    id: uuid.UUID
+    connection_id: uuid.UUID
+    kind: str
+    status: str
+    reason: str | None
+    total: int
+    synced: int
+    failed: int
+    pending: int
+    skipped: int
+    cancelled: int
+    progress: float
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class RunItemRead(BaseModel):
+    id: int
+    zoho_item_id: str
+    sku: str | None
+    name: str | None
+    action: str
+    status: str
+    error: str | None
+    error_code: str | None
+    woo_id: int | None
+    attempts: int
+    updated_at: datetime

@@ -1,0 +1,141 @@
+"""Runs as the API sees them: start, read, list, and the pause/resume/cancel controls."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound
+from app.core.jobs import DRIVE_RUN, PLAN_RUN, defer_job, drive_job_id, plan_job_id
+from app.logs.service import entry, write_logs
+from app.models import ACTIVE_RUN_STATUSES, Connection, ItemStatus, RunStatus, SyncRun, SyncRunItem
+from app.syncs.schemas import RunItemRead, RunRead
+
+
+async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
+    """Queue a manual run; 409 when the connection already has an active one."""
+    active = await session.scalar(select(SyncRun).where(
+        SyncRun.connection_id == connection.id, SyncRun.kind == "manual", SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
+    if active is not None:
+        raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
+    run = SyncRun(connection_id=connection.id, kind="manual", status=RunStatus.QUEUED)
+    session.add(run)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent start won the race; the unique index decided
+        raise Conflict("connection already has an active sync") from exc
+    await session.refresh(run)
+    await write_logs(session, [entry(level="info", action="run", status="queued", connection_id=connection.id,
+                                     run_id=run.id, message="manual sync queued")])
+    defer_job(session, PLAN_RUN, str(run.id), job_id=plan_job_id(run.id))
+    return run
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID, *, for_update: bool = False) -> SyncRun:
+    query = select(SyncRun).where(SyncRun.id == run_id)
+    run = await session.scalar(query.with_for_update() if for_update else query)
+    if run is None:
+        raise NotFound(f"sync {run_id} does not exist")
+    return run
+
+
+async def list_runs(session: AsyncSession, connection_id: uuid.UUID, *, limit: int, offset: int) -> tuple[int, list[SyncRun]]:
+    where = SyncRun.connection_id == connection_id
+    total = await session.scalar(select(func.count()).select_from(SyncRun).where(where))
+    runs = await session.scalars(select(SyncRun).where(where).order_by(SyncRun.created_at.desc(), SyncRun.id)
+                                 .limit(limit).offset(offset))
+    return int(total or 0), list(runs.all())
+
+
+async def run_views(session: AsyncSession, runs: list[SyncRun]) -> list[RunRead]:
+    """Runs with their counters, counted from the items in one query."""
+    counts: dict[uuid.UUID, Counter[str]] = {run.id: Counter() for run in runs}
+    if runs:
+        rows = await session.execute(
+            select(SyncRunItem.run_id, SyncRunItem.status, func.count())
+            .where(SyncRunItem.run_id.in_(list(counts))).group_by(SyncRunItem.run_id, SyncRunItem.status))
+        for run_id, status, count in rows:
+            counts[run_id][status] = count
+    return [_view(run, counts[run.id]) for run in runs]
+
+
+def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
+    total = sum(counts.values())
+    pending = counts[ItemStatus.PENDING]
+    if total:
+        progress = round(100 * (total - pending) / total, 1)
+    else:
+        progress = 100.0 if run.status == RunStatus.COMPLETED else 0.0
+    return RunRead(
+        id=run.id, connection_id=run.connection_id, kind=run.kind, status=run.status, reason=run.reason,
+        total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
+        skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
+        created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at, updated_at=run.updated_at,
+    )
+
+
+async def list_items(session: AsyncSession, run_id: uuid.UUID, *, status: ItemStatus | None, limit: int,
+                     offset: int) -> tuple[int, list[RunItemRead]]:
+    where = [SyncRunItem.run_id == run_id] + ([SyncRunItem.status == status] if status else [])
+    total = await session.scalar(select(func.count()).select_from(SyncRunItem).where(*where))
+    rows = await session.scalars(select(SyncRunItem).where(*where).order_by(SyncRunItem.id).limit(limit).offset(offset))
+    return int(total or 0), [
+        RunItemRead(id=i.id, zoho_item_id=i.zoho_item_id, sku=i.sku, name=i.name, action=i.action, status=i.status,
+                    error=i.reason, error_code=i.error_code, woo_id=i.woo_id, attempts=i.attempts,
+                    updated_at=i.updated_at)
+        for i in rows.all()
+    ]
+
+
+async def pause_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
+    """Stop after the batch in flight; the queue stays."""
+    run = await _require(session, run_id, (RunStatus.QUEUED, RunStatus.RUNNING), "pause")
+    run.status = RunStatus.PAUSED
+    run.reason = "paused by the operator"
+    await _log_control(session, run, "paused")
+    return run
+
+
+async def resume_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
+    """Continue with the pending items only (or finish planning if it never got that far)."""
+    run = await _require(session, run_id, (RunStatus.PAUSED,), "resume")
+    run.reason = None
+    if run.started_at is None:
+        run.status = RunStatus.QUEUED
+        defer_job(session, PLAN_RUN, str(run.id), job_id=f"{plan_job_id(run.id)}:{uuid.uuid4().hex[:8]}")
+    else:
+        run.status = RunStatus.RUNNING
+        defer_job(session, DRIVE_RUN, str(run.id), job_id=drive_job_id(run.id))
+    await _log_control(session, run, "resumed")
+    return run
+
+
+async def cancel_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
+    """Mark every pending item cancelled; what was already written stays in the store."""
+    run = await _require(session, run_id, ACTIVE_RUN_STATUSES, "cancel")
+    run.status = RunStatus.CANCELLED
+    run.reason = "cancelled by the operator"
+    run.finished_at = await session.scalar(select(func.now()))
+    await session.execute(update(SyncRunItem).where(SyncRunItem.run_id == run.id,
+                                                    SyncRunItem.status == ItemStatus.PENDING)
+                          .values(status=ItemStatus.CANCELLED, reason="run cancelled"))
+    await _log_control(session, run, "cancelled")
+    return run
+
+
+async def _require(session: AsyncSession, run_id: uuid.UUID, allowed: tuple[str, ...], verb: str) -> SyncRun:
+    run = await get_run(session, run_id, for_update=True)
+    if run.status not in allowed:
+        raise Conflict(f"cannot {verb} a sync that is {run.status}")
+    return run
+
+
+async def _log_control(session: AsyncSession, run: SyncRun, status: str) -> None:
+    await session.flush()
+    await session.refresh(run)
+    await write_logs(session, [entry(level="info", action="run", status=status, connection_id=run.connection_id,
+                                     run_id=run.id, message=f"run {status} by the operator")])

@@ -1,0 +1,95 @@
+"""Helpers shared by the tests: worker processes, connections against the simulators, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+FINAL = {"completed", "failed", "cancelled"}
+
+
+@dataclass
+class WorkerProcess:
+    """A real `skubridge worker` process with the test environment."""
+
+    process: subprocess.Popen
+
+    @classmethod
+    def start(cls) -> "WorkerProcess":
+        command = [str(Path(sys.executable).parent / "skubridge"), "worker"]
+        process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL,
+                                   stderr=open(ROOT / ".pytest-worker.log", "ab"))
+        return cls(process)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no chance to finish the batch in flight."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def connection_body(zoho_url: str, woo_url: str, *, organization_id: str = "10234695",
+                    verify_tls: bool = True, **settings: Any) -> dict[str, Any]:
+    """A connection to the two simulators with their default credentials."""
+    return {
+        "name": "Test store",
+        "zoho": {"organization_id": organization_id, "client_id": "1000.DEMOCLIENT", "client_secret": "demo-secret",
+                 "refresh_token": "1000.demo-refresh", "data_center": "com", "api_base_url": zoho_url,
+                 "accounts_base_url": zoho_url},
+        "woocommerce": {"base_url": woo_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
+                        "verify_tls": verify_tls},
+        "settings": settings,
+    }
+
+
+async def create_connection(api: httpx.AsyncClient, zoho_url: str, woo_url: str, **kwargs: Any) -> dict[str, Any]:
+    response = await api.post("/api/v1/connections", json=connection_body(zoho_url, woo_url, **kwargs))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def start_run(api: httpx.AsyncClient, connection_id: str) -> dict[str, Any]:
+    response = await api.post(f"/api/v1/connections/{connection_id}/syncs")
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+async def wait_for_run(api: httpx.AsyncClient, run_id: str, *, statuses: set[str] = FINAL,
+                       timeout: float = 60.0, until: Any = None) -> dict[str, Any]:
+    """Poll the run until its status is in `statuses` (or `until(run)` is true)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = (await api.get(f"/api/v1/syncs/{run_id}")).json()
+        if (until(run) if until else run["status"] in statuses):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run did not reach {statuses} in {timeout}s: {run}")
+        await asyncio.sleep(0.1)
+
+
+async def run_items(api: httpx.AsyncClient, run_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    items, offset = [], 0
+    while True:
+        params = {"limit": 500, "offset": offset} | ({"status": status} if status else {})
+        page = (await api.get(f"/api/v1/syncs/{run_id}/items", params=params)).json()
+        items += page["items"]
+        offset += 500
+        if offset >= page["total"]:
+            return items
