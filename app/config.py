@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # How often the recovery job looks for stalled runs.
     recovery_interval_seconds: int = Field(default=15, ge=1)
 
+    # Store calls: attempts on 429/5xx/timeouts and the longest wait between two of them.
+    store_max_attempts: int = Field(default=5, ge=1)
+    store_backoff_cap_seconds: float = Field(default=30.0, ge=0)
+
     # Zoho budget: requests per minute per organization (shared by every worker) and per day.
     zoho_requests_per_minute: int = Field(default=100, ge=1)
     zoho_daily_limit: int | None = None

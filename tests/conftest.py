@@ -23,6 +23,8 @@ os.environ.update({
     "LEASE_SECONDS": "3",
     "RECOVERY_INTERVAL_SECONDS": "1",
     "ZOHO_REQUESTS_PER_MINUTE": "100000",
+    "STORE_MAX_ATTEMPTS": "3",
+    "STORE_BACKOFF_CAP_SECONDS": "0.05",
     "LOG_LEVEL": "WARNING",
 })
 
@@ -116,6 +118,8 @@ def zoho(zoho_server):
     """The Zoho simulator's state, reset for this test."""
     state = zoho_server.app.state.zoho
     state.reset()
+    # Tests that exercise the limit turn it back on; the rest should not wait on it.
+    state.update_knobs({"rate_limit_per_minute": None})
     return state
 
 

@@ -32,4 +32,6 @@ def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
         consumer_key=creds["consumer_key"],
         consumer_secret=creds["consumer_secret"],
         verify_tls=connection.woo_verify_tls,
+        max_attempts=ctx.settings.store_max_attempts,
+        backoff_cap=ctx.settings.store_backoff_cap_seconds,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.catalog.types import ProductWrite, StoreSettings, WriteResult
@@ -219,7 +219,8 @@ _items = SyncRunItem.__table__
 _RECORD = (
     update(_items)
     .where(_items.c.id == bindparam("b_id"), _items.c.claim_token == bindparam("b_token"),
-           _items.c.status.in_([ItemStatus.PENDING, ItemStatus.CANCELLED]))
+           # (executemany cannot expand an IN list)
+           or_(_items.c.status == ItemStatus.PENDING, _items.c.status == ItemStatus.CANCELLED))
     .values(status=bindparam("b_status"), woo_id=bindparam("b_woo_id"), reason=bindparam("b_reason"),
             error_code=bindparam("b_code"))
 )

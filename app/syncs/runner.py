@@ -69,7 +69,7 @@ async def drive_run(ctx: AppContext, run_id: uuid.UUID) -> None:
                     return
                 # Pending items remain that another (dead) driver had claimed: wait for their lease.
                 await asyncio.sleep(min(5.0, ctx.settings.lease_seconds / 4))
-        except (RunFailure, WooError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a run ends with its reason, never loops on a bug
             await _stop_for(ctx, run, exc)
 
 
@@ -145,9 +145,9 @@ async def _stop_for(ctx: AppContext, run: SyncRun, exc: Exception) -> None:
     async with transaction(ctx.sessionmaker) as session:
         await session.execute(text("""
             UPDATE sync_runs SET status = :status, reason = :reason, driver_token = NULL,
-                   finished_at = CASE WHEN :status = 'failed' THEN now() ELSE finished_at END
+                   finished_at = CASE WHEN :final THEN now() ELSE finished_at END
             WHERE id = :run_id AND status IN ('queued', 'running', 'paused')
-        """), {"status": status, "reason": reason, "run_id": run.id})
+        """), {"status": str(status), "reason": reason, "run_id": run.id, "final": status == RunStatus.FAILED})
         await write_logs(session, [entry(level="error", action="run", status=status, run_id=run.id,
                                          connection_id=run.connection_id, message=f"run {status}: {reason}")])
 

@@ -167,7 +167,7 @@ class WooClient:
                 last = f"HTTP {response.status_code}: {_error_for(response).message}"
             if attempt < self.max_attempts:
                 delay = retry_after_seconds(response)
-                delay = min(delay, self.backoff_cap) if delay is not None else backoff_seconds(attempt, cap=self.backoff_cap)
+                delay = min(delay if delay is not None else backoff_seconds(attempt), self.backoff_cap)
                 log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=last)
                 await asyncio.sleep(delay)
         raise WooUnavailable(f"store did not answer after {self.max_attempts} attempts ({last})")

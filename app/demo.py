@@ -1,0 +1,130 @@
+"""`skubridge demo`: the whole service on the bundled simulators, no accounts anywhere.
+
+Starts the Zoho Inventory simulator (a generated catalogue), the WooCommerce simulator, the API
+and a worker as separate processes, creates a connection over the API, runs a full sync with a
+live progress bar, then keeps everything serving until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from app.config import get_settings
+from app.integrations.simserver import free_port
+
+console = Console()
+BIN = Path(sys.executable).parent
+
+
+def run_demo(*, items: int, api_port: int) -> None:
+    settings = get_settings()
+    ports = {name: _port(default) for name, default in (("zoho", 8101), ("woo", 8102), ("api", api_port))}
+    env = dict(os.environ, PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['api']}")
+    children: list[subprocess.Popen] = []
+    try:
+        _step("Applying database migrations")
+        subprocess.run([str(BIN / "skubridge"), "migrate"], check=True, env=env)
+        _step(f"Starting the Zoho Inventory simulator with {items} products (port {ports['zoho']})")
+        children.append(_spawn(["sim", "zoho", "--port", str(ports["zoho"]), "--items", str(items)], env))
+        _step(f"Starting the WooCommerce simulator (port {ports['woo']})")
+        children.append(_spawn(["sim", "woocommerce", "--port", str(ports["woo"])], env))
+        _step(f"Starting the API (port {ports['api']}) and a worker")
+        children.append(_spawn(["api", "--port", str(ports["api"])], env))
+        children.append(_spawn(["worker"], env))
+        api_url = f"http://127.0.0.1:{ports['api']}"
+        for url in (f"http://127.0.0.1:{ports['zoho']}/__sim__/stats", f"http://127.0.0.1:{ports['woo']}/__sim__/stats",
+                    f"{api_url}/readyz"):
+            _wait_for(url)
+        _sync(api_url, settings.api_token.get_secret_value(), ports)
+        console.print(f"\n[bold green]Serving.[/] API docs: {api_url}/docs  (token: {settings.api_token.get_secret_value()})")
+        console.print("Press Ctrl-C to stop.")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        console.print("[red]a demo process stopped unexpectedly[/]")
+    except KeyboardInterrupt:
+        console.print("\nstopping")
+    finally:
+        _stop(children)
+
+
+def _sync(api_url: str, token: str, ports: dict[str, int]) -> None:
+    from app.cli import follow_run
+
+    zoho_url, woo_url = f"http://127.0.0.1:{ports['zoho']}", f"http://127.0.0.1:{ports['woo']}"
+    body = {
+        "name": "Demo store",
+        "zoho": {"organization_id": "10234695", "client_id": "1000.DEMOCLIENT", "client_secret": "demo-secret",
+                 "refresh_token": "1000.demo-refresh", "api_base_url": zoho_url, "accounts_base_url": zoho_url},
+        "woocommerce": {"base_url": woo_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
+        "settings": {"new_product_status": "publish"},
+    }
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        connection = client.post("/api/v1/connections", json=body).raise_for_status().json()
+        _step(f"Created connection {connection['id']}; starting a full sync")
+        started = time.monotonic()
+        run = client.post(f"/api/v1/connections/{connection['id']}/syncs").raise_for_status().json()
+        run = follow_run(client, run["id"])
+        elapsed = time.monotonic() - started
+        zoho_stats = httpx.get(f"{zoho_url}/__sim__/stats").json()
+        woo_stats = httpx.get(f"{woo_url}/__sim__/stats").json()
+    console.print(f"\nRun {run['id']}: [bold]{run['status']}[/] in {elapsed:.1f}s — synced {run['synced']}, "
+                  f"failed {run['failed']}, skipped {run['skipped']} of {run['total']}")
+    console.print(f"Zoho calls: {zoho_stats.get('requests')}")
+    console.print(f"Store requests: {woo_stats.get('requests')}")
+    console.print(f"Try again: skubridge sync start --connection {connection['id']} --follow "
+                  f"--api-url {api_url}  (an unchanged catalogue makes no store writes)")
+
+
+def _port(preferred: int) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A child in its own session (so Ctrl-C reaches only the demo), logging to .run/."""
+    logs = Path(".run")
+    logs.mkdir(exist_ok=True)
+    log_file = open(logs / f"demo-{'-'.join(args[:2])}.log", "ab")
+    return subprocess.Popen([str(BIN / "skubridge"), *args], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=log_file)
+
+
+def _wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout}s (logs in .run/)")
+
+
+def _step(message: str) -> None:
+    console.print(f"[bold cyan]>[/] {message}")
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
