@@ -85,6 +85,8 @@ async def clean_state(request):
     context: AppContext = request.getfixturevalue("ctx")
     async with context.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    async for key in context.redis.scan_iter("skubridge:zoho:*"):  # cached tokens, budgets
+        await context.redis.delete(key)
     yield
 
 
@@ -126,8 +128,11 @@ def zoho(zoho_server):
 @pytest.fixture
 def store(woo_server):
     """The WooCommerce simulator's state, reset for this test."""
+    from app.integrations.woocommerce.simulator.records import StoreKnobs
+
     state = woo_server.app.state.store
     state.reset()
+    state.knobs = StoreKnobs()  # reset() keeps knobs; a test's latency or faults must not leak
     return state
 
 

@@ -47,17 +47,24 @@ class Plan:
         return Counter(str(row["action"]) for row in self.rows)
 
 
-async def fetch_catalogue(zoho: ZohoClient, settings: ConnectionSettings) -> list[CatalogItem]:
-    """Every Zoho item, once each; list rows lacking a needed field are completed from
-    /itemdetails, 100 ids a call."""
+async def fetch_catalogue(zoho: ZohoClient) -> list[CatalogItem]:
+    """Every Zoho item, once each (pages can overlap when items change during the scan)."""
     items: dict[str, CatalogItem] = {}
     async for page in zoho.iter_item_pages():
         items.update((item.zoho_item_id, item) for item in page if item.zoho_item_id)
-    if DETAIL_FIELDS & set(settings.sync_fields):
-        partial = [item_id for item_id, item in items.items() if item.partial]
-        for detailed in await zoho.get_item_details(partial):
-            items[detailed.zoho_item_id] = detailed
     return list(items.values())
+
+
+async def complete_details(zoho: ZohoClient, items: list[CatalogItem], settings: ConnectionSettings) -> list[CatalogItem]:
+    """List rows that lack a field the connection syncs are completed from /itemdetails, 100
+    ids a call; Zoho's list rows normally carry everything, so this usually costs nothing."""
+    if not DETAIL_FIELDS & set(settings.sync_fields):
+        return items
+    partial = [item.zoho_item_id for item in items if item.partial]
+    if not partial:
+        return items
+    detailed = {item.zoho_item_id: item for item in await zoho.get_item_details(partial)}
+    return [detailed.get(item.zoho_item_id, item) for item in items]
 
 
 async def build_plan(ctx: AppContext, connection: Connection) -> Plan:
@@ -65,9 +72,9 @@ async def build_plan(ctx: AppContext, connection: Connection) -> Plan:
     settings = connection_settings(connection)
     async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
         store = await woo.get_store_settings()  # first: wrong store credentials fail the run here
-        catalogue = await fetch_catalogue(zoho, settings)
+        catalogue = await fetch_catalogue(zoho)
         links = await _links(ctx, connection.id)
-        candidates = _screen(catalogue, plan := Plan())
+        candidates = await complete_details(zoho, _screen(catalogue, plan := Plan()), settings)
         found = await _look_up(woo, [i for i in candidates if i.zoho_item_id not in links])
     for item in candidates:
         _decide(item, plan, settings=settings, store=store, link=links.get(item.zoho_item_id),

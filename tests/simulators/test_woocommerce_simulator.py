@@ -556,7 +556,8 @@ def oauth_signed(method: str, url: str, params: dict[str, str], secret: str, **o
     everything = {**params, **values}
     pairs = sorted((enc(k), enc(v)) for k, v in everything.items())
     base = "&".join([method, enc(url), enc("&".join(f"{k}={v}" for k, v in pairs))])
-    digest = hmac.new(f"{secret}&".encode(), base.encode(), hashlib.sha256).digest()
+    algorithm = hashlib.sha1 if values["oauth_signature_method"] == "HMAC-SHA1" else hashlib.sha256
+    digest = hmac.new(f"{secret}&".encode(), base.encode(), algorithm).digest()
     return {**everything, "oauth_signature": base64.b64encode(digest).decode()}
 
 
@@ -594,8 +595,11 @@ def test_oauth_checks_signature_timestamp_and_nonce(plain: httpx.Client, http_se
     assert plain.get(url, params=stale).json()["message"] == "Invalid timestamp."
     unknown = oauth_signed("GET", url, {}, CS, oauth_consumer_key="ck_nobody")
     assert plain.get(url, params=unknown).json()["message"] == "Consumer key is invalid."
-    sha1 = oauth_signed("GET", url, {}, CS, oauth_signature_method="HMAC-SHA1")
-    assert plain.get(url, params=sha1).json()["message"] == "Invalid signature - provided signature does not match."
+    assert plain.get(url, params=oauth_signed("GET", url, {}, CS, oauth_signature_method="HMAC-SHA1")).status_code == 200
+    plaintext = oauth_signed("GET", url, {}, CS, oauth_signature_method="PLAINTEXT")
+    assert plain.get(url, params=plaintext).json()["message"] == "Invalid signature - signature method is invalid."
+    post = oauth_signed("POST", url, {}, CS)  # the JSON body is not part of the signature
+    assert plain.post(url, params=post, json={"name": "signed"}).status_code == 201
     missing = plain.get(url, params={"oauth_consumer_key": CK}).json()
     assert missing["code"] == "woocommerce_rest_authentication_missing_parameter"
     assert plain.get(url, auth=(CK, CS)).status_code == 401  # Basic is not WooCommerce auth over HTTP
@@ -674,7 +678,7 @@ def test_media_upload_needs_an_application_password(woo: httpx.Client, https_ser
     assert library[0]["sha256"] == hashlib.sha256(RED_PNG).hexdigest() and library[0]["alt"] == "uploaded"
 
 
-def test_media_upload_before_any_application_password(tmp_path: Path) -> None:
+def test_media_upload_before_any_application_password() -> None:
     """Capture 51: with no application password on the site, the key is just not a user."""
     server = ServerThread(create_app(StoreState(app_passwords=[]))).start()
     try:

@@ -246,3 +246,38 @@ async def test_wrong_credentials_fail_the_run_at_once_with_a_reason(api, zoho, s
     logs = (await api.get("/api/v1/logs", params={"run_id": run["id"], "level": "error"})).json()
     assert any("Invalid signature" in row["message"] for row in logs["items"])
     assert store_products(woo_server.base_url) == []
+
+
+async def test_list_rows_lacking_fields_are_completed_in_bulk(api, zoho, store, zoho_server, woo_server, worker):
+    items = expected_syncable(seed_catalogue(zoho, 250))
+    zoho.update_knobs({"list_rows_full": False})
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    worker()
+    run = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
+    assert run["status"] == "completed" and run["synced"] == len(items)
+    calls = Counter(zoho.stats()["requests"])
+    assert calls["GET /itemdetails"] == math.ceil(len(items) / 100)  # only the items that will be synced
+    assert calls["GET /items/{item_id}"] == 0
+    products = {p["sku"]: p for p in store_products(woo_server.base_url)}
+    by_sku = {i["sku"]: zoho.get_item(i["item_id"]) for i in items}
+    for sku, detail in by_sku.items():
+        assert_product_matches(products[sku], detail, weight_unit=store.weight_unit,
+                               dimension_unit=store.dimension_unit)
+
+
+async def test_sync_over_https_with_basic_auth(api, zoho, zoho_server, worker, tmp_path):
+    from app.integrations.simserver import ServerThread
+    from app.integrations.woocommerce.simulator.app import create_app
+    from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
+
+    certfile, keyfile = make_self_signed_cert(tmp_path)
+    server = ServerThread(create_app(), ssl_certfile=certfile, ssl_keyfile=keyfile).start()
+    try:
+        items = expected_syncable(seed_catalogue(zoho, 40))
+        conn = await create_connection(api, zoho_server.base_url, server.base_url, verify_tls=False)
+        worker()
+        run = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
+        assert run["status"] == "completed" and run["synced"] == len(items)
+        assert len(server.app.state.store.products) == len(items)
+    finally:
+        server.stop()

@@ -28,6 +28,7 @@ API_PREFIX = "/wp-json/wc/v3"
 BATCH_LIMIT = 100  # the store's default `woocommerce_rest_batch_items_limit`
 PER_PAGE_MAX = 100
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+MAX_RATE_WAITS = 30  # consecutive 429s waited out before the call counts as failed
 LOOKUP_FIELDS = "id,sku,type,parent_id,status"
 # Batches run every item in one PHP request; slow stores need minutes, not the 5 s of common clients.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -147,30 +148,36 @@ class WooClient:
         json: Any = None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        """One API call with bounded retries on 429, 5xx and network errors."""
-        last: str = ""
-        for attempt in range(1, self.max_attempts + 1):
+        """One API call. A 429 is waited out (it says "later", not "no") up to MAX_RATE_WAITS
+        times; 5xx and network errors are retried `max_attempts` times with backoff."""
+        failures = rate_waits = 0
+        while True:
             try:
                 response = await self._http.request(
                     method, path, params=params, json=json, timeout=timeout or DEFAULT_TIMEOUT
                 )
             except httpx.TransportError as exc:
                 VENDOR_REQUESTS.labels("woocommerce", endpoint, "network").inc()
-                last = f"{type(exc).__name__}: {exc}".rstrip(": ")
-                response = None
+                reason, response = f"{type(exc).__name__}: {exc}".rstrip(": "), None
             else:
                 VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
                 if response.status_code < 400:
                     return _require_json(response)
                 if response.status_code not in RETRYABLE_STATUS:
                     raise _error_for(response)
-                last = f"HTTP {response.status_code}: {_error_for(response).message}"
-            if attempt < self.max_attempts:
-                delay = retry_after_seconds(response)
-                delay = min(delay if delay is not None else backoff_seconds(attempt), self.backoff_cap)
-                log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=last)
-                await asyncio.sleep(delay)
-        raise WooUnavailable(f"store did not answer after {self.max_attempts} attempts ({last})")
+                reason = f"HTTP {response.status_code}: {_error_for(response).message}"
+            if response is not None and response.status_code == 429 and rate_waits < MAX_RATE_WAITS:
+                rate_waits += 1
+                attempt = rate_waits
+            else:
+                failures += 1
+                attempt = failures
+                if failures >= self.max_attempts:
+                    raise WooUnavailable(f"store did not answer after {failures} attempts ({reason})")
+            delay = retry_after_seconds(response)
+            delay = min(delay if delay is not None else backoff_seconds(attempt), self.backoff_cap)
+            log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=reason)
+            await asyncio.sleep(delay)
 
 
 def _auth_for(base_url: str, key: str, secret: str) -> httpx.Auth:

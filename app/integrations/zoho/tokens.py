@@ -55,7 +55,9 @@ class TokenManager:
         self._accounts_url = accounts_url
         self._form = {"client_id": client_id, "client_secret": client_secret,
                       "grant_type": "refresh_token", "refresh_token": refresh_token}
-        digest = hashlib.sha256(f"{accounts_url}|{client_id}|{refresh_token}".encode()).hexdigest()[:24]
+        # The secret is part of the key: once an operator fixes a wrong secret, the remembered
+        # refusal of the old one no longer applies.
+        digest = hashlib.sha256(f"{accounts_url}|{client_id}|{client_secret}|{refresh_token}".encode()).hexdigest()[:24]
         self._key = f"skubridge:zoho:token:{digest}"
 
     async def get(self) -> AccessToken:

@@ -14,6 +14,7 @@ The store is reachable as `app.state.store`, so in-process tests can inspect and
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,6 +32,7 @@ from app.integrations.woocommerce.simulator.images import Fetch, default_fetch
 from app.integrations.woocommerce.simulator.routes_wc import build_wc_router
 from app.integrations.woocommerce.simulator.routes_wp import build_wp_router
 from app.integrations.woocommerce.simulator.state import StoreState
+from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
 from app.integrations.woocommerce.simulator.wp import parse_php_query
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -63,10 +65,16 @@ def run(
     *,
     certfile: str | None = None,
     keyfile: str | None = None,
+    https: bool = False,
     state: StoreState | None = None,
     **knobs: Any,
 ) -> None:
-    """Serve the simulator (blocking). `knobs` are StoreKnobs fields (latency_ms=50, ...)."""
+    """Serve the simulator (blocking). `knobs` are StoreKnobs fields (latency_ms=50, ...).
+
+    `https=True` without a certificate generates a self-signed one for localhost/127.0.0.1.
+    """
+    if https and not certfile:
+        certfile, keyfile = make_self_signed_cert(tempfile.mkdtemp(prefix="woo-sim-tls-"))
     store = state or StoreState()
     store.knobs.update(knobs)
     uvicorn.run(create_app(store), host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="warning")

@@ -41,12 +41,8 @@ _STRING_FIELDS: dict[str, Callable[[Any], str]] = {
     "purchase_note": kses_post,
     "external_url": wc_clean,
     "button_text": wc_clean,
-    "tax_class": sanitize_title,
-    "shipping_class": sanitize_title,
     "post_password": lambda v: "" if v is None else str(v),
 }
-_BOOL_FIELDS = ("featured", "virtual", "downloadable", "sold_individually", "reviews_allowed")
-_INT_FIELDS = ("download_limit", "download_expiry", "menu_order", "parent_id")
 
 
 def _has(params: dict[str, Any], key: str) -> bool:

@@ -12,7 +12,8 @@ store settings, fault knobs and request counters, and applies WooCommerce's doma
 - derived values (variable prices, stock from children) are computed by `variable_summary`.
 
 Public methods take a lock because a test thread may touch the state while the server's event
-loop serves requests.
+loop serves requests. SKUs, slugs and children are indexed, so a store with thousands of products
+stays fast; code that stores records itself should go through `put` to keep the indexes right.
 
 Choices where the captures are silent:
 - the lookup-table lock applies to product creates only, not to variation creates;
@@ -51,6 +52,27 @@ DEMO_CONSUMER_KEY = ("ck_demo", "cs_demo")
 DEMO_APP_PASSWORD = ("admin", "demo demo demo demo demo demo")
 FIRST_POST_ID = 452  # the captures' first product id, so ids look familiar
 FIRST_META_ID = 7328
+
+
+class _Index:
+    """key → ids (a SKU or slug may be held by several posts, e.g. a trashed one)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, set[int]] = {}
+
+    def add(self, key: str, object_id: int) -> None:
+        if key:
+            self._ids.setdefault(key, set()).add(object_id)
+
+    def discard(self, key: str, object_id: int) -> None:
+        ids = self._ids.get(key)
+        if ids is not None:
+            ids.discard(object_id)
+            if not ids:
+                del self._ids[key]
+
+    def ids(self, key: str) -> set[int]:
+        return self._ids.get(key, set())
 
 
 class StoreState:
@@ -99,6 +121,9 @@ class StoreState:
         self._next_post_id = FIRST_POST_ID
         self._next_meta_id = FIRST_META_ID
         self._next_term_id = 16
+        self._skus = _Index()  # casefolded SKU → ids (products and variations, trash included)
+        self._slugs = _Index()  # slug → product ids
+        self._children: dict[int, set[int]] = {}  # parent id → variation ids
         self.reset_stats()
 
     # ------------------------------------------------------------------ housekeeping
@@ -127,6 +152,11 @@ class StoreState:
                 "media_created": self.media_created,
             }
 
+    def update_knobs(self, changes: dict[str, Any]) -> None:
+        """Partial knob update (same rules as PUT /__sim__/config)."""
+        with self.lock:
+            self.knobs.update(changes)
+
     @property
     def manages_stock(self) -> bool:
         return self.manage_stock_option == "yes"
@@ -136,6 +166,35 @@ class StoreState:
             self._next_post_id += 1
             return self._next_post_id - 1
 
+    # ------------------------------------------------------------------ storage and indexes
+
+    def put(self, record: ProductRecord) -> None:
+        """Store (or replace) a record and keep the indexes in step."""
+        with self.lock:
+            old = self.products.get(record.id)
+            if old is not None:
+                self._unindex(old)
+            self.products[record.id] = record
+            self._index(record)
+
+    def _index(self, record: ProductRecord) -> None:
+        self._skus.add(record.sku.casefold(), record.id)
+        if record.is_variation:
+            self._children.setdefault(record.parent_id, set()).add(record.id)
+        else:
+            self._slugs.add(record.slug, record.id)
+
+    def _unindex(self, record: ProductRecord) -> None:
+        self._skus.discard(record.sku.casefold(), record.id)
+        if record.is_variation:
+            self._children.get(record.parent_id, set()).discard(record.id)
+        else:
+            self._slugs.discard(record.slug, record.id)
+
+    def _remove(self, record: ProductRecord) -> None:
+        self._unindex(record)
+        self.products.pop(record.id, None)
+
     # ------------------------------------------------------------------ lookups
 
     def get(self, object_id: int) -> ProductRecord | None:
@@ -143,14 +202,14 @@ class StoreState:
 
     def children(self, parent_id: int, *, include_trash: bool = False) -> list[ProductRecord]:
         """Variations of a product, ascending ids."""
-        kids = [p for p in self.products.values() if p.is_variation and p.parent_id == parent_id]
-        return sorted((k for k in kids if include_trash or k.status != "trash"), key=lambda k: k.id)
+        kids = (self.products[i] for i in sorted(self._children.get(parent_id, ())) if i in self.products)
+        return [k for k in kids if include_trash or k.status != "trash"]
 
     def sku_holder(self, sku: str, *, exclude_id: int = 0) -> ProductRecord | None:
         """`wc_get_product_id_by_sku`: the non-trashed product or variation holding `sku`."""
-        wanted = sku.casefold()
-        for record in sorted(self.products.values(), key=lambda r: r.id):
-            if record.id != exclude_id and record.status != "trash" and record.sku.casefold() == wanted:
+        for object_id in sorted(self._skus.ids(sku.casefold())):
+            record = self.products.get(object_id)
+            if record is not None and object_id != exclude_id and record.status != "trash":
                 return record
         return None
 
@@ -163,8 +222,7 @@ class StoreState:
 
     def _lookup_table_has(self, sku: str, *, exclude_id: int) -> bool:
         """The wc_product_meta_lookup check of the SKU lock: trashed products count too."""
-        wanted = sku.casefold()
-        return any(r.id != exclude_id and r.sku.casefold() == wanted for r in self.products.values())
+        return bool(self._skus.ids(sku.casefold()) - {exclude_id})
 
     def gtin_holder(self, gtin: str, *, exclude_id: int = 0) -> ProductRecord | None:
         return next(
@@ -230,7 +288,7 @@ class StoreState:
                 if not meta["id"]:
                     meta["id"] = self._next_meta_id
                     self._next_meta_id += 1
-            self.products[draft.id] = draft
+            self.put(draft)
             self.objects_written += 1
             return draft
 
@@ -245,9 +303,8 @@ class StoreState:
 
     def unique_slug(self, base: str, exclude_id: int) -> str:
         """`wp_unique_post_slug` among products: base, base-2, base-3, ..."""
-        taken = {p.slug for p in self.products.values() if not p.is_variation and p.id != exclude_id}
         candidate, suffix = base, 2
-        while candidate in taken:
+        while self._slugs.ids(candidate) - {exclude_id}:
             candidate, suffix = f"{base}-{suffix}", suffix + 1
         return candidate
 
@@ -258,6 +315,7 @@ class StoreState:
         with self.lock:
             targets = [record] + ([] if record.is_variation else self.children(record.id))
             for target in targets:
+                self._unindex(target)
                 for key, value in (
                     ("_wp_trash_meta_status", target.status),
                     ("_wp_trash_meta_time", str(int(time.time()))),
@@ -267,13 +325,14 @@ class StoreState:
                     self._next_meta_id += 1
                 target.status = "trash"
                 target.slug = f"{target.slug}__trashed"
+                self._index(target)
 
     def delete(self, record: ProductRecord) -> None:
         """Permanent delete; a product takes its variations with it."""
         with self.lock:
             for child in self.children(record.id, include_trash=True):
-                self.products.pop(child.id, None)
-            self.products.pop(record.id, None)
+                self._remove(child)
+            self._remove(record)
 
     # ------------------------------------------------------------------ media
 
