@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     store_max_attempts: int = Field(default=5, ge=1)
     store_backoff_cap_seconds: float = Field(default=30.0, ge=0)
 
+    # Webhooks: the intake's body limit, how long a burst for one item is gathered into one job,
+    # and how far back a catch-up looks before its watermark (Zoho's pages move while scanned).
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_coalesce_seconds: float = Field(default=0.25, ge=0)
+    catchup_overlap_seconds: int = Field(default=300, ge=0)
+    # Webhook events and sync log entries older than this are purged daily.
+    retention_days: int = Field(default=30, ge=1)
+
     # Zoho budget: requests per minute per organization (shared by every worker) and per day.
     zoho_requests_per_minute: int = Field(default=100, ge=1)
     zoho_daily_limit: int | None = None

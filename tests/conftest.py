@@ -43,7 +43,7 @@ from app.integrations.zoho.simulator.app import create_app as create_zoho_app  #
 from app.main import create_app  # noqa: E402
 from tests.helpers import WorkerProcess  # noqa: E402
 
-TABLES = ["sync_logs", "sync_run_items", "sync_runs", "product_links", "connections"]
+TABLES = ["webhook_events", "sync_logs", "sync_run_items", "sync_runs", "product_links", "connections"]
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,22 @@ from typing import Any, TypedDict
 
 import structlog
 from arq import cron
-from arq.worker import func
+from arq.worker import Retry, func
 
 from app.config import get_settings
 from app.core.context import AppContext, open_context, redis_settings
-from app.core.jobs import DRIVE_RUN, PLAN_RUN, RECOVER_STALLED_RUNS
+from app.core.jobs import (
+    CATCH_UP,
+    DRIVE_RUN,
+    PLAN_RUN,
+    PROCESS_WEBHOOK_ITEM,
+    PURGE_OLD_RECORDS,
+    RECOVER_STALLED_RUNS,
+    SCHEDULE_CATCHUPS,
+)
 from app.core.logging import configure_logging
 from app.syncs import runner
+from app.webhooks import processing
 
 log = structlog.get_logger(__name__)
 JOB_TIMEOUT_S = 12 * 3600
@@ -59,7 +68,32 @@ async def drive_run(ctx: JobContext, run_id: str) -> None:
 
 
 async def recover_stalled_runs(ctx: JobContext) -> int:
+    """Runs whose worker died get a new driver; webhook events left queued get their job."""
+    await processing.requeue_stale_events(ctx["app"])
     return await runner.recover_stalled_runs(ctx["app"])
+
+
+async def process_webhook_item(ctx: JobContext, connection_id: str, item_id: str) -> None:
+    with structlog.contextvars.bound_contextvars(connection_id=connection_id, zoho_item_id=item_id,
+                                                 job_id=ctx.get("job_id")):
+        again = await processing.process_item_events(ctx["app"], uuid.UUID(connection_id), item_id,
+                                                      attempt=ctx.get("job_try", 1))
+    if again is not None:
+        # Same job id, so events arriving meanwhile still coalesce into this one job.
+        raise Retry(defer=again)
+
+
+async def catch_up(ctx: JobContext, connection_id: str) -> None:
+    with structlog.contextvars.bound_contextvars(connection_id=connection_id, job_id=ctx.get("job_id")):
+        await processing.catch_up(ctx["app"], uuid.UUID(connection_id))
+
+
+async def schedule_catchups(ctx: JobContext) -> int:
+    return await processing.schedule_catchups(ctx["app"])
+
+
+async def purge_old_records(ctx: JobContext) -> tuple[int, int]:
+    return await processing.purge_old_records(ctx["app"])
 
 
 _settings = get_settings()
@@ -69,10 +103,15 @@ class WorkerSettings:
     functions = [
         func(plan_run, name=PLAN_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
         func(drive_run, name=DRIVE_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
+        # keep_result=0: once done, the item's job id is free for the next event at once.
+        func(process_webhook_item, name=PROCESS_WEBHOOK_ITEM, timeout=600, max_tries=1000, keep_result=0),
+        func(catch_up, name=CATCH_UP, timeout=JOB_TIMEOUT_S, max_tries=3, keep_result=0),
     ]
     cron_jobs = [
         cron(recover_stalled_runs, name=RECOVER_STALLED_RUNS, run_at_startup=True, unique=True,
              second=set(range(0, 60, _settings.recovery_interval_seconds)), timeout=300),
+        cron(schedule_catchups, name=SCHEDULE_CATCHUPS, unique=True, second={5}, timeout=60),
+        cron(purge_old_records, name=PURGE_OLD_RECORDS, unique=True, hour={3}, minute={17}, second={0}, timeout=3600),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -7,7 +7,12 @@ from app.api.pagination import Limit, Offset, Page
 from app.connections import service
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
+from typing import Literal
+
 from app.syncs.schemas import RunRead
+from app.webhooks import setup as webhook_setup
+
+RunKind = Literal["manual", "webhook", "catchup"]
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -36,8 +41,12 @@ async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, se
 
 
 @router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_connection(connection_id: uuid.UUID, session: Session) -> Response:
-    await service.delete_connection(session, await service.get_connection(session, connection_id))
+async def delete_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> Response:
+    """Remove the connection (its runs and links too); its Zoho webhook and workflow are
+    deleted first when Zoho lets us, so Zoho stops calling a dead address."""
+    connection = await service.get_connection(session, connection_id)
+    await webhook_setup.teardown_quietly(session, ctx, connection)
+    await service.delete_connection(session, connection)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -48,7 +57,9 @@ async def start_sync(connection_id: uuid.UUID, session: Session) -> RunRead:
 
 
 @router.get("/{connection_id}/syncs", response_model=Page[RunRead])
-async def list_syncs(connection_id: uuid.UUID, session: Session, limit: Limit = 50, offset: Offset = 0) -> Page[RunRead]:
+async def list_syncs(connection_id: uuid.UUID, session: Session, kind: RunKind | None = None, limit: Limit = 50,
+                     offset: Offset = 0) -> Page[RunRead]:
+    """Runs newest first: manual syncs, webhook events (`webhook`) and catch-ups (`catchup`)."""
     await service.get_connection(session, connection_id)
-    total, runs = await syncs.list_runs(session, connection_id, limit=limit, offset=offset)
+    total, runs = await syncs.list_runs(session, connection_id, kind=kind, limit=limit, offset=offset)
     return Page(items=await syncs.run_views(session, runs), total=total, limit=limit, offset=offset)

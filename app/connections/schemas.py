@@ -40,6 +40,8 @@ class ConnectionSettings(Strict):
     batch_size: int = Field(default=50, ge=1, le=100)
     # Batches in flight at once against the store.
     store_concurrency: int = Field(default=2, ge=1, le=8)
+    # With the webhook on: how often a catch-up looks for changes whose webhook went missing.
+    catchup_interval_minutes: int = Field(default=15, ge=1, le=1440)
 
     @field_validator("sync_fields")
     @classmethod
@@ -102,6 +104,7 @@ class SettingsPatch(Strict):
     sku_match: Literal["exact", "case_insensitive"] | None = None
     batch_size: int | None = Field(default=None, ge=1, le=100)
     store_concurrency: int | None = Field(default=None, ge=1, le=8)
+    catchup_interval_minutes: int | None = Field(default=None, ge=1, le=1440)
 
 
 class ConnectionUpdate(Strict):

@@ -30,3 +30,13 @@ class BadRequest(SkubridgeError):
 
 class Unauthorized(SkubridgeError):
     status_code = 401
+
+
+class UpstreamError(SkubridgeError):
+    """A vendor refused or failed a request made on the operator's behalf."""
+
+    status_code = 502
+
+
+class PayloadTooLarge(SkubridgeError):
+    status_code = 413

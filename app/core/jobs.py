@@ -19,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 PLAN_RUN = "plan_run"
 DRIVE_RUN = "drive_run"
 RECOVER_STALLED_RUNS = "recover_stalled_runs"
+PROCESS_WEBHOOK_ITEM = "process_webhook_item"
+CATCH_UP = "catch_up"
+SCHEDULE_CATCHUPS = "schedule_catchups"
+PURGE_OLD_RECORDS = "purge_old_records"
 
 
 @dataclass(frozen=True)
@@ -26,15 +30,17 @@ class PendingJob:
     function: str
     args: tuple[Any, ...]
     job_id: str | None
+    defer_by: float | None = None
 
 
-def defer_job(session: AsyncSession, function: str, *args: Any, job_id: str | None = None) -> None:
-    session.info.setdefault("jobs", []).append(PendingJob(function, args, job_id))
+def defer_job(session: AsyncSession, function: str, *args: Any, job_id: str | None = None,
+              defer_by: float | None = None) -> None:
+    session.info.setdefault("jobs", []).append(PendingJob(function, args, job_id, defer_by))
 
 
 async def flush_jobs(session: AsyncSession, redis: ArqRedis) -> None:
     for job in session.info.pop("jobs", []):
-        await redis.enqueue_job(job.function, *job.args, _job_id=job.job_id)
+        await redis.enqueue_job(job.function, *job.args, _job_id=job.job_id, _defer_by=job.defer_by)
 
 
 def drop_jobs(session: AsyncSession) -> None:
@@ -51,3 +57,12 @@ def drive_job_id(run_id: uuid.UUID, *, bucket_seconds: float | None = None) -> s
     if bucket_seconds:
         return f"drive:{run_id}:r{int(time.time() // bucket_seconds)}"
     return f"drive:{run_id}:{secrets.token_hex(6)}"
+
+
+def webhook_job_id(connection_id: uuid.UUID, item_id: str) -> str:
+    """One job per item while one is queued: a burst of events for an item becomes one sync."""
+    return f"webhook:{connection_id}:{item_id}"
+
+
+def catchup_job_id(connection_id: uuid.UUID) -> str:
+    return f"catchup:{connection_id}:{secrets.token_hex(4)}"

@@ -6,11 +6,13 @@ from app.models.product_link import LinkKind, ProductLink
 from app.models.sync_log import SyncLog
 from app.models.sync_run import RunStatus, SyncRun, ACTIVE_RUN_STATUSES
 from app.models.sync_run_item import ItemAction, ItemStatus, SyncRunItem
+from app.models.webhook_event import EventOutcome, WebhookEvent
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
     "Base",
     "Connection",
+    "EventOutcome",
     "ItemAction",
     "ItemStatus",
     "LinkKind",
@@ -19,4 +21,5 @@ __all__ = [
     "SyncLog",
     "SyncRun",
     "SyncRunItem",
+    "WebhookEvent",
 ]

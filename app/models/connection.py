@@ -1,7 +1,8 @@
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, DateTime, String, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,3 +29,14 @@ class Connection(TimestampMixin, Base):
     woo_verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
     credentials: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    # Real-time sync: the Zoho webhook and workflow this service created, and its own state.
+    webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    webhook_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    webhook_secret: Mapped[str | None] = mapped_column(Text)  # Fernet token, like `credentials`
+    zoho_webhook_id: Mapped[str | None] = mapped_column(String(64))
+    zoho_workflow_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_last_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Catch-up: every item modified after `catchup_watermark` (minus an overlap) is synced again.
+    catchup_watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_catchup_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

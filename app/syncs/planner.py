@@ -14,8 +14,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.types import CatalogItem, StoreProductRef
+from app.catalog.types import CatalogItem, StoreProductRef, StoreSettings
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
@@ -73,18 +74,33 @@ async def build_plan(ctx: AppContext, connection: Connection) -> Plan:
     async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
         store = await woo.get_store_settings()  # first: wrong store credentials fail the run here
         catalogue = await fetch_catalogue(zoho)
-        links = await _links(ctx, connection.id)
-        candidates = await complete_details(zoho, _screen(catalogue, plan := Plan()), settings)
-        found = await _look_up(woo, [i for i in candidates if i.zoho_item_id not in links])
+        return await plan_items(ctx, connection, catalogue, zoho=zoho, woo=woo, store=store)
+
+
+async def plan_items(ctx: AppContext, connection: Connection, items: list[CatalogItem], *, zoho: ZohoClient,
+                     woo: WooClient, store: StoreSettings, whole_catalogue: bool = True) -> Plan:
+    """The shared decision path of manual runs, webhook events and catch-ups.
+
+    With the whole catalogue at hand, a SKU is duplicated when two Zoho items carry it; for a
+    few items (a webhook, a catch-up), when another Zoho item is already linked under it.
+    """
+    settings = connection_settings(connection)
+    links = await _links(ctx, connection.id)
+    sku_counts = Counter((item.sku or "").lower() for item in items if item.sku)
+    if not whole_catalogue:
+        ids = {item.zoho_item_id for item in items}
+        sku_counts.update((link.sku or "").lower() for link in links.values() if link.sku and link.zoho_id not in ids)
+    plan = Plan()
+    candidates = await complete_details(zoho, _screen(items, plan, sku_counts), settings)
+    found = await _look_up(woo, [i for i in candidates if i.zoho_item_id not in links])
     for item in candidates:
         _decide(item, plan, settings=settings, store=store, link=links.get(item.zoho_item_id),
                 found=found.get((item.sku or "").lower()))
     return plan
 
 
-def _screen(catalogue: list[CatalogItem], plan: Plan) -> list[CatalogItem]:
+def _screen(catalogue: list[CatalogItem], plan: Plan, sku_counts: Counter[str]) -> list[CatalogItem]:
     """Skip what must never be guessed at; return the items that can be synced."""
-    sku_counts = Counter((item.sku or "").lower() for item in catalogue if item.sku)
     candidates = []
     for item in catalogue:
         if not item.sku:
@@ -103,7 +119,7 @@ def _screen(catalogue: list[CatalogItem], plan: Plan) -> list[CatalogItem]:
     return candidates
 
 
-def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, store: Any,
+def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
             link: ProductLink | None, found: StoreProductRef | None) -> None:
     try:
         draft = build_draft(item, settings=settings, store=store)
@@ -171,14 +187,20 @@ async def save_plan(ctx: AppContext, run: SyncRun, plan: Plan, token: str) -> st
             for row in rows:
                 if row["status"] == ItemStatus.PENDING:
                     row["status"] = ItemStatus.CANCELLED
-        for start in range(0, len(rows), INSERT_CHUNK):
-            await session.execute(insert(SyncRunItem), rows[start : start + INSERT_CHUNK])
-        counts = plan.summary()
-        await write_logs(session, [entry(
-            level="info", action="plan", status=status, connection_id=run.connection_id, run_id=run.id,
-            message="planned {} items: {}".format(len(rows), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))),
-            details=dict(counts),
-        )] + [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
-                    sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
-              for row in rows if row["action"] == ItemAction.SKIP])
+        await insert_plan(session, run, rows, plan, status=status)
         return status
+
+
+async def insert_plan(session: AsyncSession, run: SyncRun, rows: list[dict[str, Any]], plan: Plan, *,
+                      status: str) -> None:
+    """The run's items, a log line summing up the plan, and one per skipped item."""
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await session.execute(insert(SyncRunItem), rows[start : start + INSERT_CHUNK])
+    counts = plan.summary()
+    await write_logs(session, [entry(
+        level="info", action="plan", status=status, connection_id=run.connection_id, run_id=run.id,
+        message="planned {} items: {}".format(len(rows), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))),
+        details=dict(counts),
+    )] + [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
+                sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
+          for row in rows if row["action"] == ItemAction.SKIP])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,10 +43,11 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID, *, for_update: bool 
     return run
 
 
-async def list_runs(session: AsyncSession, connection_id: uuid.UUID, *, limit: int, offset: int) -> tuple[int, list[SyncRun]]:
-    where = SyncRun.connection_id == connection_id
-    total = await session.scalar(select(func.count()).select_from(SyncRun).where(where))
-    runs = await session.scalars(select(SyncRun).where(where).order_by(SyncRun.created_at.desc(), SyncRun.id)
+async def list_runs(session: AsyncSession, connection_id: uuid.UUID, *, kind: str | None = None, limit: int,
+                    offset: int) -> tuple[int, list[SyncRun]]:
+    where = [SyncRun.connection_id == connection_id] + ([SyncRun.kind == kind] if kind else [])
+    total = await session.scalar(select(func.count()).select_from(SyncRun).where(*where))
+    runs = await session.scalars(select(SyncRun).where(*where).order_by(SyncRun.created_at.desc(), SyncRun.id)
                                  .limit(limit).offset(offset))
     return int(total or 0), list(runs.all())
 

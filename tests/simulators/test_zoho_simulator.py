@@ -1,19 +1,29 @@
-"""The Zoho Inventory simulator over real HTTP: OAuth, items, groups, limits, knobs and stats."""
+"""The Zoho Inventory simulator over real HTTP: OAuth, items, groups, limits, knobs, stats and
+webhook delivery to a real receiver."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from app.integrations.simserver import ServerThread
+from app.integrations.simserver import ServerThread, free_port
 from app.integrations.zoho.simulator.app import create_app
 from app.integrations.zoho.simulator.catalogue import (
     DEMO_CREDENTIALS as CREDS,
@@ -374,6 +384,243 @@ def test_webhook_and_workflow_settings(http: httpx.Client) -> None:
     for path in (f"/settings/workflows/{workflow_id}", f"/settings/webhooks/{webhook_id}"):
         assert http.delete(f"/inventory/v1{path}", params=params, headers=headers).json()["code"] == 0
     assert http.get("/inventory/v1/settings/webhooks", params=params, headers=headers).json()["webhooks"] == []
+
+
+# --------------------------------------------------------------------------- webhook delivery
+
+SECRET = "Sk2bridgeSecret0123456789"
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on a real port: records every request, answers from a script.
+
+    `script` holds (status, delay seconds) answers used in order; once empty, every answer is 200.
+    """
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    script: list[tuple[int, float]] = field(default_factory=list)
+    base_url: str = ""
+
+    async def endpoint(self, request: Request) -> Response:
+        self.received.append({"method": request.method, "path": request.url.path,
+                              "query": request.url.query, "headers": request.headers,
+                              "body": await request.body()})
+        status, delay = self.script.pop(0) if self.script else (200, 0.0)
+        await asyncio.sleep(delay)
+        return Response(status_code=status)
+
+
+@pytest.fixture(scope="module")
+def receiver_server() -> Iterator[tuple[Receiver, ServerThread]]:
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/{path:path}", receiver.endpoint, methods=["POST", "PUT", "DELETE"])])
+    thread = ServerThread(app).start()
+    receiver.base_url = thread.base_url
+    yield receiver, thread
+    thread.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server: tuple[Receiver, ServerThread], http: httpx.Client) -> Receiver:
+    """The receiver, emptied; `http` first, so the simulator's reset has already dropped old jobs."""
+    hook = receiver_server[0]
+    hook.received.clear()
+    hook.script.clear()
+    return hook
+
+
+@pytest.fixture
+def state(server: ServerThread) -> ZohoState:
+    return server.app.state.zoho  # type: ignore[attr-defined]
+
+
+def settings_call(http: httpx.Client, method: str, path: str, body: Any = None) -> httpx.Response:
+    """An authenticated Inventory call under /inventory/v1/settings."""
+    return http.request(method, f"/inventory/v1/settings{path}", params={"organization_id": ORG}, json=body,
+                        headers={"Authorization": f"Zoho-oauthtoken {get_token(http)}"})
+
+
+def make_webhook(http: httpx.Client, url: str, **fields_: Any) -> str:
+    body = {"webhook_name": "skubridge", "entity": "item", "method": "POST", "url": url,
+            "headers": [], "query_parameters": [], "body_type": "application/json",
+            "raw_data": "${JSONString}", "secret": SECRET, **fields_}
+    response = settings_call(http, "POST", "/webhooks", body)
+    assert response.status_code == 201, response.text
+    return response.json()["webhook"]["webhook_id"]
+
+
+def make_workflow(http: httpx.Client, webhook_id: str, rule_type: str = "add_or_edit", **fields_: Any) -> str:
+    body = {"workflow_name": "items", "entity": "item", "rule_type": rule_type,
+            "instant_actions": [{"action_type": "webhook", "action_id": webhook_id}], **fields_}
+    response = settings_call(http, "POST", "/workflows", body)
+    assert response.status_code == 201, response.text
+    return response.json()["workflow"]["workflow_id"]
+
+
+def expected_signature(secret: str, query: str, body: bytes) -> str:
+    """Written from the spec (§6.4), not from the simulator: sorted name+value pairs, then body."""
+    pairs = sorted(parse_qsl(query, keep_blank_values=True), key=lambda pair: pair[0])
+    message = "".join(name + value for name, value in pairs).encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def test_item_edit_delivers_one_signed_webhook(http: httpx.Client, receiver: Receiver, state: ZohoState) -> None:
+    webhook_id = make_webhook(
+        http, f"{receiver.base_url}/zoho/hook?conn=42",
+        query_parameters=[{"param_name": "token", "param_value": "s3cret value"},
+                          {"param_name": "a", "param_value": "1"}],
+        headers=[{"param_name": "X-Sync-Token", "param_value": "t0k"}])
+    workflow_id = make_workflow(http, webhook_id)
+    item_id = CATALOGUE[3]["item_id"]
+    http.patch(f"/__sim__/items/{item_id}", json={"rate": 42.5}).raise_for_status()
+    assert len(state.deliveries) == 1  # queued by the control call itself: exactly one
+    assert state.wait_for_deliveries(1)
+    [request] = receiver.received
+    assert request["method"] == "POST" and request["path"] == "/zoho/hook"
+    assert dict(parse_qsl(request["query"])) == {"conn": "42", "token": "s3cret value", "a": "1"}
+    assert request["headers"]["content-type"] == "application/json"
+    assert request["headers"]["x-sync-token"] == "t0k"
+    signature = request["headers"]["x-zoho-webhook-signature"]
+    assert signature == expected_signature(SECRET, request["query"], request["body"])
+    assert b", " not in request["body"] and b": " not in request["body"]  # compact
+    item = api(http, f"/items/{item_id}", get_token(http)).json()["item"]
+    assert json.loads(request["body"]) == {"item": item} and item["rate"] == 42.5
+    [logged] = http.get("/__sim__/deliveries", params={"item_id": item_id}).json()["deliveries"]
+    assert {k: logged[k] for k in ("webhook_id", "workflow_id", "item_id", "event", "status", "attempts",
+                                   "outcome", "signature")} == {
+        "webhook_id": webhook_id, "workflow_id": workflow_id, "item_id": item_id, "event": "edit",
+        "status": 200, "attempts": 1, "outcome": "delivered", "signature": signature}
+    assert logged["body"].encode() == request["body"] and abs(logged["sent_at"] - time.time()) < 5
+    assert http.get("/__sim__/deliveries", params={"item_id": "1"}).json() == {"count": 0, "deliveries": []}
+    assert http.get("/__sim__/stats").json()["webhooks_delivered"] == 1
+
+
+def test_rules_fire_on_their_events_from_any_thread(http: httpx.Client, receiver: Receiver,
+                                                    state: ZohoState) -> None:
+    on_add = make_webhook(http, f"{receiver.base_url}/add", secret="")
+    on_edit = make_webhook(http, f"{receiver.base_url}/edit", method="PUT")
+    make_workflow(http, on_add, "add")
+    make_workflow(http, on_edit, "edit")
+    make_workflow(http, on_edit, "add_or_edit", entity="salesorder")  # another entity: never fires
+    created = http.post("/__sim__/items", json={"name": "Hook Lamp", "sku": "HOOK-1"}).json()["items"][0]
+    item_id = created["item_id"]
+    state.patch_item(item_id, {"rate": 3})  # straight from the test thread, not the server's loop
+    state.set_image(item_id, b"\x89PNG fake")
+    before = state.get_item(item_id)
+    time.sleep(1.01)  # whole-second timestamps: let the touch move last_modified_time
+    touched = http.post(f"/__sim__/items/{item_id}/touch").json()["item"]
+    assert touched["last_modified_time"] > before["last_modified_time"]
+    assert {k: v for k, v in touched.items() if k != "last_modified_time"} == \
+        {k: v for k, v in before.items() if k != "last_modified_time"}
+    assert state.wait_for_deliveries(4)
+    assert [(r["method"], r["path"]) for r in receiver.received] == [("POST", "/add")] + [("PUT", "/edit")] * 3
+    assert "x-zoho-webhook-signature" not in receiver.received[0]["headers"]  # no secret, no signature
+    assert [d["event"] for d in state.deliveries] == ["create", "edit", "edit", "edit"]
+    assert json.loads(receiver.received[-1]["body"])["item"] == touched
+
+
+def test_inactive_workflow_delivers_nothing(http: httpx.Client, receiver: Receiver, state: ZohoState) -> None:
+    workflow_id = make_workflow(http, make_webhook(http, f"{receiver.base_url}/hook"))
+    off = settings_call(http, "POST", f"/workflows/{workflow_id}/inactive")
+    assert off.json()["workflow"]["is_active"] is False
+    item_id = CATALOGUE[4]["item_id"]
+    http.patch(f"/__sim__/items/{item_id}", json={"rate": 1.5}).raise_for_status()
+    assert state.deliveries == []
+    # Back on, one touch: the worker sends in order, so an earlier stray would arrive first.
+    settings_call(http, "POST", f"/workflows/{workflow_id}/active").raise_for_status()
+    http.post(f"/__sim__/items/{item_id}/touch").raise_for_status()
+    assert state.wait_for_deliveries(1)
+    assert len(receiver.received) == 1 and json.loads(receiver.received[0]["body"])["item"]["rate"] == 1.5
+
+
+def test_receiver_down_is_retried_then_given_up(http: httpx.Client, receiver: Receiver, state: ZohoState) -> None:
+    http.put("/__sim__/config", json={"webhook_retry_delay_ms": 20}).raise_for_status()
+    make_workflow(http, make_webhook(http, f"http://127.0.0.1:{free_port()}/nobody-home"))
+    http.post(f"/__sim__/items/{CATALOGUE[5]['item_id']}/touch").raise_for_status()
+    assert state.wait_for_deliveries(1)
+    [logged] = http.get("/__sim__/deliveries").json()["deliveries"]
+    assert logged["attempts"] == 3 and logged["outcome"] == "failed"
+    assert isinstance(logged["status"], str) and "ConnectError" in logged["status"]
+    stats = http.get("/__sim__/stats").json()
+    assert (stats["webhooks_delivered"], stats["webhooks_failed"]) == (0, 1)
+
+
+def test_5xx_and_timeouts_are_retried_4xx_is_not(http: httpx.Client, receiver: Receiver, state: ZohoState) -> None:
+    http.put("/__sim__/config", json={"webhook_retry_delay_ms": 20, "webhook_timeout_seconds": 0.3}).raise_for_status()
+    make_workflow(http, make_webhook(http, f"{receiver.base_url}/hook"))
+    receiver.script += [(503, 0.0), (200, 1.0), (200, 0.0), (401, 0.0)]
+    item_id = CATALOGUE[6]["item_id"]
+    http.post(f"/__sim__/items/{item_id}/touch").raise_for_status()  # 503, timeout, 200
+    http.post(f"/__sim__/items/{item_id}/touch").raise_for_status()  # 401: given up at once
+    assert state.wait_for_deliveries(2)
+    first, second = state.list_deliveries()
+    assert (first["outcome"], first["attempts"], first["status"]) == ("delivered", 3, 200)
+    assert (second["outcome"], second["attempts"], second["status"]) == ("failed", 1, 401)
+    bodies = [r["body"] for r in receiver.received]
+    assert len(bodies) == 4 and len(set(bodies[:3])) == 1  # a retry resends the same bytes
+
+
+def test_delivery_never_blocks_the_control_call(http: httpx.Client, receiver: Receiver, state: ZohoState) -> None:
+    http.put("/__sim__/config", json={"webhook_latency_ms": 400}).raise_for_status()
+    make_workflow(http, make_webhook(http, f"{receiver.base_url}/hook"))
+    started = time.perf_counter()
+    http.post(f"/__sim__/items/{CATALOGUE[7]['item_id']}/touch").raise_for_status()
+    assert time.perf_counter() - started < 0.3
+    assert receiver.received == [] and not state.wait_for_deliveries(1, timeout=0.05)
+    assert state.wait_for_deliveries(1) and len(receiver.received) == 1
+
+
+def test_redeliver_replays_identical_bytes_and_signature(http: httpx.Client, receiver: Receiver,
+                                                         state: ZohoState) -> None:
+    webhook_id = make_webhook(http, f"{receiver.base_url}/hook",
+                              query_parameters=[{"param_name": "z", "param_value": "last"}])
+    make_workflow(http, webhook_id)
+    item_id = CATALOGUE[8]["item_id"]
+    http.patch(f"/__sim__/items/{item_id}", json={"rate": 8.0}).raise_for_status()
+    http.patch(f"/__sim__/items/{item_id}", json={"rate": 9.0}).raise_for_status()  # the item moves on
+    replay = http.post("/__sim__/webhooks/redeliver", json={"delivery_index": 0}).json()["delivery"]
+    assert replay["index"] == 2 and replay["replay_of"] == 0
+    assert state.wait_for_deliveries(3)
+    original, _, replayed = receiver.received
+    assert replayed["body"] == original["body"] and replayed["query"] == original["query"]
+    assert replayed["headers"]["x-zoho-webhook-signature"] == original["headers"]["x-zoho-webhook-signature"]
+    assert json.loads(replayed["body"])["item"]["rate"] == 8.0
+    assert http.post("/__sim__/webhooks/redeliver", json={"delivery_index": 9}).status_code == 404
+    assert http.post("/__sim__/webhooks/redeliver", json={"index": 0}).status_code == 400
+
+
+@pytest.mark.parametrize("secret", ["abcdef12345", "abcdef-123456", "abcdéf123456", "a" * 51])
+def test_bad_secrets_are_refused(http: httpx.Client, secret: str) -> None:
+    response = settings_call(http, "POST", "/webhooks", {"url": "https://example.test/hook", "secret": secret})
+    assert response.status_code == 400 and response.json()["code"] != 0
+
+
+def test_webhook_records_hide_the_secret_and_guard_their_use(http: httpx.Client, state: ZohoState) -> None:
+    created = settings_call(http, "POST", "/webhooks", {
+        "webhook_name": "w", "entity": "item", "url": "https://example.test/hook", "secret": "a" * 50,
+        "query_parameters": [{"param_name": "k", "param_value": "v"}], "description": "d"}).json()
+    assert created["code"] == 0 and created["message"]
+    webhook = created["webhook"]
+    assert "secret" not in webhook and webhook["query_parameters"] == [{"param_name": "k", "param_value": "v"}]
+    assert (webhook["method"], webhook["body_type"], webhook["description"]) == ("POST", "application/json", "d")
+    webhook_id = webhook["webhook_id"]
+    assert "secret" not in settings_call(http, "GET", "/webhooks").json()["webhooks"][0]
+    assert settings_call(http, "GET", f"/webhooks/{webhook_id}").json()["webhook"] == webhook
+    workflow_id = make_workflow(http, webhook_id)
+    assert settings_call(http, "GET", f"/workflows/{workflow_id}").json()["workflow"]["is_active"] is True
+    in_use = settings_call(http, "DELETE", f"/webhooks/{webhook_id}")
+    assert in_use.status_code == 400 and in_use.json()["code"] != 0
+    dangling = settings_call(http, "POST", "/workflows", {
+        "workflow_name": "x", "entity": "item", "rule_type": "add",
+        "instant_actions": [{"action_type": "webhook", "action_id": "123"}]})
+    assert dangling.status_code == 400 and dangling.json()["code"] != 0
+    for path in ("/webhooks/123", "/workflows/123"):
+        missing = settings_call(http, "GET", path)
+        assert missing.status_code == 404 and missing.json()["code"] == 1002
+    assert settings_call(http, "POST", "/workflows/123/active").status_code == 404
+    http.post("/__sim__/reset").raise_for_status()
+    assert (state.webhooks, state.workflows, state.deliveries) == ({}, {}, [])
 
 
 # --------------------------------------------------------------------------- generator

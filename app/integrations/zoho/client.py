@@ -19,6 +19,7 @@ import structlog
 from app.catalog.types import CatalogItem
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.retry import backoff_seconds, retry_after_seconds
+from app.integrations.zoho import automation
 from app.integrations.zoho.datacenters import API_PATH, accounts_url_for, api_domain_for
 from app.integrations.zoho.errors import (
     ZohoAuthError,
@@ -119,6 +120,39 @@ class ZohoClient:
     async def check_access(self) -> None:
         """One cheap call that proves the credentials and the organization id."""
         await self._get("/items", {"per_page": 1, "page": 1}, endpoint="GET /items")
+
+    # --- webhooks and workflow rules ------------------------------------------------------
+    # These endpoints are not in Zoho Inventory's OpenAPI document; third parties use them and
+    # Zoho Books documents the same resources. Every body shape lives in app/integrations/zoho/
+    # automation.py so a correction touches one file.
+
+    async def create_webhook(self, *, name: str, url: str, secret: str) -> str:
+        body = await self._request("POST", "/settings/webhooks", json=automation.webhook_body(name, url, secret),
+                                   endpoint="POST /settings/webhooks")
+        return automation.id_of(body, "webhook")
+
+    async def create_item_workflow(self, *, name: str, webhook_id: str) -> str:
+        body = await self._request("POST", "/settings/workflows", json=automation.workflow_body(name, webhook_id),
+                                   endpoint="POST /settings/workflows")
+        return automation.id_of(body, "workflow")
+
+    async def set_workflow_active(self, workflow_id: str, active: bool) -> None:
+        verb = "active" if active else "inactive"
+        await self._request("POST", f"/settings/workflows/{workflow_id}/{verb}",
+                            endpoint=f"POST /settings/workflows/{{id}}/{verb}")
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        """Delete; one that is already gone counts as deleted."""
+        try:
+            await self._request("DELETE", f"/settings/workflows/{workflow_id}", endpoint="DELETE /settings/workflows/{id}")
+        except ZohoNotFound:
+            pass
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        try:
+            await self._request("DELETE", f"/settings/webhooks/{webhook_id}", endpoint="DELETE /settings/webhooks/{id}")
+        except ZohoNotFound:
+            pass
 
     # --- transport -------------------------------------------------------------------------
 

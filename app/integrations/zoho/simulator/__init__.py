@@ -3,6 +3,7 @@
 - `state.ZohoState` / `state.ZohoKnobs`: the behaviour, pure Python (see its "Uncertain vendor
   facts" section for the choices made where Zoho's behaviour is not documented).
 - `app.create_app(state)`: the FastAPI app; run it with `simserver.ServerThread(app).start()`.
+- `webhooks`: which workflow rules fire, the signed request, the delivery worker thread.
 - `catalogue.generate_catalogue(...)`: deterministic Zoho catalogues; `DEMO_CREDENTIALS`.
 - `python -m app.integrations.zoho.simulator --port 8101 --items 1000`: its own process.
 """

@@ -7,7 +7,9 @@ same server:
 - `/inventory/v1/...`: the Inventory API. Every call passes `api_gate` (stats, latency, queued
   faults, token, organization, rate limits, random faults) before its handler runs.
 - `/__sim__/...`: control routes for tests, the benchmark and the demo. Not Zoho; no auth, never
-  delayed, throttled or counted.
+  delayed, throttled or counted. Item changes made here fire the item workflows, whose webhooks
+  are delivered over HTTP in the background (`GET /__sim__/deliveries` shows the log,
+  `POST /__sim__/webhooks/redeliver` replays one, `POST /__sim__/items/{id}/touch` fires an edit).
 
 Behaviour lives in `state.ZohoState`; this module only translates between HTTP and that state.
 """
@@ -181,6 +183,11 @@ async def list_webhooks(request: Request, zoho: Zoho) -> Response:
     return ok(request, {"webhooks": zoho.list_webhooks()})
 
 
+@api.get("/settings/webhooks/{webhook_id}")
+async def get_webhook(request: Request, webhook_id: str, zoho: Zoho) -> Response:
+    return ok(request, {"webhook": zoho.get_webhook(webhook_id)})
+
+
 @api.delete("/settings/webhooks/{webhook_id}")
 async def delete_webhook(request: Request, webhook_id: str, zoho: Zoho) -> Response:
     zoho.delete_webhook(webhook_id)
@@ -196,6 +203,11 @@ async def create_workflow(request: Request, zoho: Zoho) -> Response:
 @api.get("/settings/workflows")
 async def list_workflows(request: Request, zoho: Zoho) -> Response:
     return ok(request, {"workflows": zoho.list_workflows()})
+
+
+@api.get("/settings/workflows/{workflow_id}")
+async def get_workflow(request: Request, workflow_id: str, zoho: Zoho) -> Response:
+    return ok(request, {"workflow": zoho.get_workflow(workflow_id)})
 
 
 @api.delete("/settings/workflows/{workflow_id}")
@@ -308,9 +320,35 @@ async def control_put_image(request: Request, item_id: str, zoho: Zoho) -> dict[
     return {"item": zoho.set_image(item_id, await request.body(), kind)}
 
 
+@control.post("/items/{item_id}/touch")
+async def control_touch_item(item_id: str, zoho: Zoho) -> dict[str, Any]:
+    """Bump last_modified_time and fire "edit" without changing a field."""
+    return {"item": zoho.touch_item(item_id)}
+
+
 @control.delete("/items/{item_id}/image")
 async def control_delete_image(item_id: str, zoho: Zoho) -> dict[str, Any]:
     return {"item": zoho.set_image(item_id, None)}
+
+
+@control.get("/deliveries")
+async def control_deliveries(zoho: Zoho, item_id: str | None = None) -> dict[str, Any]:
+    """The webhook delivery log, oldest first; `?item_id=` narrows it to one item."""
+    deliveries = zoho.list_deliveries(item_id)
+    return {"count": len(deliveries), "deliveries": deliveries}
+
+
+@control.post("/webhooks/redeliver")
+async def control_redeliver(request: Request, zoho: Zoho) -> dict[str, Any]:
+    """Body {"delivery_index": n}: send logged delivery n again, byte for byte (queued, not awaited)."""
+    body = await _control_json(request)
+    index = body.get("delivery_index") if isinstance(body, dict) else None
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise _control_error('body must be {"delivery_index": <int>}')
+    try:
+        return {"delivery": zoho.redeliver(index)}
+    except LookupError as exc:
+        raise _control_error(str(exc), 404) from None
 
 
 @control.post("/catalogue")

@@ -10,6 +10,12 @@ those into HTTP responses, so the behaviour can be read, and tested, without a s
 All public methods take a lock: the server's event loop and a test thread may touch the same
 state (a test can call `state.upsert_items(...)` directly while the server runs).
 
+Webhooks are really delivered. Creating or editing an item (`upsert_items`, `patch_item`,
+`set_image`, `touch_item`, and the control routes on top of them) runs every active item workflow
+whose rule type matches the event; each webhook action becomes a signed HTTP request queued on a
+`webhooks.DeliveryWorker` thread (started on first use), logged in `deliveries` and retried as the
+`webhook_*` knobs say. The control call never waits for it; tests use `wait_for_deliveries`.
+
 Uncertain vendor facts
 ----------------------
 The research notes (shared/reference/zoho-api.md) leave these open; the simulator picks the most
@@ -46,6 +52,29 @@ plausible behaviour, and every choice lives in this module so it is easy to chan
 - Item groups: derived from the items that carry a `group_id`; the group's description is the
   most common description among its items, its image that of its first item with an image.
 - Webhooks and workflows answer HTTP 201 on create; `url` is the only required webhook field.
+  `method` defaults to POST and must be POST, PUT or DELETE (Books v3's list), else 400 code 2.
+  A `secret`, when non-empty, must be 12-50 ASCII letters or digits (Books v3), else 400 code 2.
+  The secret is never returned, by create or by the lists: Zoho's UI does not show it again, and
+  no documented response carries it.
+- A workflow whose webhook action names an unknown webhook → 400 code 2. Deleting a webhook that
+  a workflow still uses → 400 code 1040 (both the refusal and the code are guesses; Zoho may
+  instead delete the action, or the rule). Unknown webhook/workflow ids → 404 code 1002.
+- What fires: workflows with `entity` "item" or "items" and `rule_type` add (creation), edit, or
+  add_or_edit / created_or_edited (both). Rule criteria (`rule`, selected fields) and date-based
+  rules are stored but never evaluated: every create/edit fires, even one that changes nothing.
+  Bulk loads (`replace_items`, `generate_catalogue`, `reset`) and deletions fire nothing.
+- The request: the webhook's method to its url, `query_parameters` appended to any query already
+  in the url, its custom `headers` then `Content-Type: application/json` and, with a secret,
+  `X-Zoho-Webhook-Signature` (those two override same-named custom headers). The body is always
+  `{"item": <GET /items/{id} detail at the time of the event>}`, compact JSON in UTF-8 without
+  ASCII escapes; `body_type`, `raw_data` and `form_data` are kept but not applied.
+- Signature: hex HMAC-SHA256 keyed by the secret over every query pair of the final url, sorted
+  by name (a stable sort: repeated names keep their order), name then value with no separators,
+  then the raw body (Zoho Billing's recipe; hex as third parties report for Inventory).
+- Delivery: one worker sends everything in order (Zoho's concurrency is unknown). 2xx is
+  delivered; network errors, timeouts (10 s), 429 and 5xx are retried `webhook_retries` times,
+  `webhook_retry_delay_ms` apart, then given up; 3xx and other 4xx fail at once (redirects are not
+  followed). Zoho's real retry policy for Inventory is undocumented.
 """
 
 from __future__ import annotations
@@ -63,7 +92,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, ParamSpec, TypeVar
 
-from app.integrations.zoho.simulator import catalogue
+from app.integrations.zoho.simulator import catalogue, webhooks
 from app.integrations.zoho.simulator.catalogue import (
     DEFAULT_LOCATIONS,
     DEMO_CREDENTIALS,
@@ -71,6 +100,13 @@ from app.integrations.zoho.simulator.catalogue import (
     offset_to_tz,
     parse_loose_time,
     parse_zoho_time,
+)
+from app.integrations.zoho.simulator.webhooks import (
+    AttemptReport,
+    DeliveryJob,
+    DeliveryPolicy,
+    DeliveryWorker,
+    OutboundRequest,
 )
 
 # --------------------------------------------------------------------------- codes and limits
@@ -83,6 +119,7 @@ CODE_NOT_AUTHORIZED = 57
 CODE_INTERNAL = 1000
 CODE_NOT_FOUND = 1002
 CODE_ORGANIZATION = 6041
+CODE_WEBHOOK_IN_USE = 1040  # invented: no Zoho source gives this refusal's code
 
 MSG_NOT_AUTHORIZED = "You are not authorized to perform this operation"
 MSG_RATE_MINUTE = "You have made too many requests in a minute. Please try again after some time."
@@ -178,6 +215,9 @@ class ZohoKnobs:
 
     `retry_after_seconds`: "auto" sends the seconds until the limit frees up, an int sends that
     fixed value, None sends no Retry-After (Zoho sometimes omits it).
+
+    Webhook delivery: `webhook_retries` more tries after a failed one, `webhook_retry_delay_ms`
+    apart; `webhook_latency_ms` before each delivery; `webhook_timeout_seconds` per attempt.
     """
 
     latency_ms: float = 0.0
@@ -193,6 +233,10 @@ class ZohoKnobs:
     list_rows_full: bool = True
     time_offset: str = "+0000"
     seed: int = 1
+    webhook_retries: int = 2
+    webhook_retry_delay_ms: float = 200.0
+    webhook_latency_ms: float = 0.0
+    webhook_timeout_seconds: float = 10.0
 
     def as_dict(self) -> dict[str, Any]:
         return copy.deepcopy(asdict(self))
@@ -213,9 +257,11 @@ def _check_knob(name: str, value: Any) -> Any:
         raise ValueError(f"unknown knob {name!r}; known: {sorted(_KNOB_NAMES)}")
     if name in ("rate_429", "rate_5xx"):
         return _number(name, value, low=0.0, high=1.0)
-    if name == "latency_ms":
+    if name in ("latency_ms", "webhook_retry_delay_ms", "webhook_latency_ms"):
         return _number(name, value, low=0.0)
-    if name in ("token_ttl", "token_limit", "token_window_seconds", "seed"):
+    if name == "webhook_timeout_seconds":
+        return _number(name, value, low=0.001)
+    if name in ("token_ttl", "token_limit", "token_window_seconds", "seed", "webhook_retries"):
         return int(_number(name, value, low=0))
     if name in ("rate_limit_per_minute", "daily_limit"):
         return None if value is None else int(_number(name, value, low=1))
@@ -326,13 +372,18 @@ class ZohoState:
         self._initial_knobs = copy.deepcopy(knobs or ZohoKnobs())
         self._initial_clients = dict(clients or {DEMO_CREDENTIALS.client_id: DEMO_CREDENTIALS.client_secret})
         self._initial_refresh = dict(refresh_tokens or {DEMO_CREDENTIALS.refresh_token: DEMO_CREDENTIALS.client_id})
+        # Signalled whenever a delivery finishes or the log is reset (see wait_for_deliveries).
+        self._deliveries_changed = threading.Condition(self._lock)
+        self._worker: DeliveryWorker | None = None  # started by the first delivery
+        self._generation = 0  # bumped by reset(), so jobs queued before it are dropped
         self.reset()
 
     # ----------------------------------------------------------------- lifecycle
 
     @_locked
     def reset(self) -> None:
-        """Back to the state as constructed: catalogue, knobs, clients; no tokens, stats or hooks."""
+        """Back to the state as constructed: catalogue, knobs, clients; no tokens, stats, webhooks,
+        workflows or deliveries (queued deliveries are dropped, one in flight is not logged)."""
         self.knobs = copy.deepcopy(self._initial_knobs)
         self.rng = random.Random(self.knobs.seed)
         self.clients = dict(self._initial_clients)
@@ -343,6 +394,11 @@ class ZohoState:
         self._daily_counts: dict[str, tuple[str, int]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self._requests_sent: list[OutboundRequest] = []  # parallel to `deliveries`, for replays
+        self._deliveries_finished = 0
+        self._generation += 1
+        self._deliveries_changed.notify_all()
         self._next_ids = {"item": NEW_ITEM_ID_BASE, "document": NEW_DOCUMENT_ID_BASE,
                           "webhook": WEBHOOK_ID_BASE, "workflow": WORKFLOW_ID_BASE}
         self.reset_stats()
@@ -356,6 +412,8 @@ class ZohoState:
         self.throttled = 0
         self.token_throttled = 0
         self.injected_faults = 0
+        self.webhooks_delivered = 0
+        self.webhooks_failed = 0
 
     @_locked
     def stats(self) -> dict[str, Any]:
@@ -367,6 +425,8 @@ class ZohoState:
             "throttled": self.throttled,
             "token_throttled": self.token_throttled,
             "injected_faults": self.injected_faults,
+            "webhooks_delivered": self.webhooks_delivered,
+            "webhooks_failed": self.webhooks_failed,
         }
 
     @_locked
@@ -559,14 +619,26 @@ class ZohoState:
 
     @_locked
     def upsert_items(self, payloads: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Create or merge items by item_id (new id when absent); bumps last_modified_time."""
+        """Create or merge items by item_id (new id when absent); bumps last_modified_time and
+        fires the item workflows ("create" for a new id, "edit" otherwise)."""
         results = []
         for payload in payloads:
             item_id = str(payload.get("item_id") or "")
-            stored = self._ingest(payload, self.items.get(item_id), bump=True)
+            existing = self.items.get(item_id)
+            stored = self._ingest(payload, existing, bump=True)
             self.items[stored.item_id] = stored
-            results.append(self._detail(stored))
+            detail = self._detail(stored)
+            self._fire_item_event(detail, "edit" if existing else "create")
+            results.append(detail)
         return results
+
+    @_locked
+    def touch_item(self, item_id: str) -> dict[str, Any]:
+        """Bump last_modified_time to now and fire "edit" without changing a field: what a stock
+        transaction may do to an item in Zoho (unproven, see §6.5 of the notes)."""
+        if item_id not in self.items:
+            raise not_found("Item")
+        return self.upsert_items([{"item_id": item_id}])[0]
 
     @_locked
     def patch_item(self, item_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -832,23 +904,50 @@ class ZohoState:
 
     @_locked
     def create_webhook(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        if not body.get("url"):
-            raise invalid_value("url")
-        webhook = {**copy.deepcopy(dict(body)), "webhook_id": self._new_id("webhook")}
+        """Store a webhook as posted (with defaults for the fields Zoho fills in); the public view."""
+        webhook = {**_webhook_defaults(), **copy.deepcopy(dict(body))}
+        _check_webhook(webhook)
+        webhook["method"] = str(webhook["method"]).upper()
+        webhook["webhook_id"] = self._new_id("webhook")
         self.webhooks[webhook["webhook_id"]] = webhook
-        return copy.deepcopy(webhook)
+        return _public_webhook(webhook)
+
+    @_locked
+    def get_webhook(self, webhook_id: str) -> dict[str, Any]:
+        if webhook_id not in self.webhooks:
+            raise not_found("Webhook")
+        return _public_webhook(self.webhooks[webhook_id])
 
     @_locked
     def delete_webhook(self, webhook_id: str) -> None:
-        if self.webhooks.pop(webhook_id, None) is None:
+        if webhook_id not in self.webhooks:
             raise not_found("Webhook")
+        if any(webhook_id in _webhook_actions(w) for w in self.workflows.values()):
+            raise SimError.envelope(400, CODE_WEBHOOK_IN_USE,
+                                    "This webhook is used in a workflow rule. Remove it from the rule first.")
+        del self.webhooks[webhook_id]
 
     @_locked
     def create_workflow(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        workflow = {"is_active": True, "status": "active", **copy.deepcopy(dict(body)),
-                    "workflow_id": self._new_id("workflow")}
+        """Store a workflow rule (active unless posted otherwise); its webhooks must exist."""
+        workflow = {"workflow_name": "", "entity": "", "rule_type": "", "instant_actions": [],
+                    "is_active": True, **copy.deepcopy(dict(body))}
+        actions = workflow["instant_actions"]
+        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+            raise invalid_value("instant_actions")
+        if any(hook_id not in self.webhooks for hook_id in _webhook_actions(workflow)):
+            raise invalid_value("instant_actions")
+        workflow["is_active"] = bool(workflow["is_active"])
+        workflow["status"] = "active" if workflow["is_active"] else "inactive"
+        workflow["workflow_id"] = self._new_id("workflow")
         self.workflows[workflow["workflow_id"]] = workflow
         return copy.deepcopy(workflow)
+
+    @_locked
+    def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+        if workflow_id not in self.workflows:
+            raise not_found("Workflow")
+        return copy.deepcopy(self.workflows[workflow_id])
 
     @_locked
     def delete_workflow(self, workflow_id: str) -> None:
@@ -865,14 +964,137 @@ class ZohoState:
 
     @_locked
     def list_webhooks(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(list(self.webhooks.values()))
+        return [_public_webhook(w) for w in self.webhooks.values()]
 
     @_locked
     def list_workflows(self) -> list[dict[str, Any]]:
         return copy.deepcopy(list(self.workflows.values()))
 
+    # ----------------------------------------------------------------- webhook delivery
+
+    def _fire_item_event(self, detail: dict[str, Any], event: str) -> None:
+        """Queue one delivery per webhook action of every workflow that fires on this event."""
+        for workflow_id, webhook_id in webhooks.firing_actions(self.workflows.values(), event):
+            webhook = self.webhooks.get(webhook_id)
+            if webhook is None:
+                continue  # deleting a used webhook is refused, but a test may pop it directly
+            request = webhooks.build_request(webhook, webhooks.item_body(detail))
+            self._queue_delivery(request, webhook_id=webhook_id, workflow_id=workflow_id,
+                                 item_id=detail["item_id"], event=event, url=str(webhook["url"]))
+
+    def _queue_delivery(self, request: OutboundRequest, **about: Any) -> dict[str, Any]:
+        """Log a pending delivery and hand it to the worker; returns the log entry."""
+        record = {
+            "index": len(self.deliveries), **about, "status": "pending", "attempts": 0, "sent_at": None,
+            "outcome": "pending", "body": request.body.decode(), "signature": request.signature,
+            "method": request.method, "request_url": request.url, "headers": dict(request.headers),
+        }
+        self.deliveries.append(record)
+        # The request itself stays with the record (not in the JSON view) so a replay is byte-exact.
+        self._requests_sent.append(request)
+        self._delivery_worker().submit(DeliveryJob(record["index"], self._generation, request))
+        return record
+
+    def _delivery_worker(self) -> DeliveryWorker:
+        if self._worker is None:
+            self._worker = DeliveryWorker(policy=self._delivery_policy, live=self._delivery_live,
+                                          report=self._delivery_report, clock=self.clock)
+        return self._worker
+
+    @_locked
+    def _delivery_policy(self) -> DeliveryPolicy:
+        knobs = self.knobs
+        return DeliveryPolicy(retries=knobs.webhook_retries, retry_delay=knobs.webhook_retry_delay_ms / 1000,
+                              latency=knobs.webhook_latency_ms / 1000, timeout=knobs.webhook_timeout_seconds)
+
+    @_locked
+    def _delivery_live(self, job: DeliveryJob) -> bool:
+        return job.generation == self._generation
+
+    @_locked
+    def _delivery_report(self, job: DeliveryJob, report: AttemptReport) -> None:
+        """Worker callback after each attempt: update the log, count and wake waiters when final."""
+        if job.generation != self._generation:
+            return  # logged before a reset; that log is gone
+        record = self.deliveries[job.index]
+        record.update(status=report.status, attempts=report.attempts, sent_at=report.sent_at)
+        if not report.final:
+            return
+        record["outcome"] = "delivered" if report.delivered else "failed"
+        if report.delivered:
+            self.webhooks_delivered += 1
+        else:
+            self.webhooks_failed += 1
+        self._deliveries_finished += 1
+        self._deliveries_changed.notify_all()
+
+    @_locked
+    def list_deliveries(self, item_id: str | None = None) -> list[dict[str, Any]]:
+        """The delivery log (oldest first), optionally for one item."""
+        return [copy.deepcopy(d) for d in self.deliveries if item_id is None or d["item_id"] == item_id]
+
+    @_locked
+    def redeliver(self, index: int) -> dict[str, Any]:
+        """Send logged delivery `index` again, same bytes and signature (a replay); logged anew.
+
+        LookupError when there is no such delivery.
+        """
+        if not 0 <= index < len(self.deliveries):
+            raise LookupError(f"no delivery with index {index}; there are {len(self.deliveries)}")
+        original = self.deliveries[index]
+        about = {key: original[key] for key in ("webhook_id", "workflow_id", "item_id", "event", "url")}
+        record = self._queue_delivery(self._requests_sent[index], **about, replay_of=index)
+        return copy.deepcopy(record)
+
+    def wait_for_deliveries(self, count: int, timeout: float = 5.0) -> bool:
+        """Block until at least `count` deliveries since the last reset have finished (delivered or
+        given up); False on timeout. Safe from any thread except the delivery worker's."""
+        with self._deliveries_changed:
+            return self._deliveries_changed.wait_for(lambda: self._deliveries_finished >= count, timeout)
+
+    def close(self) -> None:
+        """Stop the delivery worker after what it has queued (a later event starts a new one)."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _webhook_defaults() -> dict[str, Any]:
+    """What a stored webhook holds for fields the caller left out (Zoho's form defaults)."""
+    return {"webhook_name": "", "entity": "", "method": "POST", "url": "", "headers": [],
+            "query_parameters": [], "body_type": "application/json", "raw_data": "${JSONString}",
+            "secret": "", "description": ""}
+
+
+def _check_webhook(webhook: Mapping[str, Any]) -> None:
+    """400 code 2 naming the first bad field of a webhook about to be stored."""
+    if not webhook.get("url") or not isinstance(webhook["url"], str):
+        raise invalid_value("url")
+    if str(webhook.get("method", "")).upper() not in webhooks.WEBHOOK_METHODS:
+        raise invalid_value("method")
+    for name in ("headers", "query_parameters"):
+        entries = webhook.get(name)
+        if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("param_name"), str) and e["param_name"] for e in entries):
+            raise invalid_value(name)
+    secret = webhook.get("secret")
+    if secret and not (isinstance(secret, str) and webhooks.SECRET_PATTERN.fullmatch(secret)):
+        raise invalid_value("secret")
+
+
+def _public_webhook(webhook: Mapping[str, Any]) -> dict[str, Any]:
+    """A webhook as responses show it: without the secret, which Zoho never shows back."""
+    return {k: copy.deepcopy(v) for k, v in webhook.items() if k != "secret"}
+
+
+def _webhook_actions(workflow: Mapping[str, Any]) -> list[str]:
+    """Ids of the webhooks a workflow's instant actions call."""
+    return [str(a.get("action_id")) for a in workflow.get("instant_actions") or ()
+            if isinstance(a, dict) and a.get("action_type") == "webhook"]
 
 
 def _fault_error(fault: Mapping[str, Any]) -> SimError:

@@ -1,0 +1,91 @@
+"""Syncing a handful of items now, inside the calling job: webhook events and catch-ups.
+
+It is the manual sync's own path in small: the items are planned by `plan_items`, persisted as
+a run of their own (kind `webhook` or `catchup`, so every one is visible and logged like a
+manual run), and written by the same `BatchProcessor`, links and hashes included.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+
+from app.catalog.types import CatalogItem, StoreSettings
+from app.connections.schemas import ConnectionSettings
+from app.connections.service import connection_settings
+from app.core.context import AppContext
+from app.db.session import transaction
+from app.integrations.woocommerce.client import WooClient
+from app.integrations.zoho.client import ZohoClient
+from app.models import Connection, RunStatus, SyncRun, SyncRunItem
+from app.syncs.planner import insert_plan, plan_items
+from app.syncs.processor import BatchProcessor
+
+STORE_SETTINGS_TTL_S = 300  # units and the manage-stock option change rarely; one read per 5 min
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    zoho_item_id: str
+    sku: str | None
+    action: str
+    status: str
+    reason: str | None
+
+
+async def sync_items_now(ctx: AppContext, connection: Connection, items: list[CatalogItem], *, kind: str,
+                         zoho: ZohoClient, woo: WooClient) -> tuple[uuid.UUID, list[ItemResult]]:
+    """Plan, persist and write `items` as a small run; the run id and each item's result."""
+    settings = connection_settings(connection)
+    store = await store_settings(ctx, connection, woo)
+    plan = await plan_items(ctx, connection, items, zoho=zoho, woo=woo, store=store, whole_catalogue=False)
+    token = secrets.token_hex(16)
+    async with transaction(ctx.sessionmaker) as session:
+        run = SyncRun(connection_id=connection.id, kind=kind, status=RunStatus.RUNNING, driver_token=token)
+        session.add(run)
+        await session.flush()
+        await session.execute(text("UPDATE sync_runs SET started_at = now(), heartbeat_at = now() WHERE id = :id"),
+                              {"id": run.id})
+        await insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan, status=run.status)
+    await _write(ctx, run.id, connection, token, woo, store, settings)
+    return run.id, await _results(ctx, run.id)
+
+
+async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, token: str, woo: WooClient,
+                 store: StoreSettings, settings: ConnectionSettings) -> None:
+    processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, token=token, woo=woo,
+                               store=store, settings=settings)
+    try:
+        await processor.run_loop()
+        status, reason = RunStatus.COMPLETED, None
+    except Exception as exc:  # noqa: BLE001 - the run records why it stopped; the caller decides on retries
+        status, reason = RunStatus.FAILED, str(exc)
+        raise
+    finally:
+        async with transaction(ctx.sessionmaker) as session:
+            await session.execute(text("""
+                UPDATE sync_runs SET status = :status, reason = :reason, finished_at = now(), driver_token = NULL
+                WHERE id = :id"""), {"status": str(status), "reason": reason, "id": run_id})
+
+
+async def _results(ctx: AppContext, run_id: uuid.UUID) -> list[ItemResult]:
+    async with ctx.sessionmaker() as session:
+        rows = await session.scalars(select(SyncRunItem).where(SyncRunItem.run_id == run_id))
+        return [ItemResult(r.zoho_item_id, r.sku, r.action, r.status, r.reason) for r in rows]
+
+
+async def store_settings(ctx: AppContext, connection: Connection, woo: WooClient) -> StoreSettings:
+    """The store's units and stock option, cached in Redis so a stream of webhooks does not ask
+    the store for them every time."""
+    key = f"skubridge:store-settings:{connection.id}:{connection.woo_base_url}"
+    cached = await ctx.redis.get(key)
+    if cached:
+        return StoreSettings(**json.loads(cached))
+    settings = await woo.get_store_settings()
+    await ctx.redis.set(key, json.dumps({"weight_unit": settings.weight_unit, "dimension_unit": settings.dimension_unit,
+                                         "manage_stock": settings.manage_stock}), ex=STORE_SETTINGS_TTL_S)
+    return settings

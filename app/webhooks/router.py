@@ -1,0 +1,71 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from app.api.deps import Ctx, Session
+from app.api.pagination import Limit, Offset, Page
+from app.connections.service import get_connection
+from app.models import EventOutcome, WebhookEvent
+from app.webhooks import setup
+from app.webhooks.intake import HookConfigCache, receive
+from app.webhooks.schemas import WebhookEnable, WebhookEventRead, WebhookRead, WebhookToggle
+
+router = APIRouter(prefix="/connections/{connection_id}/webhook", tags=["webhooks"])
+intake_router = APIRouter(tags=["webhooks"])
+_configs = HookConfigCache()
+
+
+@router.get("", response_model=WebhookRead)
+async def read_webhook(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> WebhookRead:
+    return await setup.read(session, ctx, await get_connection(session, connection_id))
+
+
+@router.put("", response_model=WebhookRead)
+async def enable_webhook(connection_id: uuid.UUID, body: WebhookEnable, session: Session, ctx: Ctx) -> WebhookRead:
+    """`{"enabled": true}` creates the Zoho webhook and workflow; `false` deletes both."""
+    connection = await get_connection(session, connection_id)
+    await (setup.enable if body.enabled else setup.disable)(session, ctx, connection)
+    await session.flush()
+    return await setup.read(session, ctx, connection)
+
+
+@router.patch("", response_model=WebhookRead)
+async def toggle_webhook(connection_id: uuid.UUID, body: WebhookToggle, session: Session, ctx: Ctx) -> WebhookRead:
+    """`{"active": false}` pauses real-time sync (events are acknowledged and ignored)."""
+    connection = await get_connection(session, connection_id)
+    await setup.set_active(session, ctx, connection, body.active)
+    await session.flush()
+    return await setup.read(session, ctx, connection)
+
+
+@router.get("/events", response_model=Page[WebhookEventRead])
+async def list_events(
+    connection_id: uuid.UUID, session: Session,
+    outcome: EventOutcome | None = None,
+    sku: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    limit: Limit = 100, offset: Offset = 0,
+) -> Page[WebhookEventRead]:
+    """The webhook event log, newest first."""
+    await get_connection(session, connection_id)
+    where = [WebhookEvent.connection_id == connection_id]
+    where += [WebhookEvent.outcome == outcome] if outcome else []
+    where += [WebhookEvent.sku == sku] if sku else []
+    where += [WebhookEvent.received_at >= from_] if from_ else []
+    where += [WebhookEvent.received_at < to] if to else []
+    total = await session.scalar(select(func.count()).select_from(WebhookEvent).where(*where))
+    rows = await session.scalars(select(WebhookEvent).where(*where)
+                                 .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit).offset(offset))
+    return Page(items=[WebhookEventRead.model_validate(r) for r in rows], total=int(total or 0), limit=limit, offset=offset)
+
+
+@intake_router.post("/webhooks/zoho/{connection_id}", status_code=202)
+async def zoho_webhook(connection_id: uuid.UUID, request: Request, ctx: Ctx) -> JSONResponse:
+    """Zoho's webhook intake: signed with the connection's secret, not the API token."""
+    accepted = await receive(ctx, _configs, connection_id, request)
+    return JSONResponse({"event_id": accepted.event_id, "outcome": accepted.outcome}, status_code=202)
