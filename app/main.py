@@ -22,7 +22,7 @@ from app.core.logging import configure_logging
 from app.logs.router import router as logs_router
 from app.models import SyncRun
 from app.syncs.router import router as syncs_router
-from app.webhooks.router import intake_router, router as webhooks_router
+from app.webhooks.router import INTAKE_ROUTE, router as webhooks_router
 
 RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
 
@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         try:
             yield
         finally:
+            if hasattr(app.state, "webhook_intake"):
+                await app.state.webhook_intake[1].aclose()
             if owned:
                 await app.state.ctx.close()
 
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     for router in (connections_router, syncs_router, logs_router, webhooks_router):
         api.include_router(router)
     app.include_router(api)
-    app.include_router(intake_router)
+    app.router.routes.insert(0, INTAKE_ROUTE)  # Zoho's webhooks: first, and lean
     app.include_router(_ops_router())
     _install_error_handlers(app)
     return app

@@ -154,7 +154,7 @@ async def main(args: argparse.Namespace) -> None:
         run = client.post(f"/api/v1/connections/{conn['id']}/syncs").raise_for_status().json()
         while client.get(f"/api/v1/syncs/{run['id']}").json()["status"] not in ("completed", "failed"):
             time.sleep(0.2)
-        time.sleep(2.0)  # let the intake phase's queued jobs drain before measuring
+        drain(client, conn["id"])  # the intake phase's jobs must not queue ahead of the measured changes
         end_to_end(args, zoho_state, clock)
     finally:
         for process in processes:
@@ -162,6 +162,17 @@ async def main(args: argparse.Namespace) -> None:
             process.wait(timeout=10)
         zoho.stop()
         woo.stop()
+
+
+def drain(client: httpx.Client, connection_id: str, timeout: float = 300.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        queued = client.get(f"/api/v1/connections/{connection_id}/webhook/events",
+                            params={"outcome": "queued", "limit": 1}).json()["total"]
+        if queued == 0:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the intake phase's events did not drain")
 
 
 async def read_secret(settings, connection_id: str) -> str:
@@ -216,6 +227,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--changes", type=int, default=200)
     asyncio.run(main(parser.parse_args()))

@@ -99,6 +99,8 @@ async def api(ctx, settings) -> httpx.AsyncClient:
     async with httpx.AsyncClient(transport=transport, base_url="http://api",
                                  headers={"Authorization": "Bearer test-token"}) as client:
         yield client
+    if hasattr(app.state, "webhook_intake"):  # no lifespan runs under ASGITransport
+        await app.state.webhook_intake[1].aclose()
 
 
 @pytest.fixture(scope="session")

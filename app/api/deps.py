@@ -17,7 +17,7 @@ from app.core.jobs import drop_jobs, flush_jobs
 _bearer = HTTPBearer(auto_error=False, description="The service's API_TOKEN")
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
@@ -39,7 +39,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    expected = get_ctx(request).settings.api_token.get_secret_value()
+    expected = request.app.state.ctx.settings.api_token.get_secret_value()
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send the API token as 'Authorization: Bearer <API_TOKEN>'")
     if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):

@@ -66,3 +66,37 @@ def webhook_job_id(connection_id: uuid.UUID, item_id: str) -> str:
 
 def catchup_job_id(connection_id: uuid.UUID) -> str:
     return f"catchup:{connection_id}:{secrets.token_hex(4)}"
+
+
+# arq's enqueue_job costs a WATCH/MULTI transaction (several round trips) per job. For the
+# webhook intake, which enqueues many jobs per batch, the same check-and-set runs as one Lua
+# script per job, all in one pipelined round trip; the job it stores is arq's own serialisation,
+# so workers see exactly what enqueue_job would have written.
+_ENQUEUE_UNIQUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+return 1
+"""
+
+
+async def enqueue_unique(redis: ArqRedis, jobs: list[tuple[str, str, tuple[Any, ...]]], *,
+                         defer_by: float | None = None) -> int:
+    """Enqueue (function, job_id, args) jobs unless a job with that id exists; how many were new."""
+    from arq.constants import job_key_prefix, result_key_prefix
+    from arq.jobs import serialize_job
+    from arq.utils import timestamp_ms
+
+    if not jobs:
+        return 0
+    now = timestamp_ms()
+    score = now + int((defer_by or 0) * 1000)
+    expires = score - now + redis.expires_extra_ms
+    script = redis.register_script(_ENQUEUE_UNIQUE)
+    async with redis.pipeline(transaction=False) as pipe:
+        for function, job_id, args in jobs:
+            payload = serialize_job(function, args, {}, None, now, serializer=redis.job_serializer)
+            await script(keys=[job_key_prefix + job_id, result_key_prefix + job_id, redis.default_queue_name],
+                         args=[payload, expires, job_id, score], client=pipe)
+        results = await pipe.execute()
+    return sum(int(r) for r in results)

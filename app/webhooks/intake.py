@@ -15,14 +15,13 @@ from typing import Any
 
 import structlog
 from fastapi import Request
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app.core.context import AppContext
 from app.core.crypto import decrypt_json
 from app.core.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
-from app.core.jobs import PROCESS_WEBHOOK_ITEM, webhook_job_id
-from app.db.session import transaction
-from app.models import Connection, EventOutcome, WebhookEvent
+from app.models import Connection, EventOutcome
+from app.webhooks.recorder import EventRecorder
 from app.webhooks.signature import verify
 
 log = structlog.get_logger(__name__)
@@ -81,7 +80,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def receive(ctx: AppContext, cache: HookConfigCache, connection_id: uuid.UUID, request: Request) -> Accepted:
+async def receive(ctx: AppContext, cache: HookConfigCache, recorder: EventRecorder, connection_id: uuid.UUID,
+                  request: Request) -> Accepted:
     """Handle one delivery; raises a SkubridgeError (401/400/404/413) for what is refused."""
     config = await cache.get(ctx, connection_id)
     if config is None:
@@ -89,22 +89,21 @@ async def receive(ctx: AppContext, cache: HookConfigCache, connection_id: uuid.U
     if not config.enabled or not config.secret:
         raise NotFound("no webhook is set up for this connection")
     body = await read_body(request, ctx.settings.webhook_max_body_bytes)
+    async def record(item_id: str | None, sku: str | None, outcome: str, detail: str | None) -> int:
+        return await recorder.record(ctx, connection_id=connection_id, item_id=item_id, sku=sku, outcome=outcome,
+                                     detail=detail)
+
     if not verify(config.secret, request.query_params.multi_items(), body, request.headers.get(SIGNATURE_HEADER)):
-        await _record(ctx, connection_id, None, None, EventOutcome.REJECTED, "bad or missing signature")
+        await record(None, None, EventOutcome.REJECTED, "bad or missing signature")
         log.warning("webhook.bad_signature", connection_id=str(connection_id))
         raise Unauthorized("the webhook signature is missing or does not match")
     item_id, sku = _item_of(body)
     if item_id is None:
-        await _record(ctx, connection_id, None, None, EventOutcome.REJECTED, sku or "the body is not an item")
+        await record(None, None, EventOutcome.REJECTED, sku or "the body is not an item")
         raise BadRequest(sku or "the body is not a Zoho item: no item_id")
-    if not config.active:
-        event_id = await _record(ctx, connection_id, item_id, sku, EventOutcome.IGNORED, "the webhook is inactive")
-        return Accepted(event_id, EventOutcome.IGNORED)
-    event_id = await _record(ctx, connection_id, item_id, sku, EventOutcome.QUEUED, None)
-    await ctx.redis.enqueue_job(PROCESS_WEBHOOK_ITEM, str(connection_id), item_id,
-                                _job_id=webhook_job_id(connection_id, item_id),
-                                _defer_by=ctx.settings.webhook_coalesce_seconds or None)
-    return Accepted(event_id, EventOutcome.QUEUED)
+    outcome = EventOutcome.QUEUED if config.active else EventOutcome.IGNORED
+    event_id = await record(item_id, sku, outcome, None if config.active else "the webhook is inactive")
+    return Accepted(event_id, outcome)
 
 
 def _item_of(body: bytes) -> tuple[str | None, str | None]:
@@ -122,11 +121,3 @@ def _item_of(body: bytes) -> tuple[str | None, str | None]:
         return None, "the item_id is not a Zoho id"
     sku = item.get("sku")
     return item_id, (str(sku)[:200] if sku not in (None, "") else None)
-
-
-async def _record(ctx: AppContext, connection_id: uuid.UUID, item_id: str | None, sku: str | None,
-                  outcome: str, detail: str | None) -> int:
-    async with transaction(ctx.sessionmaker) as session:
-        return (await session.execute(insert(WebhookEvent).returning(WebhookEvent.id), {
-            "connection_id": connection_id, "zoho_item_id": item_id, "sku": sku, "outcome": outcome,
-            "detail": detail, "processed_at": None})).scalar_one()

@@ -206,8 +206,9 @@ async def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(api,
     at_kill = (await api.get(f"/api/v1/syncs/{run['id']}")).json()
     assert at_kill["status"] == "running" and at_kill["pending"] > 0
     worker()
-    done = await wait_for_run(api, run["id"], timeout=90)
-    assert done["status"] == "completed" and done["failed"] == 0 and done["synced"] == len(items)
+    done = await wait_for_run(api, run["id"], timeout=120)
+    failed = [i for i in await run_items(api, run["id"], "failed")]
+    assert done["status"] == "completed" and done["failed"] == 0 and done["synced"] == len(items), (done, failed[:3])
     skus = Counter(p["sku"].lower() for p in store_products(woo_server.base_url))
     assert len(skus) == len(items) and max(skus.values()) == 1
 

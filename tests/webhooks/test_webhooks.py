@@ -252,3 +252,35 @@ async def test_catch_up_finds_what_changed_while_inactive(api, ctx, zoho, store,
     assert calls.get("GET /items/{item_id}", 0) == 0  # one filtered list call, not one per item
     state = (await api.get(f"/api/v1/connections/{conn['id']}/webhook")).json()
     assert state["last_catchup_at"] is not None
+
+
+async def test_zoho_delivers_over_http_and_the_store_follows(ctx, settings, zoho, store, zoho_server, woo_server,
+                                                              worker):
+    """The whole loop over real HTTP: the simulator's item change → its signed POST to the
+    running API → a worker's job → the store."""
+    from app.config import Settings
+    from app.integrations.simserver import ServerThread, free_port
+    from app.main import create_app
+
+    port = free_port()
+    api_settings = Settings(**(settings.model_dump() | {"public_base_url": f"http://127.0.0.1:{port}"}))
+    server = ServerThread(create_app(api_settings), port=port).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": "Bearer test-token"}) as api:
+            conn = await enabled_connection(api, zoho, zoho_server, woo_server, worker)
+            [hook] = zoho.webhooks.values()
+            assert hook["url"] == f"{server.base_url}/webhooks/zoho/{conn['id']}"
+            item = next(i for i in zoho.all_items() if i["status"] == "active" and i.get("sku"))
+            zoho.patch_item(item["item_id"], {"rate": 31.5, "name": "Renamed in Zoho"})
+            for _ in range(100):
+                product = store_products(woo_server.base_url)[item["sku"]]
+                if product["regular_price"] == "31.50":
+                    break
+                await asyncio.sleep(0.1)
+            assert product["regular_price"] == "31.50" and product["name"] == "Renamed in Zoho"
+            [delivery] = [d for d in zoho.deliveries if d["item_id"] == item["item_id"]]
+            assert delivery["status"] == 202 and delivery["signature"]
+            rows = await wait_settled(api, conn["id"], 1)
+            assert rows[0]["outcome"] == "synced"
+    finally:
+        server.stop()
