@@ -70,7 +70,6 @@ async def complete_details(zoho: ZohoClient, items: list[CatalogItem], settings:
 
 async def build_plan(ctx: AppContext, connection: Connection) -> Plan:
     """Decide, for every Zoho item, what this run will do with it."""
-    settings = connection_settings(connection)
     async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
         store = await woo.get_store_settings()  # first: wrong store credentials fail the run here
         catalogue = await fetch_catalogue(zoho)
