@@ -91,11 +91,12 @@ def sim_zoho(host: str = "127.0.0.1", port: int = 8101, items: int = 1000, seed:
 
 
 @sim_cli.command("woocommerce")
-def sim_woocommerce(host: str = "127.0.0.1", port: int = 8102, https: bool = False) -> None:
+def sim_woocommerce(host: str = "127.0.0.1", port: int = 8102, https: bool = False,
+                    per_item_latency_ms: int = typer.Option(0, help="Time the store spends per product written")) -> None:
     """Run the WooCommerce simulator."""
     from app.integrations.woocommerce.simulator.__main__ import run
 
-    run(host=host, port=port, https=https)
+    run(host=host, port=port, https=https, per_item_latency_ms=per_item_latency_ms)
 
 
 def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict:

@@ -35,7 +35,8 @@ def run_demo(*, items: int, api_port: int) -> None:
         _step(f"Starting the Zoho Inventory simulator with {items} products (port {ports['zoho']})")
         children.append(_spawn(["sim", "zoho", "--port", str(ports["zoho"]), "--items", str(items)], env))
         _step(f"Starting the WooCommerce simulator (port {ports['woo']})")
-        children.append(_spawn(["sim", "woocommerce", "--port", str(ports["woo"])], env))
+        # A store that takes 10 ms per product written, so the progress bar has something to show.
+        children.append(_spawn(["sim", "woocommerce", "--port", str(ports["woo"]), "--per-item-latency-ms", "10"], env))
         _step(f"Starting the API (port {ports['api']}) and a worker")
         children.append(_spawn(["api", "--port", str(ports["api"])], env))
         children.append(_spawn(["worker"], env))
