@@ -18,31 +18,17 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, prepare_database
 
-_BASE_DB = os.environ.get("DATABASE_URL", "postgresql+asyncpg://skubridge:skubridge@127.0.0.1:5432/skubridge")
-BENCH_DB = _BASE_DB.rsplit("/", 1)[0] + "/skubridge_bench"
-os.environ.update({
-    "DATABASE_URL": BENCH_DB,
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
-    "QUEUE_NAME": f"skubridge:bench:{uuid.uuid4().hex[:8]}",
-    "ZOHO_REQUESTS_PER_MINUTE": "100",
-    "LOG_LEVEL": "WARNING",
-    "ENVIRONMENT": "development",
-})
+os.environ["ZOHO_REQUESTS_PER_MINUTE"] = "100"
 
 import httpx  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.core.context import open_context  # noqa: E402
-from app.db.migrate import upgrade  # noqa: E402
 from app.integrations.simserver import ServerThread  # noqa: E402
 from app.integrations.woocommerce.simulator.app import create_app as create_woo  # noqa: E402
 from app.integrations.zoho.simulator.__main__ import build_state  # noqa: E402
@@ -50,21 +36,6 @@ from app.integrations.zoho.simulator.app import create_app as create_zoho  # noq
 from app.main import create_app  # noqa: E402
 
 FINAL = {"completed", "failed", "cancelled", "paused"}
-
-
-async def prepare_database() -> None:
-    admin = create_async_engine(_BASE_DB, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'skubridge_bench'"))
-        if not exists:
-            await conn.execute(text("CREATE DATABASE skubridge_bench"))
-    await admin.dispose()
-    engine = create_async_engine(BENCH_DB)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    await asyncio.to_thread(upgrade, BENCH_DB)
 
 
 def peak_rss_mb(pid: int) -> float:

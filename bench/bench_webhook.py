@@ -19,22 +19,11 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, prepare_database
 
-_BASE_DB = os.environ.get("DATABASE_URL", "postgresql+asyncpg://skubridge:skubridge@127.0.0.1:5432/skubridge")
-BENCH_DB = _BASE_DB.rsplit("/", 1)[0] + "/skubridge_bench"
-os.environ.update({
-    "DATABASE_URL": BENCH_DB,
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
-    "QUEUE_NAME": f"skubridge:bench:{uuid.uuid4().hex[:8]}",
-    "LOG_LEVEL": "WARNING",
-    "ENVIRONMENT": "development",
-    "WEBHOOK_COALESCE_SECONDS": "0.05",
-})
+os.environ["WEBHOOK_COALESCE_SECONDS"] = "0.05"
 
 import httpx  # noqa: E402
 from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
@@ -46,7 +35,6 @@ from app.integrations.woocommerce.simulator.app import create_app as create_woo 
 from app.integrations.zoho.simulator.__main__ import build_state  # noqa: E402
 from app.integrations.zoho.simulator.app import create_app as create_zoho  # noqa: E402
 from app.webhooks.signature import sign  # noqa: E402
-from bench.bench_sync import prepare_database  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -218,6 +206,9 @@ def end_to_end(args: argparse.Namespace, zoho_state, clock: WriteClock) -> None:
         sent = [d for d in zoho_state.deliveries[marker:] if d["item_id"] == item["item_id"]]
         if sent and len(clock.written.get(sku, [])) > before:
             latencies.append(clock.written[sku][before] - sent[0]["sent_at"])
+            if latencies[-1] > 2 and os.environ.get("BENCH_DEBUG"):
+                print(f"slow change {n}: {latencies[-1]:.1f}s delivery {sent[0]['status']} attempts {sent[0]['attempts']}",
+                      file=sys.stderr)
     print(f"\n== end to end: {len(items)} item changes, one by one (Zoho's POST → the store's write)")
     print(f"measured: {len(latencies)}   p50 {statistics.median(latencies) * 1000:.0f} ms   "
           f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms   max {max(latencies) * 1000:.0f} ms")

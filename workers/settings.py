@@ -21,7 +21,7 @@ from app.core.jobs import (
     CATCH_UP,
     DRIVE_RUN,
     PLAN_RUN,
-    PROCESS_WEBHOOK_ITEM,
+    PROCESS_WEBHOOK_EVENTS,
     PURGE_OLD_RECORDS,
     RECOVER_STALLED_RUNS,
     SCHEDULE_CATCHUPS,
@@ -73,11 +73,9 @@ async def recover_stalled_runs(ctx: JobContext) -> int:
     return await runner.recover_stalled_runs(ctx["app"])
 
 
-async def process_webhook_item(ctx: JobContext, connection_id: str, item_id: str) -> None:
-    with structlog.contextvars.bound_contextvars(connection_id=connection_id, zoho_item_id=item_id,
-                                                 job_id=ctx.get("job_id")):
-        again = await processing.process_item_events(ctx["app"], uuid.UUID(connection_id), item_id,
-                                                      attempt=ctx.get("job_try", 1))
+async def process_webhook_events(ctx: JobContext, connection_id: str) -> None:
+    with structlog.contextvars.bound_contextvars(connection_id=connection_id, job_id=ctx.get("job_id")):
+        again = await processing.process_events(ctx["app"], uuid.UUID(connection_id), attempt=ctx.get("job_try", 1))
     if again is not None:
         # Same job id, so events arriving meanwhile still coalesce into this one job.
         raise Retry(defer=again)
@@ -103,8 +101,8 @@ class WorkerSettings:
     functions = [
         func(plan_run, name=PLAN_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
         func(drive_run, name=DRIVE_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
-        # keep_result=0: once done, the item's job id is free for the next event at once.
-        func(process_webhook_item, name=PROCESS_WEBHOOK_ITEM, timeout=600, max_tries=1000, keep_result=0),
+        # keep_result=0: once done, the connection's job id is free for the next event at once.
+        func(process_webhook_events, name=PROCESS_WEBHOOK_EVENTS, timeout=600, max_tries=1000, keep_result=0),
         func(catch_up, name=CATCH_UP, timeout=JOB_TIMEOUT_S, max_tries=3, keep_result=0),
     ]
     cron_jobs = [

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 PLAN_RUN = "plan_run"
 DRIVE_RUN = "drive_run"
 RECOVER_STALLED_RUNS = "recover_stalled_runs"
-PROCESS_WEBHOOK_ITEM = "process_webhook_item"
+PROCESS_WEBHOOK_EVENTS = "process_webhook_events"
 CATCH_UP = "catch_up"
 SCHEDULE_CATCHUPS = "schedule_catchups"
 PURGE_OLD_RECORDS = "purge_old_records"
@@ -59,9 +59,9 @@ def drive_job_id(run_id: uuid.UUID, *, bucket_seconds: float | None = None) -> s
     return f"drive:{run_id}:{secrets.token_hex(6)}"
 
 
-def webhook_job_id(connection_id: uuid.UUID, item_id: str) -> str:
-    """One job per item while one is queued: a burst of events for an item becomes one sync."""
-    return f"webhook:{connection_id}:{item_id}"
+def webhook_job_id(connection_id: uuid.UUID) -> str:
+    """One job per connection while one is queued: a burst of events becomes one pass."""
+    return f"webhook:{connection_id}"
 
 
 def catchup_job_id(connection_id: uuid.UUID) -> str:
@@ -69,21 +69,33 @@ def catchup_job_id(connection_id: uuid.UUID) -> str:
 
 
 # arq's enqueue_job costs a WATCH/MULTI transaction (several round trips) per job. For the
-# webhook intake, which enqueues many jobs per batch, the same check-and-set runs as one Lua
-# script per job, all in one pipelined round trip; the job it stores is arq's own serialisation,
-# so workers see exactly what enqueue_job would have written.
+# webhook intake, which enqueues jobs for every batch of events, the same check-and-set runs as
+# one Lua script per job, all in one pipelined round trip; the job it stores is arq's own
+# serialisation, so workers see exactly what enqueue_job would have written.
+#
+# A job id that is queued refuses a second job (the queued one will see the new events). A job
+# id that is *running* may already have looked for events, so the script then enqueues a
+# follow-up under a second id; the two never run at once (see process_events' lock).
 _ENQUEUE_UNIQUE = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('PSETEX', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
-return 1
+if redis.call('EXISTS', KEYS[1], KEYS[2]) == 0 then
+  redis.call('PSETEX', KEYS[1], ARGV[2], ARGV[1])
+  redis.call('ZADD', KEYS[6], ARGV[5], ARGV[3])
+  return 1
+end
+if ARGV[4] == '' or redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[4])
+return 2
 """
 
 
 async def enqueue_unique(redis: ArqRedis, jobs: list[tuple[str, str, tuple[Any, ...]]], *,
-                         defer_by: float | None = None) -> int:
-    """Enqueue (function, job_id, args) jobs unless a job with that id exists; how many were new."""
-    from arq.constants import job_key_prefix, result_key_prefix
+                         defer_by: float | None = None, follow_up_suffix: str = "") -> int:
+    """Enqueue (function, job_id, args) jobs unless a job with that id is queued; with
+    `follow_up_suffix`, a job whose id is running gets a follow-up `job_id + suffix`.
+    How many were enqueued."""
+    from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
     from arq.jobs import serialize_job
     from arq.utils import timestamp_ms
 
@@ -96,7 +108,9 @@ async def enqueue_unique(redis: ArqRedis, jobs: list[tuple[str, str, tuple[Any, 
     async with redis.pipeline(transaction=False) as pipe:
         for function, job_id, args in jobs:
             payload = serialize_job(function, args, {}, None, now, serializer=redis.job_serializer)
-            await script(keys=[job_key_prefix + job_id, result_key_prefix + job_id, redis.default_queue_name],
-                         args=[payload, expires, job_id, score], client=pipe)
+            follow_up = job_id + follow_up_suffix if follow_up_suffix else ""
+            keys = [job_key_prefix + job_id, result_key_prefix + job_id, in_progress_key_prefix + job_id,
+                    job_key_prefix + follow_up, result_key_prefix + follow_up, redis.default_queue_name]
+            await script(keys=keys, args=[payload, expires, job_id, follow_up, score], client=pipe)
         results = await pipe.execute()
-    return sum(int(r) for r in results)
+    return sum(1 for r in results if int(r))

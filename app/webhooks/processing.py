@@ -1,13 +1,16 @@
 """What webhook events and catch-ups do, called by thin worker jobs.
 
-An event's payload is only a hint: the job fetches the item's authoritative state from Zoho and
-upserts it through the manual sync's own path (`sync_items_now`). Events that arrive while the
-job runs are not lost: the job reports a retry, and the next pass (usually a no-op thanks to the
-content hash) settles them.
+An event's payload is only a hint: the job fetches the items' authoritative state from Zoho and
+upserts them through the manual sync's own path (`sync_items_now`). There is one job per
+connection (its arq job id), so a burst of events, for one item or for many, becomes one pass:
+one `/itemdetails` call per 100 items and one store batch, which keeps webhooks inside Zoho's
+100 calls a minute. Events that arrive while the job runs are not lost: the job reports a
+retry, and the next pass (a no-op for unchanged items, thanks to the content hash) settles them.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime, timedelta
 
@@ -17,7 +20,7 @@ from sqlalchemy import delete, exists, func, select, text, update
 from app.catalog.types import CatalogItem
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
-from app.core.jobs import CATCH_UP, PROCESS_WEBHOOK_ITEM, webhook_job_id
+from app.core.jobs import CATCH_UP, PROCESS_WEBHOOK_EVENTS, webhook_job_id
 from app.db.session import transaction
 from app.integrations.woocommerce.errors import WooAuthError, WooError
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted
@@ -27,66 +30,101 @@ from app.syncs.immediate import ItemResult, sync_items_now
 
 log = structlog.get_logger(__name__)
 MAX_TRIES = 8
+PASS_LOCK_MS = 300_000  # a pass that dies holding the lock delays its connection's events this long at most
 
 
-async def process_item_events(ctx: AppContext, connection_id: uuid.UUID, item_id: str, *, attempt: int = 1) -> float | None:
-    """Sync one item for its queued events. Returns seconds after which to run again (events
-    arrived meanwhile, or a vendor was unavailable), or None when done."""
+async def process_events(ctx: AppContext, connection_id: uuid.UUID, *, attempt: int = 1) -> float | None:
+    """Sync every item with queued events of one connection: their authoritative state from
+    Zoho in one `/itemdetails` call per 100 items, written through the manual sync's path.
+    Returns seconds after which to run again (more events arrived, another pass holds the
+    connection, or a vendor was unavailable), or None when nothing is left."""
+    lock, token = f"skubridge:webhook-pass:{connection_id}", secrets.token_hex(8)
+    # One pass per connection at a time: two could both create the same new product.
+    if not await ctx.redis.set(lock, token, nx=True, px=PASS_LOCK_MS):
+        return 0.2
+    try:
+        return await _pass(ctx, connection_id, attempt)
+    finally:
+        await ctx.redis.eval(_RELEASE, 1, lock, token)
+
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+async def _pass(ctx: AppContext, connection_id: uuid.UUID, attempt: int) -> float | None:
     async with ctx.sessionmaker() as session:
         started = await session.scalar(select(func.now()))
         connection = await session.get(Connection, connection_id)
+        item_ids = list((await session.execute(_QUEUED_ITEMS, {"connection_id": connection_id,
+                                                               "started": started})).scalars())
+    if not item_ids:
+        return None
     if connection is None:
-        await _settle(ctx, connection_id, item_id, started, EventOutcome.FAILED, "the connection was deleted")
+        await _settle(ctx, connection_id, item_ids, started, {}, default=(EventOutcome.FAILED, "the connection was deleted"))
         return None
     try:
-        outcome, detail, run_id = await _sync_one(ctx, connection, item_id)
+        outcomes, run_id = await _sync_items(ctx, connection, item_ids)
     except (ZohoAuthError, WooAuthError) as exc:
-        outcome, detail, run_id = EventOutcome.FAILED, str(exc), None
+        await _settle(ctx, connection_id, item_ids, started, {}, default=(EventOutcome.FAILED, str(exc)))
+        return None
     except (ZohoError, WooError) as exc:
         if attempt < MAX_TRIES and not isinstance(exc, ZohoQuotaExhausted):
-            log.warning("webhook.retry", item_id=item_id, attempt=attempt, reason=str(exc))
+            log.warning("webhook.retry", items=len(item_ids), attempt=attempt, reason=str(exc))
             return min(60.0, 2.0 ** attempt)
-        outcome, detail, run_id = EventOutcome.FAILED, str(exc), None
-    await _settle(ctx, connection_id, item_id, started, outcome, detail, run_id=run_id)
-    if await _newer_events(ctx, connection_id, item_id, started):
+        await _settle(ctx, connection_id, item_ids, started, {}, default=(EventOutcome.FAILED, str(exc)))
+        return None
+    await _settle(ctx, connection_id, item_ids, started, outcomes, run_id=run_id,
+                  default=(EventOutcome.NOT_FOUND, "Zoho says this item does not exist"))
+    if await _more_events(ctx, connection_id):
         return ctx.settings.webhook_coalesce_seconds or 0.1
     return None
 
 
-async def _sync_one(ctx: AppContext, connection: Connection, item_id: str) -> tuple[str, str | None, uuid.UUID | None]:
+_QUEUED_ITEMS = text("""
+    SELECT DISTINCT zoho_item_id FROM webhook_events
+    WHERE connection_id = :connection_id AND outcome = 'queued' AND received_at <= :started
+    LIMIT 500
+""")
+
+
+async def _sync_items(ctx: AppContext, connection: Connection, item_ids: list[str],
+                      ) -> tuple[dict[str, tuple[str, str | None]], uuid.UUID | None]:
     async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        item = await zoho.get_item(item_id)
-        if item is None:
-            return EventOutcome.NOT_FOUND, "Zoho says this item does not exist", None
-        run_id, results = await sync_items_now(ctx, connection, [item], kind="webhook", zoho=zoho, woo=woo)
-    return (*_outcome_of(results[0]), run_id)
+        items = await zoho.get_item_details(item_ids)
+        if not items:
+            return {}, None
+        run_id, results = await sync_items_now(ctx, connection, items, kind="webhook", zoho=zoho, woo=woo)
+    return {r.zoho_item_id: _outcome_of(r) for r in results}, run_id
 
 
 def _outcome_of(result: ItemResult) -> tuple[str, str | None]:
     if result.action == ItemAction.UNCHANGED:
         return EventOutcome.UNCHANGED, None
     if result.status == ItemStatus.SYNCED:
-        return EventOutcome.SYNCED, f"{result.action}d" if result.action != ItemAction.SKIP else None
+        return EventOutcome.SYNCED, f"{result.action}d"
     if result.status == ItemStatus.SKIPPED:
         return EventOutcome.SKIPPED, result.reason
     return EventOutcome.FAILED, result.reason
 
 
-async def _settle(ctx: AppContext, connection_id: uuid.UUID, item_id: str, started: datetime, outcome: str,
-                  detail: str | None, *, run_id: uuid.UUID | None = None) -> None:
-    """Give every event of the item received before this pass began its outcome."""
+async def _settle(ctx: AppContext, connection_id: uuid.UUID, item_ids: list[str], started: datetime,
+                  outcomes: dict[str, tuple[str, str | None]], *, default: tuple[str, str | None],
+                  run_id: uuid.UUID | None = None) -> None:
+    """Give the items' events received before this pass began their outcome."""
     async with transaction(ctx.sessionmaker) as session:
-        await session.execute(update(WebhookEvent).where(
-            WebhookEvent.connection_id == connection_id, WebhookEvent.zoho_item_id == item_id,
-            WebhookEvent.outcome == EventOutcome.QUEUED, WebhookEvent.received_at <= started,
-        ).values(outcome=outcome, detail=detail, run_id=run_id, processed_at=func.now()))
+        for item_id in item_ids:
+            outcome, detail = outcomes.get(item_id, default)
+            await session.execute(update(WebhookEvent).where(
+                WebhookEvent.connection_id == connection_id, WebhookEvent.zoho_item_id == item_id,
+                WebhookEvent.outcome == EventOutcome.QUEUED, WebhookEvent.received_at <= started,
+            ).values(outcome=outcome, detail=detail, run_id=run_id if item_id in outcomes else None,
+                     processed_at=func.now()))
 
 
-async def _newer_events(ctx: AppContext, connection_id: uuid.UUID, item_id: str, started: datetime) -> bool:
+async def _more_events(ctx: AppContext, connection_id: uuid.UUID) -> bool:
     async with ctx.sessionmaker() as session:
         return bool(await session.scalar(select(exists().where(
-            WebhookEvent.connection_id == connection_id, WebhookEvent.zoho_item_id == item_id,
-            WebhookEvent.outcome == EventOutcome.QUEUED, WebhookEvent.received_at > started))))
+            WebhookEvent.connection_id == connection_id, WebhookEvent.outcome == EventOutcome.QUEUED))))
 
 
 async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | None:
@@ -116,9 +154,8 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
 
 
 _STALE_EVENTS = text("""
-    SELECT DISTINCT connection_id, zoho_item_id FROM webhook_events
+    SELECT DISTINCT connection_id FROM webhook_events
     WHERE outcome = 'queued' AND received_at < now() - make_interval(secs => :age)
-    LIMIT 1000
 """)
 
 
@@ -127,9 +164,8 @@ async def requeue_stale_events(ctx: AppContext, *, age_seconds: float = 30.0) ->
     get their job again; an id already queued makes this a no-op."""
     async with ctx.sessionmaker() as session:
         rows = (await session.execute(_STALE_EVENTS, {"age": age_seconds})).all()
-    for connection_id, item_id in rows:
-        await ctx.redis.enqueue_job(PROCESS_WEBHOOK_ITEM, str(connection_id), item_id,
-                                    _job_id=webhook_job_id(connection_id, item_id))
+    for (connection_id,) in rows:
+        await ctx.redis.enqueue_job(PROCESS_WEBHOOK_EVENTS, str(connection_id), _job_id=webhook_job_id(connection_id))
     return len(rows)
 
 

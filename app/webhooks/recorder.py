@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.context import AppContext
-from app.core.jobs import PROCESS_WEBHOOK_ITEM, enqueue_unique, webhook_job_id
+from app.core.jobs import PROCESS_WEBHOOK_EVENTS, enqueue_unique, webhook_job_id
 from app.models import EventOutcome, WebhookEvent
 
 log = structlog.get_logger(__name__)
@@ -85,8 +85,8 @@ class EventRecorder:
 
     @staticmethod
     async def _enqueue(ctx: AppContext, rows: list[dict]) -> None:
-        """One job per item (a duplicate job id is refused by arq: that is the coalescing)."""
-        items = {(row["connection_id"], row["zoho_item_id"]) for row in rows if row["outcome"] == EventOutcome.QUEUED}
+        """One job per connection (a duplicate job id is refused: that is the coalescing)."""
+        connections = {row["connection_id"] for row in rows if row["outcome"] == EventOutcome.QUEUED}
         await enqueue_unique(ctx.redis, [
-            (PROCESS_WEBHOOK_ITEM, webhook_job_id(connection_id, item_id), (str(connection_id), item_id))
-            for connection_id, item_id in items], defer_by=ctx.settings.webhook_coalesce_seconds)
+            (PROCESS_WEBHOOK_EVENTS, webhook_job_id(connection_id), (str(connection_id),))
+            for connection_id in connections], defer_by=ctx.settings.webhook_coalesce_seconds, follow_up_suffix=":next")

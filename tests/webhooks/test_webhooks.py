@@ -211,9 +211,9 @@ async def test_events_of_a_deleted_connection_are_settled_not_lost(api, ctx, zoh
     item = zoho.all_items()[0]
     assert (await deliver(api, ctx, conn["id"], {"item_id": item["item_id"]})).status_code == 202
     assert (await api.delete(f"/api/v1/connections/{conn['id']}")).status_code == 204
-    from app.webhooks.processing import process_item_events
+    from app.webhooks.processing import process_events
 
-    assert await process_item_events(ctx, uuid.UUID(conn["id"]), item["item_id"]) is None
+    assert await process_events(ctx, uuid.UUID(conn["id"])) is None
     async with ctx.sessionmaker() as session:
         event = await session.scalar(select(WebhookEvent))
     assert event.outcome == "failed" and event.detail == "the connection was deleted"
@@ -230,7 +230,7 @@ async def test_a_burst_for_one_item_becomes_one_store_write(api, ctx, zoho, stor
     rows = await wait_settled(api, conn["id"], 50)
     assert len(rows) == 50 and {r["outcome"] for r in rows} <= {"synced", "unchanged"}
     assert sim(woo_server.base_url, "GET", "/stats")["objects_written"] == 1
-    assert zoho.stats()["requests"].get("GET /items/{item_id}", 0) <= 3  # a fetch per pass, not per event
+    assert zoho.stats()["requests"].get("GET /itemdetails", 0) <= 3  # a fetch per pass, not per event
     assert store_products(woo_server.base_url)[item["sku"]]["regular_price"] == "42.42"
 
 
