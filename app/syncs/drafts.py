@@ -73,10 +73,17 @@ def format_price(price: Decimal | None) -> str:
 
 def stock_quantity(item: CatalogItem, settings: ConnectionSettings) -> int | None:
     """The stock figure the connection counts, as a whole number; None when Zoho does not
-    track the item's stock. Warehouse selection arrives with multi-location support."""
+    track the item's stock. With `warehouse_ids`, the sum over those warehouses or locations
+    (one the item is not stocked in counts as 0); without, the organization's total."""
     if not item.tracks_stock:
         return None
-    figure = item.actual_available_stock if settings.stock_figure == "actual_available" else item.available_stock
+    actual = settings.stock_figure == "actual_available"
+    if settings.warehouse_ids:
+        wanted = set(settings.warehouse_ids)
+        places = [p for p in item.stock_by_place if p.place_id in wanted]
+        figure = sum(((p.actual_available if actual else p.available) or Decimal(0) for p in places), Decimal(0))
+    else:
+        figure = item.actual_available_stock if actual else item.available_stock
     if figure is None:
         return None
     # Fractional stock cannot be sold in whole units: round down, never promise what is not there.

@@ -58,10 +58,13 @@ async def fetch_catalogue(zoho: ZohoClient) -> list[CatalogItem]:
 
 async def complete_details(zoho: ZohoClient, items: list[CatalogItem], settings: ConnectionSettings) -> list[CatalogItem]:
     """List rows that lack a field the connection syncs are completed from /itemdetails, 100
-    ids a call; Zoho's list rows normally carry everything, so this usually costs nothing."""
-    if not DETAIL_FIELDS & set(settings.sync_fields):
+    ids a call. Zoho's list rows normally carry everything, so this usually costs nothing;
+    stock per warehouse is the exception (details only)."""
+    by_place = bool(settings.warehouse_ids) and "stock" in settings.sync_fields
+    if not DETAIL_FIELDS & set(settings.sync_fields) and not by_place:
         return items
-    partial = [item.zoho_item_id for item in items if item.partial]
+    # List rows carry no per-warehouse stock: counting chosen warehouses needs the details.
+    partial = [item.zoho_item_id for item in items if item.partial or (by_place and not item.stock_by_place)]
     if not partial:
         return items
     detailed = {item.zoho_item_id: item for item in await zoho.get_item_details(partial)}

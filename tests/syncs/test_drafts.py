@@ -58,3 +58,16 @@ def test_hash_changes_with_content_only():
     b = build_draft(item(), settings=ConnectionSettings(), store=STORE)
     assert content_hash(a) == content_hash(b)
     assert content_hash(a) != content_hash(build_draft(item(price=Decimal("22")), settings=ConnectionSettings(), store=STORE))
+
+
+def test_stock_of_chosen_warehouses_is_summed():
+    from app.catalog.types import PlaceStock
+
+    places = (PlaceStock("w1", "Main", Decimal("5"), Decimal("4")), PlaceStock("w2", "Overflow", Decimal("3"), Decimal("1")),
+              PlaceStock("w3", "Shop", Decimal("100"), Decimal("90")))
+    stocked = item(stock_by_place=places)
+    assert build_draft(stocked, settings=ConnectionSettings(warehouse_ids=["w1", "w2"]), store=STORE)["stock"] == 8
+    actual = ConnectionSettings(warehouse_ids=["w1", "w2"], stock_figure="actual_available")
+    assert build_draft(stocked, settings=actual, store=STORE)["stock"] == 5
+    assert build_draft(stocked, settings=ConnectionSettings(warehouse_ids=["w9"]), store=STORE)["stock"] == 0
+    assert build_draft(stocked, settings=ConnectionSettings(), store=STORE)["stock"] == 42  # the org total

@@ -282,3 +282,17 @@ async def test_sync_over_https_with_basic_auth(api, zoho, zoho_server, worker, t
         assert len(server.app.state.store.products) == len(items)
     finally:
         server.stop()
+
+
+async def test_stock_counts_only_the_chosen_location(api, zoho, store, zoho_server, woo_server, worker):
+    items = expected_syncable(seed_catalogue(zoho, 150))
+    second = zoho.get_item(items[0]["item_id"])["locations"][1]["location_id"]
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, warehouse_ids=[second])
+    worker()
+    run = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
+    assert run["status"] == "completed" and run["synced"] == len(items)
+    assert Counter(zoho.stats()["requests"])["GET /itemdetails"] == math.ceil(len(items) / 100)
+    products = {p["sku"]: p for p in store_products(woo_server.base_url)}
+    for item in items:
+        [place] = [p for p in zoho.get_item(item["item_id"])["locations"] if p["location_id"] == second]
+        assert products[item["sku"]]["stock_quantity"] == math.floor(Decimal(str(place["location_available_stock"])))

@@ -99,13 +99,16 @@ def _image(row: dict[str, Any]) -> ImageRef | None:
 
 
 def _places(row: dict[str, Any]) -> tuple[PlaceStock, ...]:
+    """Stock per place: `locations[]` on organizations with Locations, else legacy
+    `warehouses[]`. Where both appear they describe the same places, so only one is read."""
     places = []
-    for prefix, rows in (("location", row.get("locations")), ("warehouse", row.get("warehouses"))):
-        for place in rows if isinstance(rows, list) else []:
-            places.append(PlaceStock(
-                place_id=str(place.get(f"{prefix}_id") or ""),
-                name=str(place.get(f"{prefix}_name") or ""),
-                available=to_decimal(place.get(f"{prefix}_available_stock")),
-                actual_available=to_decimal(place.get(f"{prefix}_actual_available_stock")),
-            ))
+    locations = row.get("locations") if isinstance(row.get("locations"), list) else []
+    prefix, rows = ("location", locations) if locations else ("warehouse", row.get("warehouses"))
+    for place in rows if isinstance(rows, list) else []:
+        places.append(PlaceStock(
+            place_id=str(place.get(f"{prefix}_id") or ""),
+            name=str(place.get(f"{prefix}_name") or ""),
+            available=to_decimal(place.get(f"{prefix}_available_stock")),
+            actual_available=to_decimal(place.get(f"{prefix}_actual_available_stock")),
+        ))
     return tuple(places)
