@@ -93,3 +93,19 @@ async def run_items(api: httpx.AsyncClient, run_id: str, status: str | None = No
         offset += 500
         if offset >= page["total"]:
             return items
+
+
+def sim(url: str, method: str, path: str, **kwargs: Any) -> Any:
+    """A simulator's control endpoint (`/__sim__...`), its JSON answer."""
+    response = httpx.request(method, f"{url}/__sim__{path}", timeout=10, **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+def store_products(woo_url: str) -> list[dict[str, Any]]:
+    """Every product and variation in the store simulator, trash left out."""
+    return [p for p in sim(woo_url, "GET", "/products") if p.get("status") != "trash"]
+
+
+def store_by_sku(woo_url: str) -> dict[str, dict[str, Any]]:
+    return {p["sku"]: p for p in store_products(woo_url)}

@@ -8,23 +8,12 @@ import math
 from collections import Counter
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from app.syncs.drafts import LENGTH_IN_MM, WEIGHT_IN_GRAMS, convert, format_price
-from tests.helpers import create_connection, run_items, start_run, wait_for_run
+from tests.helpers import create_connection, run_items, sim, start_run, store_products, wait_for_run
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def sim(url: str, method: str, path: str, **kwargs):
-    response = httpx.request(method, f"{url}/__sim__{path}", timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json()
-
-
-def store_products(woo_url: str) -> list[dict]:
-    return [p for p in sim(woo_url, "GET", "/products") if p.get("status") != "trash"]
 
 
 def store_requests(woo_url: str) -> Counter:
@@ -145,15 +134,22 @@ async def test_only_one_active_run_per_connection_and_controls_answer_409(api, z
     assert [r["id"] for r in history["items"]] == [run["id"]]
 
 
-async def test_pause_holds_then_resume_finishes_without_syncing_twice(api, zoho, store, zoho_server, woo_server,
-                                                                      worker):
+async def slow_run(api, zoho, zoho_server, woo_server, worker, *, synced_at_least: int):
+    """A run against a store taking 20 ms per product, 10 per batch, one batch at a time,
+    returned once `synced_at_least` items are written: slow enough to act on mid-run."""
     items = expected_syncable(seed_catalogue(zoho, 200))
     sim(woo_server.base_url, "PUT", "/config", json={"per_item_latency_ms": 20})
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=10,
                                    store_concurrency=1)
     worker()
     run = await start_run(api, conn["id"])
-    await wait_for_run(api, run["id"], until=lambda r: r["synced"] >= 20)
+    await wait_for_run(api, run["id"], until=lambda r: r["synced"] >= synced_at_least)
+    return items, conn, run
+
+
+async def test_pause_holds_then_resume_finishes_without_syncing_twice(api, zoho, store, zoho_server, woo_server,
+                                                                      worker):
+    items, conn, run = await slow_run(api, zoho, zoho_server, woo_server, worker, synced_at_least=20)
     paused = await api.post(f"/api/v1/syncs/{run['id']}/pause")
     assert paused.status_code == 200 and paused.json()["status"] == "paused"
     await asyncio.sleep(1.0)  # the batch in flight finishes
@@ -174,13 +170,7 @@ async def test_pause_holds_then_resume_finishes_without_syncing_twice(api, zoho,
 
 
 async def test_cancel_clears_pending_and_keeps_what_was_synced(api, zoho, store, zoho_server, woo_server, worker):
-    items = expected_syncable(seed_catalogue(zoho, 200))
-    sim(woo_server.base_url, "PUT", "/config", json={"per_item_latency_ms": 20})
-    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=10,
-                                   store_concurrency=1)
-    worker()
-    run = await start_run(api, conn["id"])
-    await wait_for_run(api, run["id"], until=lambda r: r["synced"] >= 10)
+    items, conn, run = await slow_run(api, zoho, zoho_server, woo_server, worker, synced_at_least=10)
     cancelled = await api.post(f"/api/v1/syncs/{run['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     await asyncio.sleep(1.0)

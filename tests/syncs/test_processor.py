@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 from sqlalchemy import insert, select
 
 from app.connections.clients import woo_client_for
 from app.connections.service import connection_settings, get_connection
 from app.models import LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
 from app.syncs.processor import BatchProcessor
-from tests.helpers import create_connection
+from tests.helpers import create_connection, sim
 
 
 def draft(sku: str, name: str = "Widget", price: str = "9.99") -> dict:
@@ -46,14 +45,6 @@ async def process(ctx, connection, run, token) -> dict[str, SyncRunItem]:
     async with ctx.sessionmaker() as session:
         rows = await session.scalars(select(SyncRunItem).where(SyncRunItem.run_id == run.id))
         return {row.sku: row for row in rows}
-
-
-def woo(url: str, method: str, path: str, **kwargs) -> httpx.Response:
-    return httpx.request(method, f"{url}/wp-json/wc/v3{path}", auth=("ck_demo", "cs_demo"), **kwargs)
-
-
-def sim(url: str, method: str, path: str, **kwargs):
-    return httpx.request(method, f"{url}/__sim__{path}", **kwargs).json()
 
 
 async def seed_product(woo_server, sku: str) -> int:

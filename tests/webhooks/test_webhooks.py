@@ -15,19 +15,9 @@ from sqlalchemy import select
 from app.core.crypto import decrypt_json
 from app.models import Connection, WebhookEvent
 from app.webhooks.signature import sign
-from tests.helpers import create_connection, start_run, wait_for_run
+from tests.helpers import create_connection, sim, start_run, store_by_sku, wait_for_run
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def sim(url: str, method: str, path: str, **kwargs):
-    response = httpx.request(method, f"{url}/__sim__{path}", timeout=10, **kwargs)
-    response.raise_for_status()
-    return response.json()
-
-
-def store_products(woo_url: str) -> dict[str, dict]:
-    return {p["sku"]: p for p in sim(woo_url, "GET", "/products") if p.get("status") != "trash"}
 
 
 async def enabled_connection(api, zoho, zoho_server, woo_server, worker, *, sync_first: bool = True, count: int = 20):
@@ -123,7 +113,7 @@ async def test_signed_event_updates_the_store_and_a_replay_writes_nothing(api, c
     assert response.status_code == 202 and response.json()["outcome"] == "queued"
     [event] = await wait_settled(api, conn["id"], 1)
     assert event["outcome"] == "synced" and event["sku"] == item["sku"] and event["run_id"]
-    product = store_products(woo_server.base_url)[item["sku"]]
+    product = store_by_sku(woo_server.base_url)[item["sku"]]
     assert product["regular_price"] == "77.70" and product["stock_quantity"] == 9
 
     replay = await deliver(api, ctx, conn["id"], hinted)
@@ -148,7 +138,7 @@ async def test_forged_missing_and_foreign_signatures_are_refused(api, ctx, zoho,
         await asyncio.sleep(0.1)
     item = next(i for i in zoho.all_items() if i["status"] == "active")
     zoho.patch_item(item["item_id"], {"rate": 55.5})
-    before = store_products(woo_server.base_url)[item["sku"]]["regular_price"]
+    before = store_by_sku(woo_server.base_url)[item["sku"]]["regular_price"]
     foreign = await secret_of(ctx, other["id"])
     for kwargs in ({"signature": "0" * 64}, {"signature": ""}, {"secret": foreign},
                    {"signature": "zz"}, {"query": {"a": "1"}, "signature": sign(await secret_of(ctx, conn["id"]), [], b"{}")}):
@@ -156,7 +146,7 @@ async def test_forged_missing_and_foreign_signatures_are_refused(api, ctx, zoho,
         assert response.status_code == 401, kwargs
         assert response.json()["error"] == "Unauthorized"
     await asyncio.sleep(1.0)
-    assert store_products(woo_server.base_url)[item["sku"]]["regular_price"] == before
+    assert store_by_sku(woo_server.base_url)[item["sku"]]["regular_price"] == before
     rows = await events(api, conn["id"])
     assert len(rows) == 5 and {r["outcome"] for r in rows} == {"rejected"}
 
@@ -231,7 +221,7 @@ async def test_a_burst_for_one_item_becomes_one_store_write(api, ctx, zoho, stor
     assert len(rows) == 50 and {r["outcome"] for r in rows} <= {"synced", "unchanged"}
     assert sim(woo_server.base_url, "GET", "/stats")["objects_written"] == 1
     assert zoho.stats()["requests"].get("GET /itemdetails", 0) <= 3  # a fetch per pass, not per event
-    assert store_products(woo_server.base_url)[item["sku"]]["regular_price"] == "42.42"
+    assert store_by_sku(woo_server.base_url)[item["sku"]]["regular_price"] == "42.42"
 
 
 async def test_catch_up_finds_what_changed_while_inactive(api, ctx, zoho, store, zoho_server, woo_server, worker):
@@ -241,10 +231,10 @@ async def test_catch_up_finds_what_changed_while_inactive(api, ctx, zoho, store,
     zoho.patch_item(item["item_id"], {"rate": 12.34})
     await api.patch(f"/api/v1/connections/{conn['id']}/webhook", json={"active": True})  # catches up at once
     for _ in range(100):
-        if store_products(woo_server.base_url)[item["sku"]]["regular_price"] == "12.34":
+        if store_by_sku(woo_server.base_url)[item["sku"]]["regular_price"] == "12.34":
             break
         await asyncio.sleep(0.1)
-    assert store_products(woo_server.base_url)[item["sku"]]["regular_price"] == "12.34"
+    assert store_by_sku(woo_server.base_url)[item["sku"]]["regular_price"] == "12.34"
     runs = (await api.get(f"/api/v1/connections/{conn['id']}/syncs")).json()["items"]
     catchups = [r for r in runs if r["kind"] == "catchup"]
     assert catchups and any(r["synced"] >= 1 for r in catchups)
@@ -273,7 +263,7 @@ async def test_zoho_delivers_over_http_and_the_store_follows(ctx, settings, zoho
             item = next(i for i in zoho.all_items() if i["status"] == "active" and i.get("sku"))
             zoho.patch_item(item["item_id"], {"rate": 31.5, "name": "Renamed in Zoho"})
             for _ in range(100):
-                product = store_products(woo_server.base_url)[item["sku"]]
+                product = store_by_sku(woo_server.base_url)[item["sku"]]
                 if product["regular_price"] == "31.50":
                     break
                 await asyncio.sleep(0.1)
