@@ -60,13 +60,7 @@ def _sync(api_url: str, token: str, ports: dict[str, int]) -> None:
     from app.cli import follow_run
 
     zoho_url, woo_url = f"http://127.0.0.1:{ports['zoho']}", f"http://127.0.0.1:{ports['woo']}"
-    body = {
-        "name": "Demo store",
-        "zoho": {"organization_id": "10234695", "client_id": "1000.DEMOCLIENT", "client_secret": "demo-secret",
-                 "refresh_token": "1000.demo-refresh", "api_base_url": zoho_url, "accounts_base_url": zoho_url},
-        "woocommerce": {"base_url": woo_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
-        "settings": {"new_product_status": "publish"},
-    }
+    body = demo_connection_body(zoho_url, woo_url, name="Demo store", new_product_status="publish")
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         connection = client.post("/api/v1/connections", json=body).raise_for_status().json()
         _step(f"Created connection {connection['id']}; starting a full sync")
@@ -82,6 +76,21 @@ def _sync(api_url: str, token: str, ports: dict[str, int]) -> None:
     console.print(f"Store requests: {woo_stats.get('requests')}")
     console.print(f"Try again: skubridge sync start --connection {connection['id']} --follow "
                   f"--api-url {api_url}  (an unchanged catalogue makes no store writes)")
+
+
+def demo_connection_body(zoho_url: str, woo_url: str, *, name: str = "Demo store",
+                         organization_id: str = "10234695", verify_tls: bool = True, **settings: object) -> dict:
+    """A connection to the bundled simulators with their default credentials (used by the
+    demo, the benchmarks and the tests)."""
+    return {
+        "name": name,
+        "zoho": {"organization_id": organization_id, "client_id": "1000.DEMOCLIENT", "client_secret": "demo-secret",
+                 "refresh_token": "1000.demo-refresh", "data_center": "com", "api_base_url": zoho_url,
+                 "accounts_base_url": zoho_url},
+        "woocommerce": {"base_url": woo_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
+                        "verify_tls": verify_tls},
+        "settings": settings,
+    }
 
 
 def _port(preferred: int) -> int:

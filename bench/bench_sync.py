@@ -29,6 +29,7 @@ import httpx  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.core.context import open_context  # noqa: E402
+from app.demo import demo_connection_body  # noqa: E402
 from app.integrations.simserver import ServerThread  # noqa: E402
 from app.integrations.woocommerce.simulator.app import create_app as create_woo  # noqa: E402
 from app.integrations.zoho.simulator.__main__ import build_state  # noqa: E402
@@ -87,11 +88,8 @@ async def main(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
                                      headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
                                      timeout=60) as api:
-            body = {"name": "bench", "zoho": {"organization_id": "10234695", "client_id": "1000.DEMOCLIENT",
-                                              "client_secret": "demo-secret", "refresh_token": "1000.demo-refresh",
-                                              "api_base_url": zoho.base_url, "accounts_base_url": zoho.base_url},
-                    "woocommerce": {"base_url": woo.base_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
-                    "settings": {"batch_size": args.batch_size, "store_concurrency": args.concurrency}}
+            body = demo_connection_body(zoho.base_url, woo.base_url, name="bench", batch_size=args.batch_size,
+                                        store_concurrency=args.concurrency)
             connection = (await api.post("/api/v1/connections", json=body)).raise_for_status().json()
             for title in ("full sync", "unchanged re-sync"):
                 zoho_state.reset_stats()

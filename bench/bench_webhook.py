@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.core.crypto import decrypt_json  # noqa: E402
+from app.demo import demo_connection_body  # noqa: E402
 from app.integrations.simserver import ServerThread, free_port  # noqa: E402
 from app.integrations.woocommerce.simulator.app import create_app as create_woo  # noqa: E402
 from app.integrations.zoho.simulator.__main__ import build_state  # noqa: E402
@@ -129,10 +130,7 @@ async def main(args: argparse.Namespace) -> None:
         wait_ready(f"http://127.0.0.1:{api_port}/readyz")
         headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
         client = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers, timeout=120)
-        body = {"name": "bench", "zoho": {"organization_id": "10234695", "client_id": "1000.DEMOCLIENT",
-                                          "client_secret": "demo-secret", "refresh_token": "1000.demo-refresh",
-                                          "api_base_url": zoho.base_url, "accounts_base_url": zoho.base_url},
-                "woocommerce": {"base_url": woo.base_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo"}}
+        body = demo_connection_body(zoho.base_url, woo.base_url, name="bench")
         conn = client.post("/api/v1/connections", json=body).raise_for_status().json()
         client.put(f"/api/v1/connections/{conn['id']}/webhook", json={"enabled": True}).raise_for_status()
         secret = await read_secret(settings, conn["id"])

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from app.demo import demo_connection_body
+
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = {"completed", "failed", "cancelled"}
 
@@ -45,18 +47,9 @@ class WorkerProcess:
                 self.kill()
 
 
-def connection_body(zoho_url: str, woo_url: str, *, organization_id: str = "10234695",
-                    verify_tls: bool = True, **settings: Any) -> dict[str, Any]:
+def connection_body(zoho_url: str, woo_url: str, **kwargs: Any) -> dict[str, Any]:
     """A connection to the two simulators with their default credentials."""
-    return {
-        "name": "Test store",
-        "zoho": {"organization_id": organization_id, "client_id": "1000.DEMOCLIENT", "client_secret": "demo-secret",
-                 "refresh_token": "1000.demo-refresh", "data_center": "com", "api_base_url": zoho_url,
-                 "accounts_base_url": zoho_url},
-        "woocommerce": {"base_url": woo_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
-                        "verify_tls": verify_tls},
-        "settings": settings,
-    }
+    return demo_connection_body(zoho_url, woo_url, name="Test store", **kwargs)
 
 
 async def create_connection(api: httpx.AsyncClient, zoho_url: str, woo_url: str, **kwargs: Any) -> dict[str, Any]:

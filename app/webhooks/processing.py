@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, select, text, update
 
 from app.catalog.types import CatalogItem
 from app.connections.clients import woo_client_for, zoho_client_for
@@ -110,15 +110,26 @@ def _outcome_of(result: ItemResult) -> tuple[str, str | None]:
 async def _settle(ctx: AppContext, connection_id: uuid.UUID, item_ids: list[str], started: datetime,
                   outcomes: dict[str, tuple[str, str | None]], *, default: tuple[str, str | None],
                   run_id: uuid.UUID | None = None) -> None:
-    """Give the items' events received before this pass began their outcome."""
+    """Give the items' events received before this pass began their outcome (one statement,
+    executed for every item)."""
+    rows = []
+    for item_id in item_ids:
+        outcome, detail = outcomes.get(item_id, default)
+        rows.append({"b_item": item_id, "b_outcome": outcome, "b_detail": detail,
+                     "b_run": run_id if item_id in outcomes else None})
     async with transaction(ctx.sessionmaker) as session:
-        for item_id in item_ids:
-            outcome, detail = outcomes.get(item_id, default)
-            await session.execute(update(WebhookEvent).where(
-                WebhookEvent.connection_id == connection_id, WebhookEvent.zoho_item_id == item_id,
-                WebhookEvent.outcome == EventOutcome.QUEUED, WebhookEvent.received_at <= started,
-            ).values(outcome=outcome, detail=detail, run_id=run_id if item_id in outcomes else None,
-                     processed_at=func.now()))
+        await session.execute(_SETTLE, [row | {"b_connection": connection_id, "b_started": started} for row in rows],
+                              execution_options={"synchronize_session": False})
+
+
+_events = WebhookEvent.__table__
+_SETTLE = (
+    update(_events)
+    .where(_events.c.connection_id == bindparam("b_connection"), _events.c.zoho_item_id == bindparam("b_item"),
+           _events.c.outcome == EventOutcome.QUEUED, _events.c.received_at <= bindparam("b_started"))
+    .values(outcome=bindparam("b_outcome"), detail=bindparam("b_detail"), run_id=bindparam("b_run"),
+            processed_at=func.now())
+)
 
 
 async def _more_events(ctx: AppContext, connection_id: uuid.UUID) -> bool:
