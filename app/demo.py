@@ -88,7 +88,8 @@ def demo_connection_body(zoho_url: str, woo_url: str, *, name: str = "Demo store
                  "refresh_token": "1000.demo-refresh", "data_center": "com", "api_base_url": zoho_url,
                  "accounts_base_url": zoho_url},
         "woocommerce": {"base_url": woo_url, "consumer_key": "ck_demo", "consumer_secret": "cs_demo",
-                        "verify_tls": verify_tls},
+                        "verify_tls": verify_tls, "wp_username": "admin",
+                        "wp_application_password": "demo demo demo demo demo demo"},
         "settings": settings,
     }
 

@@ -22,6 +22,8 @@ from app.core.logging import configure_logging
 from app.logs.router import router as logs_router
 from app.models import SyncRun
 from app.syncs.router import router as syncs_router
+from app.images.router import router as images_router
+from app.previews.router import router as previews_router
 from app.webhooks.router import INTAKE_ROUTE, router as webhooks_router
 
 RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
@@ -46,11 +48,12 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app = FastAPI(title="skubridge", version="0.1.0", lifespan=lifespan,
                   description="Keeps WooCommerce stores in step with Zoho Inventory.")
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
-    for router in (connections_router, syncs_router, logs_router, webhooks_router):
+    for router in (connections_router, syncs_router, logs_router, webhooks_router, previews_router):
         api.include_router(router)
     app.include_router(api)
     app.router.routes.insert(0, INTAKE_ROUTE)  # Zoho's webhooks: first, and lean
     app.include_router(_ops_router())
+    app.include_router(images_router)
     _install_error_handlers(app)
     return app
 

@@ -24,9 +24,11 @@ from app.core.jobs import (
     PROCESS_WEBHOOK_EVENTS,
     PURGE_OLD_RECORDS,
     RECOVER_STALLED_RUNS,
+    RUN_PREVIEW,
     SCHEDULE_CATCHUPS,
 )
 from app.core.logging import configure_logging
+from app.previews.service import run_preview as compute_preview
 from app.syncs import runner
 from app.webhooks import processing
 
@@ -67,6 +69,11 @@ async def drive_run(ctx: JobContext, run_id: str) -> None:
         await runner.drive_run(ctx["app"], uuid.UUID(run_id))
 
 
+async def run_preview(ctx: JobContext, preview_id: str) -> None:
+    with structlog.contextvars.bound_contextvars(preview_id=preview_id, job_id=ctx.get("job_id")):
+        await compute_preview(ctx["app"], uuid.UUID(preview_id))
+
+
 async def recover_stalled_runs(ctx: JobContext) -> int:
     """Runs whose worker died get a new driver; webhook events left queued get their job."""
     await processing.requeue_stale_events(ctx["app"])
@@ -103,6 +110,7 @@ class WorkerSettings:
         func(drive_run, name=DRIVE_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
         # keep_result=0: once done, the connection's job id is free for the next event at once.
         func(process_webhook_events, name=PROCESS_WEBHOOK_EVENTS, timeout=600, max_tries=1000, keep_result=0),
+        func(run_preview, name=RUN_PREVIEW, timeout=3600, max_tries=1),
         func(catch_up, name=CATCH_UP, timeout=JOB_TIMEOUT_S, max_tries=3, keep_result=0),
     ]
     cron_jobs = [

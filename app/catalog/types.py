@@ -27,6 +27,12 @@ class ImageRef:
     name: str
     content_type: str
 
+    def key(self, zoho_item_id: str) -> str:
+        """The identity the image store is keyed by. Images are fetched per item
+        (`GET /items/{id}/image`), so the item is part of it."""
+        kind = self.content_type.removeprefix("image/")
+        return f"{zoho_item_id}/{self.document_id}/{self.name.replace('/', '_')}/{kind}"[:300]
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogItem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.core.context import AppContext
 from app.connections.service import credentials_of
 from app.integrations.woocommerce.client import WooClient
+from app.integrations.woocommerce.media import WordPressMedia
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection
 
@@ -34,4 +35,17 @@ def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
         verify_tls=connection.woo_verify_tls,
         max_attempts=ctx.settings.store_max_attempts,
         backoff_cap=ctx.settings.store_backoff_cap_seconds,
+    )
+
+
+def wp_media_for(connection: Connection, ctx: AppContext) -> WordPressMedia | None:
+    """The WordPress media client, when the connection has an application password."""
+    creds = credentials_of(connection, secret_key=ctx.secret_key)
+    if not creds.get("wp_username") or not creds.get("wp_application_password"):
+        return None
+    return WordPressMedia(
+        base_url=connection.woo_base_url,
+        username=creds["wp_username"],
+        application_password=creds["wp_application_password"],
+        verify_tls=connection.woo_verify_tls,
     )

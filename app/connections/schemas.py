@@ -34,6 +34,17 @@ class ConnectionSettings(Strict):
     sync_fields: list[SyncField] = Field(default_factory=lambda: list(ALL_SYNC_FIELDS))
     warehouse_ids: list[Identifier] | None = None
     stock_figure: Literal["available", "actual_available"] = "available"
+    # A variation whose Zoho item was deleted, made inactive or moved out of its group:
+    # private = out of stock and hidden; outofstock = out of stock, still shown. Never deleted.
+    retired_variations: Literal["private", "outofstock"] = "private"
+    # Images: optimised before upload (long edge in px; jpeg or webp; PNGs with transparency stay PNG).
+    image_max_edge: int = Field(default=2048, ge=256, le=8192)
+    image_format: Literal["jpeg", "webp"] = "jpeg"
+    image_quality: int = Field(default=85, ge=40, le=100)
+    # How images reach the store: media = upload to /wp/v2/media (needs wp_username and
+    # wp_application_password); src = the store downloads them from this service's
+    # PUBLIC_BASE_URL; auto = media when the WordPress credentials are set, else src.
+    image_upload: Literal["auto", "media", "src"] = "auto"
     # exact: SKUs must be equal including case; case_insensitive: "abc" links to "ABC".
     sku_match: Literal["exact", "case_insensitive"] = "exact"
     # Objects per /products/batch request (the store allows 100; smaller is kinder to slow hosts).

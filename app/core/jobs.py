@@ -23,6 +23,7 @@ PROCESS_WEBHOOK_EVENTS = "process_webhook_events"
 CATCH_UP = "catch_up"
 SCHEDULE_CATCHUPS = "schedule_catchups"
 PURGE_OLD_RECORDS = "purge_old_records"
+RUN_PREVIEW = "run_preview"
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from app.db.base import Base
 from app.models.connection import Connection
+from app.models.media import ImageSource, MediaAsset
+from app.models.preview import Preview
 from app.models.product_link import LinkKind, ProductLink
 from app.models.sync_log import SyncLog
 from app.models.sync_run import RunStatus, SyncRun, ACTIVE_RUN_STATUSES
-from app.models.sync_run_item import ItemAction, ItemStatus, SyncRunItem
+from app.models.sync_run_item import ItemAction, ItemKind, ItemStatus, SyncRunItem
 from app.models.webhook_event import EventOutcome, WebhookEvent
 
 __all__ = [
@@ -13,6 +15,10 @@ __all__ = [
     "Base",
     "Connection",
     "EventOutcome",
+    "ImageSource",
+    "ItemKind",
+    "MediaAsset",
+    "Preview",
     "ItemAction",
     "ItemStatus",
     "LinkKind",

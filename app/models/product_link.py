@@ -2,7 +2,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,9 +33,11 @@ class ProductLink(Base):
         UUID(as_uuid=True), ForeignKey("connections.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(16))
-    zoho_id: Mapped[str] = mapped_column(String(64))
+    zoho_id: Mapped[str] = mapped_column(String(80))
     woo_id: Mapped[int] = mapped_column(BigInteger)
     woo_parent_id: Mapped[int | None] = mapped_column(BigInteger)
     sku: Mapped[str | None] = mapped_column(String(200))
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # A variation whose Zoho item left its group or was deleted: set aside (out of stock, private).
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

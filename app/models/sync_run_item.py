@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,12 @@ class ItemAction(enum.StrEnum):
     UPDATE = "update"
     UNCHANGED = "unchanged"
     SKIP = "skip"
+
+
+class ItemKind(enum.StrEnum):
+    PRODUCT = "product"  # a simple product
+    VARIABLE = "variable"  # an item group's variable product
+    VARIATION = "variation"
 
 
 class ItemStatus(enum.StrEnum):
@@ -36,11 +42,19 @@ class SyncRunItem(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "zoho_item_id"),
         Index("ix_sync_run_items_run_status", "run_id", "status", "id"),
+        Index("ix_sync_run_items_parent", "run_id", "parent_key", postgresql_where=text("parent_key IS NOT NULL")),
+        Index("ix_sync_run_items_images", "run_id", "id", postgresql_where=text("image_state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("sync_runs.id", ondelete="CASCADE"))
-    zoho_item_id: Mapped[str] = mapped_column(String(64))
+    # A Zoho item id; for an item group's own row (the variable product) "group:<group_id>".
+    zoho_item_id: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16), default="product", server_default="product")
+    # A variation's row points at its group's row (that row's zoho_item_id); they are claimed together.
+    parent_key: Mapped[str | None] = mapped_column(String(80))
+    # pending: the product is written, its images follow in the image step; done / failed after.
+    image_state: Mapped[str | None] = mapped_column(String(16))
     sku: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(16))

@@ -28,13 +28,69 @@ class UnitError(ValueError):
 
 
 def build_draft(item: CatalogItem, *, settings: ConnectionSettings, store: StoreSettings) -> dict[str, Any]:
-    """The store fields for `item`, limited to the connection's toggles (SKU always)."""
+    """The store fields for a simple product, limited to the connection's toggles (SKU always).
+    Images are named by their Zoho identity (`ImageRef.key`); the writer swaps in media ids."""
     fields = set(settings.sync_fields)
     draft: dict[str, Any] = {"sku": item.sku, "zoho_item_id": item.zoho_item_id}
     if "name" in fields:
         draft["name"] = item.name
     if "description" in fields:
         draft["description"] = item.description
+    if "images" in fields:
+        # Zoho serves an item's primary image only (other documents have no documented download).
+        draft["images"] = [item.image.key(item.zoho_item_id)] if item.image else []
+    draft.update(_offer_fields(item, settings=settings, store=store))
+    return draft
+
+
+def variation_draft(item: CatalogItem, *, settings: ConnectionSettings, store: StoreSettings) -> dict[str, Any]:
+    """A variant's fields: what a simple product has minus name and description (the store
+    names variations after their options), plus its options and its own image."""
+    fields = set(settings.sync_fields)
+    draft: dict[str, Any] = {"kind": "variation", "sku": item.sku, "zoho_item_id": item.zoho_item_id,
+                             "status": "publish", "attributes": [{"name": n, "option": o} for n, o in item.attributes]}
+    if "images" in fields:
+        draft["image"] = item.image.key(item.zoho_item_id) if item.image else None
+    draft.update(_offer_fields(item, settings=settings, store=store))
+    return draft
+
+
+def parent_draft(group_name: str, description: str, members: list[CatalogItem], *,
+                 settings: ConnectionSettings) -> dict[str, Any]:
+    """An item group's variable product: every attribute with the options its active variants
+    use (in order of first use), flagged `variation: true` by the mapping so the store keeps
+    the variations' options; images are the variants' images, the first one featured."""
+    fields = set(settings.sync_fields)
+    options: dict[str, list[str]] = {}
+    for member in members:
+        for name, option in member.attributes:
+            if option not in options.setdefault(name, []):
+                options[name].append(option)
+    draft: dict[str, Any] = {"kind": "variable",
+                             "attributes": [{"name": name, "options": values} for name, values in options.items()]}
+    if "name" in fields:
+        draft["name"] = group_name
+    if "description" in fields:
+        draft["description"] = description
+    if "images" in fields:
+        keys = list(dict.fromkeys(m.image.key(m.zoho_item_id) for m in members if m.image))
+        draft["images"] = keys if "gallery" in fields else keys[:1]
+    return draft
+
+
+def retire_draft(settings: ConnectionSettings, *, free_sku: bool = False) -> dict[str, Any]:
+    """A variation (or product) Zoho no longer offers there: out of stock and, by default,
+    private; never deleted. `free_sku` also clears its SKU, for when the same Zoho item now
+    needs that SKU elsewhere in the store (SKUs are unique across products and variations)."""
+    draft: dict[str, Any] = {"retire": settings.retired_variations}
+    if free_sku:
+        draft["sku"] = ""
+    return draft
+
+
+def _offer_fields(item: CatalogItem, *, settings: ConnectionSettings, store: StoreSettings) -> dict[str, Any]:
+    fields = set(settings.sync_fields)
+    draft: dict[str, Any] = {}
     if "price" in fields:
         draft["price"] = format_price(item.price)
     if "stock" in fields:
@@ -55,6 +111,17 @@ def creation_fields(item: CatalogItem, *, settings: ConnectionSettings) -> dict[
     """What a new product needs beyond the draft: its status, and a name even when names are
     not synced (a nameless product is of no use to anyone)."""
     return {"status": settings.new_product_status, "name": item.name}
+
+
+def parent_sku(group_id: str) -> str:
+    """The SKU a variable product we create carries. Zoho groups have no SKU; a fixed one lets
+    a create that is retried after a crash find the product it made instead of making another.
+    A variable product that already exists keeps its own SKU."""
+    return f"zoho-group-{group_id}"
+
+
+def parent_creation_fields(group_id: str, group_name: str, *, settings: ConnectionSettings) -> dict[str, Any]:
+    return {"status": settings.new_product_status, "name": group_name, "sku": parent_sku(group_id)}
 
 
 def content_hash(draft: dict[str, Any]) -> str:

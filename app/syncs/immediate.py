@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 
 from app.catalog.types import CatalogItem, StoreSettings
+from app.connections.clients import wp_media_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
@@ -22,6 +23,7 @@ from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection, RunStatus, SyncRun, SyncRunItem
+from app.syncs.images import ImageStep
 from app.syncs.planner import insert_plan, plan_items
 from app.syncs.processor import BatchProcessor
 
@@ -51,21 +53,26 @@ async def sync_items_now(ctx: AppContext, connection: Connection, items: list[Ca
         await session.execute(text("UPDATE sync_runs SET started_at = now(), heartbeat_at = now() WHERE id = :id"),
                               {"id": run.id})
         await insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan, status=run.status)
-    await _write(ctx, run.id, connection, token, woo, store, settings)
+    await _write(ctx, run.id, connection, token, woo, store, settings, zoho)
     return run.id, await _results(ctx, run.id)
 
 
 async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, token: str, woo: WooClient,
-                 store: StoreSettings, settings: ConnectionSettings) -> None:
+                 store: StoreSettings, settings: ConnectionSettings, zoho: ZohoClient) -> None:
     processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, token=token, woo=woo,
                                store=store, settings=settings)
+    media = wp_media_for(connection, ctx)
     try:
         await processor.run_loop()
+        await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection.id, woo=woo, zoho=zoho, media=media,
+                        store=store, settings=settings).run()
         status, reason = RunStatus.COMPLETED, None
-    except Exception as exc:  # noqa: BLE001 - the run records why it stopped; the caller decides on retries
+    except Exception as exc:
         status, reason = RunStatus.FAILED, str(exc)
         raise
     finally:
+        if media is not None:
+            await media.aclose()
         async with transaction(ctx.sessionmaker) as session:
             await session.execute(text("""
                 UPDATE sync_runs SET status = :status, reason = :reason, finished_at = now(), driver_token = NULL

@@ -25,8 +25,28 @@ from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
 from app.logs.service import entry, write_logs
-from app.models import Connection, ItemAction, ItemStatus, LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
-from app.syncs.drafts import UnitError, build_draft, content_hash, creation_fields
+from app.models import (
+    Connection,
+    ItemAction,
+    ItemKind,
+    ItemStatus,
+    LinkKind,
+    ProductLink,
+    RunStatus,
+    SyncRun,
+    SyncRunItem,
+)
+from app.syncs.drafts import (
+    UnitError,
+    build_draft,
+    content_hash,
+    creation_fields,
+    parent_creation_fields,
+    parent_draft,
+    parent_sku,
+    retire_draft,
+    variation_draft,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -38,11 +58,24 @@ INSERT_CHUNK = 1000
 class Plan:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+
     def add(self, item: CatalogItem, action: ItemAction, status: ItemStatus, *, reason: str | None = None,
-            payload: dict[str, Any] | None = None, digest: str | None = None, woo_id: int | None = None) -> None:
-        self.rows.append({"zoho_item_id": item.zoho_item_id, "sku": item.sku, "name": item.name[:2000],
-                          "action": action, "status": status, "reason": reason, "payload": payload,
-                          "content_hash": digest, "woo_id": woo_id})
+            payload: dict[str, Any] | None = None, digest: str | None = None, woo_id: int | None = None,
+            kind: ItemKind = ItemKind.PRODUCT, parent_key: str | None = None) -> dict[str, Any]:
+        return self.add_row(zoho_item_id=item.zoho_item_id, sku=item.sku, name=item.name, action=action,
+                            status=status, reason=reason, payload=payload, digest=digest, woo_id=woo_id, kind=kind,
+                            parent_key=parent_key)
+
+    def add_row(self, *, zoho_item_id: str, sku: str | None, name: str, action: ItemAction, status: ItemStatus,
+                reason: str | None = None, payload: dict[str, Any] | None = None, digest: str | None = None,
+                woo_id: int | None = None, kind: ItemKind = ItemKind.PRODUCT,
+                parent_key: str | None = None) -> dict[str, Any]:
+        row = {"zoho_item_id": zoho_item_id, "sku": sku, "name": name[:2000], "action": action, "status": status,
+               "reason": reason, "payload": payload, "content_hash": digest, "woo_id": woo_id, "kind": kind,
+               "parent_key": parent_key}
+        self.rows.append(row)
+        return row
 
     def summary(self) -> Counter[str]:
         return Counter(str(row["action"]) for row in self.rows)
@@ -84,36 +117,103 @@ async def plan_items(ctx: AppContext, connection: Connection, items: list[Catalo
     """The shared decision path of manual runs, webhook events and catch-ups.
 
     With the whole catalogue at hand, a SKU is duplicated when two Zoho items carry it; for a
-    few items (a webhook, a catch-up), when another Zoho item is already linked under it.
+    few items (a webhook, a catch-up), when another Zoho item is already linked under it. A few
+    items that belong to item groups bring their whole group (one call per group), because a
+    variable product is written from all of its variants.
     """
     settings = connection_settings(connection)
-    links = await _links(ctx, connection.id)
+    links = await load_links(ctx, connection.id)
+    if not whole_catalogue:
+        items = await _with_whole_groups(zoho, items)
     sku_counts = Counter((item.sku or "").lower() for item in items if item.sku)
     if not whole_catalogue:
         ids = {item.zoho_item_id for item in items}
-        sku_counts.update((link.sku or "").lower() for link in links.values() if link.sku and link.zoho_id not in ids)
+        sku_counts.update((link.sku or "").lower() for link in links.product.values()
+                          if link.sku and link.zoho_id not in ids)
     plan = Plan()
-    candidates = await complete_details(zoho, _screen(items, plan, sku_counts), settings)
-    found = await _look_up(woo, [i for i in candidates if i.zoho_item_id not in links])
-    for item in candidates:
-        _decide(item, plan, settings=settings, store=store, link=links.get(item.zoho_item_id),
-                found=found.get((item.sku or "").lower()))
+    simple = _screen([i for i in items if not i.group_id], plan, sku_counts)
+    groups = [_screen_group(members, plan, sku_counts) for members in _by_group(items).values()]
+    completed = {i.zoho_item_id: i for i in await complete_details(
+        zoho, simple + [m for g in groups for m in g.active], settings)}
+    simple = [completed[i.zoho_item_id] for i in simple]
+    for group in groups:
+        group.active = [completed[m.zoho_item_id] for m in group.active]
+    found = await woo.find_by_skus(_skus_to_look_up(simple, groups, links))
+    for item in simple:
+        _decide(item, plan, settings=settings, store=store, link=links.product.get(item.zoho_item_id),
+                found=found.get((item.sku or "").lower()), links=links)
+    for group in groups:
+        _decide_group(group, plan, settings=settings, store=store, links=links, found=found)
+    if whole_catalogue:
+        _retire_vanished(plan, settings, links, {item.zoho_item_id for item in items})
     return plan
+
+
+@dataclass
+class Links:
+    """The connection's durable links by kind, and every one by store id."""
+
+    product: dict[str, ProductLink] = field(default_factory=dict)
+    variable: dict[str, ProductLink] = field(default_factory=dict)
+    variation: dict[str, ProductLink] = field(default_factory=dict)
+    by_store_id: dict[int, ProductLink] = field(default_factory=dict)
+
+
+@dataclass
+class GroupCandidates:
+    group_id: str
+    name: str
+    active: list[CatalogItem]
+    inactive: list[CatalogItem]
+
+
+async def load_links(ctx: AppContext, connection_id: uuid.UUID) -> Links:
+    links = Links()
+    async with ctx.sessionmaker() as session:
+        for link in await session.scalars(select(ProductLink).where(ProductLink.connection_id == connection_id)):
+            links.by_store_id[link.woo_id] = link
+            if link.kind == LinkKind.PRODUCT and not link.retired:  # a freed product no longer stands for its item
+                links.product[link.zoho_id] = link
+            elif link.kind == LinkKind.VARIABLE:
+                links.variable[link.zoho_id] = link
+            elif link.kind == LinkKind.VARIATION:
+                links.variation[link.zoho_id] = link
+    return links
+
+
+async def _with_whole_groups(zoho: ZohoClient, items: list[CatalogItem]) -> list[CatalogItem]:
+    by_id = {item.zoho_item_id: item for item in items}
+    for group_id in dict.fromkeys(item.group_id for item in items if item.group_id):
+        for member in await zoho.get_group_items(group_id):
+            by_id.setdefault(member.zoho_item_id, member)
+    return list(by_id.values())
+
+
+def _by_group(items: list[CatalogItem]) -> dict[str, list[CatalogItem]]:
+    groups: dict[str, list[CatalogItem]] = {}
+    for item in items:
+        if item.group_id:
+            groups.setdefault(item.group_id, []).append(item)
+    return groups
+
+
+def _skus_to_look_up(simple: list[CatalogItem], groups: list[GroupCandidates], links: Links) -> list[str]:
+    """SKUs whose store object we do not know yet: unlinked simple items, unlinked variants, and
+    the SKU a variable product we create would carry."""
+    skus = [i.sku for i in simple if i.zoho_item_id not in links.product and i.sku]
+    for group in groups:
+        if group.group_id not in links.variable:
+            skus.append(parent_sku(group.group_id))
+        skus += [m.sku for m in group.active + group.inactive if m.sku and m.zoho_item_id not in links.variation]
+    return skus
 
 
 def _screen(catalogue: list[CatalogItem], plan: Plan, sku_counts: Counter[str]) -> list[CatalogItem]:
     """Skip what must never be guessed at; return the items that can be synced."""
     candidates = []
     for item in catalogue:
-        if not item.sku:
-            plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason="no SKU in Zoho")
-        elif sku_counts[item.sku.lower()] > 1:
-            plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED,
-                     reason=f"SKU {item.sku!r} is on {sku_counts[item.sku.lower()]} Zoho items")
-        elif item.group_id:
-            plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED,
-                     reason=f"variant of item group {item.group_name or item.group_id!r}: "
-                            "variable products are not synced yet")
+        if reason := _sku_problem(item, sku_counts):
+            plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
         elif not item.active:
             plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason="inactive in Zoho")
         else:
@@ -121,21 +221,62 @@ def _screen(catalogue: list[CatalogItem], plan: Plan, sku_counts: Counter[str]) 
     return candidates
 
 
+def _sku_problem(item: CatalogItem, sku_counts: Counter[str]) -> str | None:
+    if not item.sku:
+        return "no SKU in Zoho"
+    if sku_counts[item.sku.lower()] > 1:
+        return f"SKU {item.sku!r} is on {sku_counts[item.sku.lower()]} Zoho items"
+    return None
+
+
+def _screen_group(members: list[CatalogItem], plan: Plan, sku_counts: Counter[str]) -> GroupCandidates:
+    """A group's variants that can become variations; the others are skipped with a reason
+    and the rest of the group still syncs."""
+    first = members[0]
+    group = GroupCandidates(first.group_id or "", first.group_name or first.group_id or "", [], [])
+    combos = Counter(m.attributes for m in members if m.active)
+    for member in sorted(members, key=lambda m: m.zoho_item_id):
+        missing = [name for name, option in member.attributes if not option]
+        if reason := _sku_problem(member, sku_counts):
+            pass
+        elif not member.attributes:
+            reason = f"variant of item group {group.name!r} without attribute options"
+        elif missing:
+            reason = (f"no option for attribute {missing[0]!r} in item group {group.name!r} "
+                      "(the store would offer it as 'any')")
+        elif any("|" in name or "|" in option for name, option in member.attributes):
+            reason = "an attribute or option holds '|', which the store uses to separate options"
+        elif member.active and combos[member.attributes] > 1:
+            combo = ", ".join(f"{n}: {o}" for n, o in member.attributes)
+            reason = f"options ({combo}) are on {combos[member.attributes]} variants of item group {group.name!r}"
+        if reason:
+            plan.add(member, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason, kind=ItemKind.VARIATION)
+        elif member.active:
+            group.active.append(member)
+        else:
+            group.inactive.append(member)
+    return group
+
+
 def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
-            link: ProductLink | None, found: StoreProductRef | None) -> None:
+            link: ProductLink | None, found: StoreProductRef | None, links: Links) -> None:
     try:
         draft = build_draft(item, settings=settings, store=store)
     except UnitError as exc:
         plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=str(exc))
         return
     digest = content_hash(draft)
-    payload = {"draft": draft, "create": creation_fields(item, settings=settings)}
+    payload: dict[str, Any] = {"draft": draft, "create": creation_fields(item, settings=settings)}
     if link is not None:
         if link.content_hash == digest:
             plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, woo_id=link.woo_id)
         else:
             plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=link.woo_id)
-    elif found is not None:
+        return
+    if found is not None and (free := _freeable(item, found, links)) is not None:
+        payload["frees"] = [free]
+        found = None
+    if found is not None:
         reason = _unusable_match(item, found, settings)
         if reason:
             plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
@@ -148,24 +289,175 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
                  reason="not in the store and create_missing_products is off")
 
 
-def _unusable_match(item: CatalogItem, found: StoreProductRef, settings: ConnectionSettings) -> str | None:
-    if found.kind in ("variation", "variable"):
-        return f"SKU {item.sku!r} belongs to a {found.kind} in the store (#{found.store_id})"
+def _freeable(item: CatalogItem, found: StoreProductRef, links: Links) -> dict[str, Any] | None:
+    """The store object holding `item`'s SKU, when it is the same Zoho item in an earlier role
+    (a simple product now a variant, a variant now simple or in another group): it is retired
+    and its SKU cleared before the new role is written. Anything else holding the SKU is the
+    merchant's, and is never touched."""
+    holder = links.by_store_id.get(found.store_id)
+    if holder is None or holder.zoho_id != item.zoho_item_id or found.kind == "variable":
+        return None
+    return {"store_id": found.store_id, "parent_id": found.parent_id if found.kind == "variation" else None}
+
+
+def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
+                  links: Links, found: dict[str, StoreProductRef]) -> None:
+    """One head row for the variable product and one row per variant, claimed together."""
+    head_key = f"group:{group.group_id}"
+    link = links.variable.get(group.group_id)
+    parent_id, problem = _find_parent(group, link, found)
+    every = group.active + group.inactive
+
+    def skip_all(reason: str) -> None:
+        for member in every:
+            plan.add(member, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason, kind=ItemKind.VARIATION)
+
+    if problem:
+        return skip_all(problem)
+    if parent_id is None and not group.active:
+        return skip_all("inactive in Zoho")
+    if parent_id is None and not settings.create_missing_products:
+        return skip_all(f"the variable product for item group {group.name!r} is not in the store "
+                        "and create_missing_products is off")
+    descriptions = Counter(m.description for m in group.active)
+    draft = parent_draft(group.name, descriptions.most_common(1)[0][0] if descriptions else "", group.active,
+                         settings=settings) | {"zoho_group_id": group.group_id}
+    digest = content_hash(draft)
+    sku = link.sku if link else (found[parent_sku(group.group_id)].sku if parent_sku(group.group_id).lower() in found
+                                 else parent_sku(group.group_id))
+    if parent_id is None:
+        action = ItemAction.CREATE
+    elif link is not None and link.content_hash == digest and link.woo_id == parent_id:
+        action = ItemAction.UNCHANGED
+    else:
+        action = ItemAction.UPDATE
+    payload = {"draft": draft, "create": parent_creation_fields(group.group_id, group.name, settings=settings)}
+    head = plan.add_row(zoho_item_id=head_key, sku=sku, name=group.name, action=action,
+                        status=ItemStatus.SYNCED if action == ItemAction.UNCHANGED else ItemStatus.PENDING,
+                        payload=payload, digest=digest, woo_id=parent_id, kind=ItemKind.VARIABLE)
+    plan.heads[head_key] = head
+    for member in group.active:
+        _decide_variant(member, plan, head, parent_id, settings=settings, store=store, links=links, found=found)
+    for member in group.inactive:
+        _retire_inactive(member, plan, head, parent_id, settings=settings, links=links, found=found)
+
+
+def _find_parent(group: GroupCandidates, link: ProductLink | None,
+                 found: dict[str, StoreProductRef]) -> tuple[int | None, str | None]:
+    """The variable product for a group: linked, or the parent of a variant found by SKU, or the
+    product carrying the SKU we give the parents we create; else none (it will be created)."""
+    if link is not None:
+        return link.woo_id, None
+    for member in group.active + group.inactive:
+        ref = found.get((member.sku or "").lower())
+        if ref is not None and ref.kind == "variation" and ref.parent_id:
+            return ref.parent_id, None
+    ref = found.get(parent_sku(group.group_id).lower())
+    if ref is None:
+        return None, None
+    if ref.kind != "variable":
+        return None, f"the SKU {ref.sku!r} meant for item group {group.name!r} is on a {ref.kind} product (#{ref.store_id})"
+    return ref.store_id, None
+
+
+def _decide_variant(item: CatalogItem, plan: Plan, head: dict[str, Any], parent_id: int | None, *,
+                    settings: ConnectionSettings, store: StoreSettings, links: Links,
+                    found: dict[str, StoreProductRef]) -> None:
+    def add(action: ItemAction, status: ItemStatus, **kwargs: Any) -> None:
+        plan.add(item, action, status, kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"], **kwargs)
+        if status == ItemStatus.PENDING:
+            head["status"] = ItemStatus.PENDING
+
+    try:
+        draft = variation_draft(item, settings=settings, store=store)
+    except UnitError as exc:
+        return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=str(exc))
+    digest = content_hash(draft)
+    payload: dict[str, Any] = {"draft": draft}
+    link = links.variation.get(item.zoho_item_id)
+    if link is not None and parent_id is not None and link.woo_parent_id == parent_id:
+        if link.content_hash == digest and not link.retired:
+            return add(ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, woo_id=link.woo_id)
+        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=link.woo_id)
+    ref = found.get((item.sku or "").lower())
+    if ref is not None and ref.kind == "variation" and parent_id is not None and ref.parent_id == parent_id:
+        if reason := _unusable_match(item, ref, settings, variation=True):
+            return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
+        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=ref.store_id)
+    if ref is not None:
+        free = _freeable(item, ref, links)
+        if free is None:
+            return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=(
+                f"SKU {item.sku!r} belongs to {_describe(ref)} in the store; "
+                "change it there, or in Zoho, to sync this variant"))
+        payload["frees"] = [free]
+    if not settings.create_missing_variations:
+        return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason="not in the store and create_missing_variations is off")
+    add(ItemAction.CREATE, ItemStatus.PENDING, payload=payload, digest=digest)
+
+
+def _retire_inactive(item: CatalogItem, plan: Plan, head: dict[str, Any], parent_id: int | None, *,
+                     settings: ConnectionSettings, links: Links, found: dict[str, StoreProductRef]) -> None:
+    link = links.variation.get(item.zoho_item_id)
+    ref = found.get((item.sku or "").lower())
+    store_id = link.woo_id if link is not None else (ref.store_id if ref and ref.kind == "variation" else None)
+    holder_parent = link.woo_parent_id if link is not None else (ref.parent_id if ref else None)
+    if store_id is None or parent_id is None or holder_parent != parent_id:
+        plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason="inactive in Zoho", kind=ItemKind.VARIATION,
+                 parent_key=head["zoho_item_id"])
+        return
+    _add_retire(plan, head, zoho_item_id=item.zoho_item_id, sku=item.sku, name=item.name, store_id=store_id,
+                settings=settings, link=link, why="inactive in Zoho")
+
+
+def _add_retire(plan: Plan, head: dict[str, Any], *, zoho_item_id: str, sku: str | None, name: str, store_id: int,
+                settings: ConnectionSettings, link: ProductLink | None, why: str) -> None:
+    draft = retire_draft(settings)
+    digest = content_hash(draft)
+    if link is not None and link.retired and link.content_hash == digest:
+        plan.add_row(zoho_item_id=zoho_item_id, sku=sku, name=name, action=ItemAction.UNCHANGED,
+                     status=ItemStatus.SYNCED, reason=f"{why}; variation #{store_id} already set aside",
+                     digest=digest, woo_id=store_id, kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
+        return
+    plan.add_row(zoho_item_id=zoho_item_id, sku=sku, name=name, action=ItemAction.UPDATE, status=ItemStatus.PENDING,
+                 reason=why, payload={"draft": draft, "retire": True}, digest=digest, woo_id=store_id,
+                 kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
+    head["status"] = ItemStatus.PENDING
+
+
+def _retire_vanished(plan: Plan, settings: ConnectionSettings, links: Links, catalogue_ids: set[str]) -> None:
+    """Variations whose Zoho item no longer exists: out of stock and private, never deleted."""
+    groups_by_parent = {link.woo_id: link for link in links.variable.values()}
+    for link in links.variation.values():
+        if link.zoho_id in catalogue_ids or link.retired or link.woo_parent_id is None:
+            continue
+        parent = groups_by_parent.get(link.woo_parent_id)
+        head_key = f"group:{parent.zoho_id}" if parent else f"parent:{link.woo_parent_id}"
+        head = plan.heads.get(head_key)
+        if head is None:
+            head = plan.add_row(zoho_item_id=head_key, sku=parent.sku if parent else None,
+                                name=f"variable product #{link.woo_parent_id}", action=ItemAction.UNCHANGED,
+                                status=ItemStatus.SYNCED, woo_id=link.woo_parent_id, kind=ItemKind.VARIABLE,
+                                digest=parent.content_hash if parent else None)
+            plan.heads[head_key] = head
+        _add_retire(plan, head, zoho_item_id=link.zoho_id, sku=link.sku, name=link.sku or link.zoho_id,
+                    store_id=link.woo_id, settings=settings, link=link, why="no longer in Zoho")
+
+
+def _describe(ref: StoreProductRef) -> str:
+    if ref.kind == "variation":
+        return f"variation #{ref.store_id} of product #{ref.parent_id}"
+    return f"{ref.kind} product #{ref.store_id}"
+
+
+def _unusable_match(item: CatalogItem, found: StoreProductRef, settings: ConnectionSettings, *,
+                    variation: bool = False) -> str | None:
+    if not variation and found.kind in ("variation", "variable"):
+        return f"SKU {item.sku!r} belongs to {_describe(found)} in the store"
     if settings.sku_match == "exact" and found.sku != item.sku:
         return (f"the store's SKU {found.sku!r} (#{found.store_id}) differs from {item.sku!r} only in case; "
                 "set sku_match to case_insensitive to link them")
     return None
-
-
-async def _links(ctx: AppContext, connection_id: uuid.UUID) -> dict[str, ProductLink]:
-    async with ctx.sessionmaker() as session:
-        rows = await session.scalars(select(ProductLink).where(
-            ProductLink.connection_id == connection_id, ProductLink.kind == LinkKind.PRODUCT))
-        return {link.zoho_id: link for link in rows}
-
-
-async def _look_up(woo: WooClient, items: list[CatalogItem]) -> dict[str, StoreProductRef]:
-    return await woo.find_by_skus(item.sku for item in items if item.sku)
 
 
 _START = text("""

@@ -14,25 +14,36 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.catalog.types import ProductWrite, StoreSettings, WriteResult
+from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
 from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooAuthError, WooError
 from app.logs.service import entry, write_logs
-from app.models import ItemAction, ItemStatus, LinkKind, ProductLink, SyncRunItem
+from app.models import (
+    ItemAction,
+    ItemKind,
+    ItemStatus,
+    LinkKind,
+    ProductLink,
+    SyncRunItem,
+)
+from app.syncs.drafts import retire_draft
+from app.syncs.media import media_for, with_media
 
 log = structlog.get_logger(__name__)
 
 INVALID_SKU = "product_invalid_sku"
 INVALID_ID = "woocommerce_rest_product_invalid_id"
+INVALID_VARIATION_ID = "woocommerce_rest_product_variation_invalid_id"
 TRASHED_SKU = "woocommerce_rest_product_not_created"
 # Consecutive whole-batch failures (store down, timeouts) after which the run stops.
 MAX_BATCH_OUTAGES = 3
@@ -46,7 +57,13 @@ _CLAIM = text("""
           AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = :run_id AND r.status = 'running'
                       AND r.driver_token = :token)
         ORDER BY i.id LIMIT :size FOR UPDATE SKIP LOCKED)
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts
+    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts, kind, parent_key
+""")
+# A group's variants go with its row: claimed by the same driver, in the same transaction.
+_CLAIM_MEMBERS = text("""
+    UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
+    WHERE run_id = :run_id AND parent_key = ANY(:keys) AND status = 'pending'
+    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts, kind, parent_key
 """)
 
 
@@ -64,6 +81,8 @@ class Claimed:
     content_hash: str | None
     woo_id: int | None
     attempts: int
+    kind: str = ItemKind.PRODUCT
+    parent_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +93,8 @@ class Outcome:
     created: bool = False
     error_code: str | None = None
     message: str | None = None
+    parent_id: int | None = None
+    images_pending: bool = False
 
 
 class BatchProcessor:
@@ -95,7 +116,13 @@ class BatchProcessor:
             rows = await session.execute(_CLAIM, {"run_id": self.run_id, "token": self.token,
                                                   "lease": self.ctx.settings.lease_seconds,
                                                   "size": self.settings.batch_size})
-            return [Claimed(**row._mapping) for row in rows]
+            claimed = [Claimed(**row._mapping) for row in rows]
+            heads = [c.zoho_item_id for c in claimed if c.kind == ItemKind.VARIABLE]
+            if heads:
+                members = await session.execute(_CLAIM_MEMBERS, {"run_id": self.run_id, "token": self.token,
+                                                                 "keys": heads})
+                claimed += [Claimed(**row._mapping) for row in members]
+            return claimed
 
     async def process(self, batch: list[Claimed]) -> None:
         try:
@@ -112,73 +139,144 @@ class BatchProcessor:
         await self.record(outcomes)
 
     async def write(self, batch: list[Claimed]) -> list[Outcome]:
-        """One batch call, then one follow-up call for what the store's answers say to redo."""
-        creates, updates = await self._split(batch)
-        by_key = {item.id: item for item in batch}
-        results = await self.woo.batch_products(creates=creates, updates=updates, settings=self.store)
-        outcomes, redo = self._judge(results, by_key, {w.key for w in creates})
-        if redo:
-            redo_creates, redo_updates, gone = await self._redo(redo, by_key)
-            outcomes += gone
-            results = await self.woo.batch_products(creates=redo_creates, updates=redo_updates, settings=self.store)
-            outcomes += self._judge(results, by_key, {w.key for w in redo_creates}, final=True)[0]
+        """Products first (simple products and variable parents in one batch call, plus a
+        follow-up call for what the store's answers say to redo), then each parent's variations.
+        SKUs that the same Zoho item holds elsewhere in the store are freed before either."""
+        media = await media_for(self.ctx, self.connection_id, batch)
+        members: dict[str, list[Claimed]] = {}
+        for item in batch:
+            if item.parent_key:
+                members.setdefault(item.parent_key, []).append(item)
+        tops = [i for i in batch if not i.parent_key]
+        await self._free([i for i in batch if i.payload and i.payload.get("frees")], parents=True)
+        product_frees = await self._free([i for i in batch if i.payload and i.payload.get("frees")], parents=False)
+        writes = [i for i in tops if not (i.kind == ItemKind.VARIABLE and i.action == ItemAction.UNCHANGED)]
+        outcomes = await self._write_set(writes, media, variations_of=None, extra=product_frees)
+        outcomes += [Outcome(i, True, woo_id=i.woo_id) for i in tops if i not in writes]
+        heads = {o.item.zoho_item_id: o for o in outcomes if o.item.kind == ItemKind.VARIABLE}
+        for key, items in members.items():
+            head = heads.get(key)
+            if head is None or not head.ok or head.woo_id is None:
+                why = head.message if head is not None else "its variable product was not written"
+                outcomes += [Outcome(i, False, error_code="parent_failed",
+                                     message=f"variable product not written: {why}") for i in items]
+                continue
+            outcomes += await self._write_set(items, media, variations_of=head.woo_id)
         return outcomes
 
-    async def _split(self, batch: list[Claimed]) -> tuple[list[ProductWrite], list[ProductWrite]]:
-        # A create claimed before (its worker died mid-batch) may already exist in the store.
-        retried = {i.id: i for i in batch if i.action == ItemAction.CREATE and i.woo_id is None and i.attempts > 1}
-        found = await self.woo.find_by_skus(i.sku for i in retried.values() if i.sku) if retried else {}
-        creates, updates = [], []
-        for item in batch:
-            ref = found.get((item.sku or "").lower()) if item.id in retried else None
-            store_id = item.woo_id or (ref.store_id if ref else None)
-            if store_id is None:
-                creates.append(ProductWrite(item.id, self._create_draft(item)))
-            else:
-                updates.append(ProductWrite(item.id, item.payload["draft"], store_id=store_id))
-        return creates, updates
+    async def _free(self, items: list[Claimed], *, parents: bool) -> list[ProductWrite]:
+        """Retire and clear the SKU of store objects that an item's earlier role holds. Variations
+        are freed here, right away; products are returned to go first in the product batch
+        (the batch runs its updates before anything reads the SKU for a variation)."""
+        frees = [f for i in items for f in i.payload["frees"] if (f.get("parent_id") is not None) == parents]
+        writes = [ProductWrite(-(n + 1), retire_draft(self.settings, free_sku=True), store_id=f["store_id"])
+                  for n, f in enumerate(frees)]
+        if not parents or not writes:
+            return writes
+        by_parent: dict[int, list[ProductWrite]] = {}
+        for free, write in zip(frees, writes, strict=True):
+            by_parent.setdefault(int(free["parent_id"]), []).append(write)
+        for parent_id, parent_writes in by_parent.items():
+            results = await self.woo.batch_variations(parent_id, updates=parent_writes, settings=self.store)
+            await self._after_free(results)
+        return []
 
-    def _create_draft(self, item: Claimed) -> dict[str, Any]:
-        return item.payload["draft"] | item.payload.get("create", {})
+    async def _after_free(self, results: list[WriteResult]) -> None:
+        freed = [r.store_id for r in results if r.ok and r.store_id]
+        for result in results:
+            if not result.ok:
+                log.warning("sync.free_failed", store_id=result.store_id, code=result.error_code)
+        if freed:
+            async with transaction(self.ctx.sessionmaker) as session:
+                await session.execute(_RETIRE_LINKS, {"connection_id": self.connection_id, "ids": freed})
+
+    async def _write_set(self, items: list[Claimed], media: dict[str, int | None], *, variations_of: int | None,
+                         extra: list[ProductWrite] = ()) -> list[Outcome]:  # type: ignore[assignment]
+        """One batch call for `items` (products, or one parent's variations), then one follow-up."""
+        if not items and not extra:
+            return []
+        batch = self.woo.batch_products if variations_of is None else partial(self.woo.batch_variations, variations_of)
+        creates, updates, pending = await self._split(items, media, variations_of)
+        by_key = {item.id: item for item in items}
+        results = await batch(creates=creates, updates=[*extra, *updates], settings=self.store)
+        if extra:
+            await self._after_free(results[len(creates) : len(creates) + len(extra)])
+            results = results[: len(creates)] + results[len(creates) + len(extra) :]
+        outcomes, redo = self._judge(results, by_key, {w.key for w in creates}, variation=variations_of is not None)
+        if redo:
+            redo_creates, redo_updates, gone = await self._redo(redo, by_key, media, variations_of)
+            outcomes += gone
+            results = await batch(creates=redo_creates, updates=redo_updates, settings=self.store)
+            outcomes += self._judge(results, by_key, {w.key for w in redo_creates}, final=True,
+                                    variation=variations_of is not None)[0]
+        for outcome in outcomes:
+            outcome.parent_id = variations_of
+            outcome.images_pending = outcome.item.id in pending
+        return outcomes
+
+    async def _split(self, items: list[Claimed], media: dict[str, int | None], parent_id: int | None,
+                     ) -> tuple[list[ProductWrite], list[ProductWrite], set[int]]:
+        # A create claimed before (its worker died mid-batch) may already exist in the store.
+        retried = {i.id: i for i in items if i.action == ItemAction.CREATE and i.woo_id is None and i.attempts > 1}
+        found = await self.woo.find_by_skus(i.sku for i in retried.values() if i.sku) if retried else {}
+        creates, updates, pending = [], [], set()
+        for item in items:
+            ref = found.get((item.sku or "").lower()) if item.id in retried else None
+            if ref is not None and parent_id is not None and ref.parent_id != parent_id:
+                ref = None
+            store_id = item.woo_id or (ref.store_id if ref else None)
+            draft, waiting = with_media(item.payload["draft"], media)
+            if waiting:
+                pending.add(item.id)
+            if store_id is None:
+                creates.append(ProductWrite(item.id, draft | item.payload.get("create", {})))
+            else:
+                updates.append(ProductWrite(item.id, draft, store_id=store_id))
+        return creates, updates, pending
 
     def _judge(self, results: list[WriteResult], by_key: dict[int, Claimed], created: set[int], *,
-               final: bool = False) -> tuple[list[Outcome], list[WriteResult]]:
+               final: bool = False, variation: bool = False) -> tuple[list[Outcome], list[WriteResult]]:
         outcomes: list[Outcome] = []
         redo: list[WriteResult] = []
         for result in results:
             item = by_key[result.key]
             if result.ok:
                 outcomes.append(Outcome(item, True, woo_id=result.store_id, created=result.key in created))
-            elif not final and self._recoverable(result, result.key in created):
+            elif not final and self._recoverable(result, result.key in created, variation):
                 redo.append(result)
             else:
                 outcomes.append(Outcome(item, False, error_code=result.error_code, message=_explain(result)))
         return outcomes, redo
 
     @staticmethod
-    def _recoverable(result: WriteResult, was_create: bool) -> bool:
+    def _recoverable(result: WriteResult, was_create: bool, variation: bool) -> bool:
         if was_create:
             return result.error_code == INVALID_SKU and result.conflicting_store_id is not None
-        return result.error_code == INVALID_ID
+        return result.error_code == (INVALID_VARIATION_ID if variation else INVALID_ID)
 
-    async def _redo(self, redo: list[WriteResult], by_key: dict[int, Claimed],
-                    ) -> tuple[list[ProductWrite], list[ProductWrite], list[Outcome]]:
-        """Duplicate SKU on create → update the holder. Stale link on update → find the SKU
-        again, or create when the product is gone and creating is allowed."""
-        stale = [by_key[r.key] for r in redo if r.error_code == INVALID_ID]
+    async def _redo(self, redo: list[WriteResult], by_key: dict[int, Claimed], media: dict[str, int | None],
+                    parent_id: int | None) -> tuple[list[ProductWrite], list[ProductWrite], list[Outcome]]:
+        """Duplicate SKU on create → update the holder (for a variation: when it is one of the
+        same parent's, which that parent's batch call checks). Stale link on update → find the
+        SKU again, or create when the object is gone and creating is allowed."""
+        stale = [by_key[r.key] for r in redo if r.error_code != INVALID_SKU]
         found = await self.woo.find_by_skus(i.sku for i in stale if i.sku) if stale else {}
+        may_create = self.settings.create_missing_variations if parent_id else self.settings.create_missing_products
         creates, updates, gone = [], [], []
         for result in redo:
             item = by_key[result.key]
+            draft = with_media(item.payload["draft"], media)[0]
+            ref = found.get((item.sku or "").lower())
             if result.error_code == INVALID_SKU:
-                updates.append(ProductWrite(item.id, item.payload["draft"], store_id=result.conflicting_store_id))
-            elif (ref := found.get((item.sku or "").lower())) is not None and ref.kind not in ("variation", "variable"):
-                updates.append(ProductWrite(item.id, item.payload["draft"], store_id=ref.store_id))
-            elif self.settings.create_missing_products:
-                creates.append(ProductWrite(item.id, self._create_draft(item)))
+                updates.append(ProductWrite(item.id, draft, store_id=result.conflicting_store_id))
+            elif ref is not None and _same_place(ref, item, parent_id):
+                updates.append(ProductWrite(item.id, draft, store_id=ref.store_id))
+            elif may_create and not item.payload.get("retire"):
+                creates.append(ProductWrite(item.id, draft | item.payload.get("create", {})))
             else:
                 gone.append(Outcome(item, False, error_code=result.error_code, message=(
-                    f"product #{result.store_id} no longer exists in the store and create_missing_products is off")))
+                    f"#{result.store_id} no longer exists in the store"
+                    + ("" if item.payload.get("retire") else " and creating is off"))))
         return creates, updates, gone
 
     async def record(self, outcomes: list[Outcome]) -> None:
@@ -189,24 +287,36 @@ class BatchProcessor:
         async with transaction(self.ctx.sessionmaker) as session:
             await session.execute(_RECORD, [self._item_row(o) for o in outcomes],
                                   execution_options={"synchronize_session": False})
-            links = [self._link_row(o) for o in outcomes if o.ok]
+            links = [self._link_row(o) for o in outcomes if o.ok and o.woo_id and not o.item.zoho_item_id.startswith("parent:")]
             if links:
                 await session.execute(_UPSERT_LINK, links)
-            await write_logs(session, [self._log_row(o) for o in outcomes])
+            await write_logs(session, [self._log_row(o) for o in outcomes if o.item.action != ItemAction.UNCHANGED])
 
     def _item_row(self, o: Outcome) -> dict[str, Any]:
         return {"b_id": o.item.id, "b_token": self.token, "b_status": ItemStatus.SYNCED if o.ok else ItemStatus.FAILED,
                 "b_woo_id": o.woo_id or o.item.woo_id, "b_reason": None if o.ok else o.message,
-                "b_code": None if o.ok else o.error_code}
+                "b_code": None if o.ok else o.error_code, "b_images": "pending" if o.ok and o.images_pending else None}
 
     def _link_row(self, o: Outcome) -> dict[str, Any]:
-        return {"connection_id": self.connection_id, "kind": LinkKind.PRODUCT, "zoho_id": o.item.zoho_item_id,
-                "woo_id": o.woo_id, "woo_parent_id": None, "sku": o.item.sku, "content_hash": o.item.content_hash}
+        kind, zoho_id = LinkKind.PRODUCT, o.item.zoho_item_id
+        if o.item.kind == ItemKind.VARIABLE:
+            kind, zoho_id = LinkKind.VARIABLE, zoho_id.removeprefix("group:")
+        elif o.item.kind == ItemKind.VARIATION:
+            kind = LinkKind.VARIATION
+        retired = bool(o.item.payload and o.item.payload.get("retire"))
+        # Images still to come: no hash yet, so that a run that dies before them writes again.
+        digest = None if o.images_pending else o.item.content_hash
+        return {"connection_id": self.connection_id, "kind": kind, "zoho_id": zoho_id, "woo_id": o.woo_id,
+                "woo_parent_id": o.parent_id, "sku": o.item.sku, "content_hash": digest, "retired": retired}
 
     def _log_row(self, o: Outcome) -> dict[str, Any]:
         action = "create" if o.created else "update"
-        if o.ok:
-            message = f"{'created' if o.created else 'updated'} product #{o.woo_id}"
+        noun = {ItemKind.VARIABLE: "variable product", ItemKind.VARIATION: "variation"}.get(o.item.kind, "product")
+        if o.ok and o.item.payload and o.item.payload.get("retire"):
+            private = o.item.payload["draft"].get("retire") == "private"
+            message = f"set aside {noun} #{o.woo_id}: out of stock{' and private' if private else ''}"
+        elif o.ok:
+            message = f"{'created' if o.created else 'updated'} {noun} #{o.woo_id}"
         else:
             message = f"{action} failed: {o.message}"
         return entry(level="info" if o.ok else "error", action=action, status="synced" if o.ok else "failed",
@@ -222,14 +332,25 @@ _RECORD = (
            # (executemany cannot expand an IN list)
            or_(_items.c.status == ItemStatus.PENDING, _items.c.status == ItemStatus.CANCELLED))
     .values(status=bindparam("b_status"), woo_id=bindparam("b_woo_id"), reason=bindparam("b_reason"),
-            error_code=bindparam("b_code"))
+            error_code=bindparam("b_code"), image_state=bindparam("b_images"))
 )
 _link_insert = pg_insert(ProductLink.__table__)
 _UPSERT_LINK = _link_insert.on_conflict_do_update(
     index_elements=["connection_id", "kind", "zoho_id"],
     set_={"woo_id": _link_insert.excluded.woo_id, "sku": _link_insert.excluded.sku,
+          "woo_parent_id": _link_insert.excluded.woo_parent_id, "retired": _link_insert.excluded.retired,
           "content_hash": _link_insert.excluded.content_hash, "synced_at": text("now()")},
 )
+_RETIRE_LINKS = text("""
+    UPDATE product_links SET retired = true, sku = NULL, content_hash = NULL
+    WHERE connection_id = :connection_id AND woo_id = ANY(:ids)
+""")
+
+
+def _same_place(ref: StoreProductRef, item: Claimed, parent_id: int | None) -> bool:
+    if parent_id is None:
+        return ref.kind not in ("variation", "variable") or (item.kind == ItemKind.VARIABLE and ref.kind == "variable")
+    return ref.kind == "variation" and ref.parent_id == parent_id
 
 
 def _explain(result: WriteResult) -> str:

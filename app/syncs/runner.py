@@ -13,15 +13,19 @@ import uuid
 import structlog
 from sqlalchemy import text
 
-from app.connections.clients import woo_client_for
+from app.catalog.types import StoreSettings
+from app.connections.clients import woo_client_for, wp_media_for, zoho_client_for
+from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.core.jobs import DRIVE_RUN, PLAN_RUN, drive_job_id
 from app.db.session import transaction
+from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooAuthError, WooError
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted
 from app.logs.service import entry, write_logs
 from app.models import Connection, RunStatus, SyncRun
+from app.syncs.images import ImageStep
 from app.syncs.lease import keep_lease, take_lease
 from app.syncs.planner import build_plan, save_plan
 from app.syncs.processor import BatchProcessor, RunFailure, drive_batches
@@ -65,12 +69,31 @@ async def drive_run(ctx: AppContext, run_id: uuid.UUID) -> None:
                                        woo=woo, store=store, settings=settings)
             while True:
                 await drive_batches(processor, settings.store_concurrency)
+                await _image_step(ctx, run_id, token, connection, woo, store, settings)
                 if await _finish_or_release(ctx, run_id, token):
                     return
                 # Pending items remain that another (dead) driver had claimed: wait for their lease.
                 await asyncio.sleep(min(5.0, ctx.settings.lease_seconds / 4))
         except Exception as exc:  # noqa: BLE001 - a run ends with its reason, never loops on a bug
             await _stop_for(ctx, run, exc)
+
+
+async def _image_step(ctx: AppContext, run_id: uuid.UUID, token: str, connection: Connection, woo: WooClient,
+                      store: StoreSettings, settings: ConnectionSettings) -> None:
+    """Images after products; stops between chunks when the run is paused or cancelled."""
+
+    async def still_running() -> bool:
+        async with ctx.sessionmaker() as session:
+            return (await session.execute(_STILL_RUNNING, {"run_id": run_id, "token": token})).first() is not None
+
+    media = wp_media_for(connection, ctx)
+    async with zoho_client_for(connection, ctx) as zoho:
+        try:
+            await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection.id, woo=woo, zoho=zoho, media=media,
+                            store=store, settings=settings, keep_going=still_running).run()
+        finally:
+            if media is not None:
+                await media.aclose()
 
 
 async def recover_stalled_runs(ctx: AppContext) -> int:
@@ -108,6 +131,7 @@ _RELEASE = text("""
     WHERE id = :run_id AND driver_token = :token AND (status <> 'running' OR :force)
     RETURNING id
 """)
+_STILL_RUNNING = text("SELECT 1 FROM sync_runs WHERE id = :run_id AND driver_token = :token AND status = 'running'")
 _STILL_MINE = text("SELECT 1 FROM sync_runs WHERE id = :run_id AND driver_token = :token")
 
 

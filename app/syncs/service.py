@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import Conflict, NotFound
 from app.core.jobs import DRIVE_RUN, PLAN_RUN, defer_job, drive_job_id, plan_job_id
 from app.logs.service import entry, write_logs
-from app.models import ACTIVE_RUN_STATUSES, Connection, ItemStatus, RunStatus, SyncRun, SyncRunItem
+from app.models import (
+    ACTIVE_RUN_STATUSES,
+    Connection,
+    ItemStatus,
+    RunStatus,
+    SyncRun,
+    SyncRunItem,
+)
 from app.syncs.schemas import RunItemRead, RunRead
 
 

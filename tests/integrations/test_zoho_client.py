@@ -1,17 +1,30 @@
 """Zoho client against the simulator: tokens shared and refreshed once, the budget shared by
-every process, 429s sat out, quota blocks and bad credentials reported as such."""
+every process, 429s sat out, quota blocks and bad credentials reported as such; item images
+downloaded within a size limit, and the members of an item group."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 import time
 import uuid
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
+from PIL import Image
 
+from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.zoho.client import ZohoClient
-from app.integrations.zoho.errors import ZohoAuthError, ZohoQuotaExhausted
+from app.integrations.zoho.errors import (
+    ZohoAuthError,
+    ZohoError,
+    ZohoImageUnavailable,
+    ZohoQuotaExhausted,
+    ZohoRequestError,
+)
+from app.integrations.zoho.images import DownloadedImage
 from app.integrations.zoho.ratelimit import ZohoBudget
 
 
@@ -94,3 +107,132 @@ async def test_budget_is_shared_across_processes(settings):
         assert stamps[n + 4] - stamps[n] >= 0.95, "five calls inside one second"
     for r in (redis_a, redis_b):
         await r.aclose()
+
+
+# --------------------------------------------------------------------------- item images and groups
+
+
+def png_bytes(colour: tuple[int, int, int] = (10, 20, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def new_item(zoho, sku: str = "LAMP-1") -> str:
+    return zoho.upsert_items([{"name": "Desk lamp", "sku": sku}])[0]["item_id"]
+
+
+async def test_download_item_image_goes_through_the_usual_call_path(ctx, zoho, zoho_server):
+    item_id = new_item(zoho)
+    zoho.set_image(item_id, png_bytes(), "png")
+    zoho.update_knobs({"fail_next": [{"status": 429, "body": {"code": 44, "message": "Too many requests"},
+                                      "headers": {"Retry-After": "0"}, "path_contains": "/image"}]})
+    before = VENDOR_REQUESTS.labels("zoho", "GET /items/{item_id}/image", "200")._value.get()
+    async with client_for(ctx, zoho_server) as client:
+        await client.check_access()
+        zoho.expire_tokens()  # the image call meets a 401 first, refreshes once and goes on
+        image = await client.download_item_image(item_id)
+    assert image == DownloadedImage(png_bytes(), "image/png", "lamp-1.png")
+    assert zoho.stats()["requests"]["GET /items/{item_id}/image"] == 3  # 401, 429, 200
+    assert zoho.stats()["tokens_issued"] == 2
+    assert VENDOR_REQUESTS.labels("zoho", "GET /items/{item_id}/image", "200")._value.get() == before + 1
+
+
+async def test_bytes_that_are_not_an_image_are_passed_on_as_they_came(ctx, zoho, zoho_server):
+    item_id = new_item(zoho)
+    truncated = png_bytes()[:30]
+    async with client_for(ctx, zoho_server) as client:
+        zoho.set_image(item_id, b"just some text", "png")
+        assert (await client.download_item_image(item_id)).data == b"just some text"
+        zoho.set_image(item_id, truncated, "jpg")
+        image = await client.download_item_image(item_id)
+    assert (image.data, image.content_type) == (truncated, "image/jpeg")
+
+
+async def test_missing_broken_empty_and_unknown_images_are_unavailable(ctx, zoho, zoho_server):
+    """Zero bytes is no image: refused here with a reason, like a missing one, rather than
+    handed on for the optimiser to refuse."""
+    with_image, without, empty = new_item(zoho, "A-1"), new_item(zoho, "B-1"), new_item(zoho, "C-1")
+    zoho.set_image(with_image, png_bytes(), "png")
+    zoho.set_image(empty, b"", "png")
+    zoho.update_knobs({"broken_images": [with_image]})
+    assert zoho.get_item(with_image)["image_name"] == "a-1.png"  # still listed
+    async with client_for(ctx, zoho_server) as client:
+        for item_id, reason, status in ((with_image, "Image does not exist.", 404),
+                                        (without, "Image does not exist.", 404),
+                                        ("4815000000000001", "Item does not exist.", 404),
+                                        (empty, "empty image (0 bytes)", None)):
+            with pytest.raises(ZohoImageUnavailable) as caught:
+                await client.download_item_image(item_id)
+            assert reason in caught.value.reason and caught.value.status == status
+            assert isinstance(caught.value, ZohoError)
+    assert zoho.stats()["requests"]["GET /items/{item_id}/image"] == 4  # none retried
+
+
+def mocked_client(ctx, answer: httpx.Response) -> ZohoClient:
+    """A client whose every API call gets `answer` (the token endpoint works)."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/v2/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return answer
+
+    return ZohoClient(organization_id="1", client_id="c", client_secret="s", refresh_token="r", data_center="com",
+                      api_base_url="http://zoho.test", accounts_base_url="http://zoho.test", budget=ctx.budget,
+                      redis=ctx.redis, transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        (httpx.Response(200, json={"code": 1004, "message": "No image found."}), ZohoImageUnavailable,
+         "Zoho sent no image for item 1: No image found."),
+        (httpx.Response(200, json={"code": 0, "message": "success"}), ZohoImageUnavailable, "success"),
+        (httpx.Response(302, headers={"Location": "https://cdn.example/x.png"}), ZohoImageUnavailable, "HTTP 302"),
+        (httpx.Response(400, json={"code": 2, "message": "Invalid value passed for item_id"}), ZohoRequestError,
+         "Zoho error 2: Invalid value passed for item_id (HTTP 400)"),
+        (httpx.Response(403, json={"code": 57, "message": "You are not authorized"}), ZohoAuthError,
+         "Zoho error 57"),
+    ],
+)
+async def test_answers_without_image_bytes(ctx, answer, error, message):
+    """A JSON envelope where bytes were expected is "no image"; errors other than a 404 stay
+    the errors every other call raises."""
+    async with mocked_client(ctx, answer) as client:
+        with pytest.raises(error, match=re.escape(message)) as caught:
+            await client.download_item_image("1")
+    assert type(caught.value) is error
+
+
+async def test_an_image_over_max_bytes_is_refused_without_reading_it_all(ctx, zoho, zoho_server):
+    item_id = new_item(zoho)
+    zoho.set_image(item_id, png_bytes() + b"\0" * 5000, "png")
+    async with client_for(ctx, zoho_server) as client:
+        with pytest.raises(ZohoImageUnavailable, match=r"is 5\d+ bytes, over the limit of 1000"):
+            await client.download_item_image(item_id, max_bytes=1000)  # Content-Length says so
+    pulled = []
+
+    async def body():
+        for n in range(10):
+            pulled.append(n)
+            yield b"\0" * 1024
+
+    # Chunked, with no Content-Length: only counting while reading can stop it.
+    async with mocked_client(ctx, httpx.Response(200, headers={"Content-Type": "image/png"}, content=body())) as client:
+        with pytest.raises(ZohoImageUnavailable, match="over the limit of 3000 bytes"):
+            await client.download_item_image("1", max_bytes=3000)
+    assert len(pulled) == 3
+
+
+async def test_get_group_items_returns_every_member_whatever_its_status(ctx, zoho, zoho_server, monkeypatch):
+    zoho.generate_catalogue(60, groups=4)
+    rows = zoho.all_items()
+    group_id = next(row["group_id"] for row in rows if row["group_id"])
+    members = {row["item_id"] for row in rows if row["group_id"] == group_id}
+    zoho.patch_item(min(members), {"status": "inactive"})
+    monkeypatch.setattr("app.integrations.zoho.client.PER_PAGE", 2)  # several pages
+    async with client_for(ctx, zoho_server) as client:
+        items = await client.get_group_items(group_id)
+        assert await client.get_group_items("4815000000000001") == []
+    assert len(members) > 2 and sorted(i.zoho_item_id for i in items) == sorted(members)
+    assert {i.group_id for i in items} == {group_id} and not all(i.active for i in items)
+    assert zoho.stats()["requests"]["GET /items"] >= len(members) // 2 + 1

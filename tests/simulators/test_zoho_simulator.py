@@ -364,6 +364,26 @@ def test_replacing_an_image_changes_document_id_and_bytes(http: httpx.Client) ->
     assert api(http, f"/items/{item['item_id']}/image", token).status_code == 404
 
 
+def test_any_bytes_are_served_verbatim_and_broken_images_fail_like_missing_ones(http: httpx.Client) -> None:
+    token = get_token(http)
+    item_id = next(i["item_id"] for i in CATALOGUE if i["image_name"])
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(buffer, format="JPEG")
+    for body, sent_type, served_type in ((b"", "image/png", "image/png"), (b"not an image", "text/plain", "image/png"),
+                                         (buffer.getvalue()[:200], "image/jpeg", "image/jpeg")):
+        http.put(f"/__sim__/items/{item_id}/image", content=body, headers={"Content-Type": sent_type}).raise_for_status()
+        served = api(http, f"/items/{item_id}/image", token)
+        assert (served.status_code, served.content, served.headers["content-type"]) == (200, body, served_type)
+    assert http.put("/__sim__/config", json={"broken_images": [item_id]}).json()["broken_images"] == [item_id]
+    broken = api(http, f"/items/{item_id}/image", token)
+    assert (broken.status_code, broken.json()) == (404, {"code": 1002, "message": "Image does not exist."})
+    listed = api(http, f"/items/{item_id}", token).json()["item"]
+    assert listed["image_name"] and listed["image_document_id"] and listed["has_attachment"]
+    assert http.put("/__sim__/config", json={"broken_images": item_id}).status_code == 400
+    http.post("/__sim__/reset").raise_for_status()
+    assert http.get("/__sim__/config").json()["broken_images"] == []
+
+
 def test_webhook_and_workflow_settings(http: httpx.Client) -> None:
     token = get_token(http)
     headers = {"Authorization": f"Zoho-oauthtoken {token}"}

@@ -18,7 +18,12 @@ import structlog
 from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.retry import backoff_seconds, retry_after_seconds
-from app.integrations.woocommerce.errors import WooAuthError, WooError, WooRequestError, WooUnavailable
+from app.integrations.woocommerce.errors import (
+    WooAuthError,
+    WooError,
+    WooRequestError,
+    WooUnavailable,
+)
 from app.integrations.woocommerce.mapping import draft_to_wc
 from app.integrations.woocommerce.oauth import OAuth1QueryAuth
 
@@ -62,7 +67,7 @@ class WooClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "WooClient":
+    async def __aenter__(self) -> WooClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -99,13 +104,16 @@ class WooClient:
                 _collect(found, row, wanted)
         return found
 
-    async def _list_all(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _list_all(self, params: dict[str, Any], *, fields: str | None = LOOKUP_FIELDS, path: str = "/products",
+                        endpoint: str = "GET /products") -> list[dict[str, Any]]:
         """Every page of a product listing, following X-WP-TotalPages."""
         rows: list[dict[str, Any]] = []
         page, total_pages = 1, 1
         while page <= total_pages:
-            query = {**params, "per_page": PER_PAGE_MAX, "page": page, "_fields": LOOKUP_FIELDS}
-            response = await self._request("GET", "/products", params=query, endpoint="GET /products")
+            query = {**params, "per_page": PER_PAGE_MAX, "page": page}
+            if fields:
+                query["_fields"] = fields
+            response = await self._request("GET", path, params=query, endpoint=endpoint)
             rows.extend(r for r in response.json() if isinstance(r, dict))
             total_pages = int(response.headers.get("x-wp-totalpages") or 1)
             page += 1
@@ -120,21 +128,62 @@ class WooClient:
         updates: Sequence[ProductWrite] = (),
         settings: StoreSettings,
     ) -> list[WriteResult]:
-        """Create and update products in one `/products/batch` call; one result per write."""
-        if len(creates) + len(updates) > BATCH_LIMIT:
-            raise ValueError(f"a batch holds at most {BATCH_LIMIT} objects")
-        body: dict[str, Any] = {}
-        if creates:
-            body["create"] = [draft_to_wc(w.draft, settings=settings) for w in creates]
-        if updates:
-            body["update"] = [{"id": w.store_id, **draft_to_wc(w.draft, settings=settings)} for w in updates]
-        if not body:
-            return []
-        response = await self._request(
-            "POST", "/products/batch", json=body, timeout=BATCH_TIMEOUT, endpoint="POST /products/batch"
-        )
-        payload = response.json()
-        return _match_results(creates, payload.get("create")) + _match_results(updates, payload.get("update"))
+        """Create and update products through `/products/batch`, 100 objects a call; one
+        result per write."""
+        return await self._batch("/products/batch", "POST /products/batch", creates, updates, settings)
+
+    async def batch_variations(
+        self,
+        parent_id: int,
+        *,
+        creates: Sequence[ProductWrite] = (),
+        updates: Sequence[ProductWrite] = (),
+        settings: StoreSettings,
+    ) -> list[WriteResult]:
+        """Create and update one variable product's variations (`/products/{id}/variations/batch`)."""
+        return await self._batch(f"/products/{parent_id}/variations/batch",
+                                 "POST /products/{id}/variations/batch", creates, updates, settings)
+
+    async def _batch(self, path: str, endpoint: str, creates: Sequence[ProductWrite],
+                     updates: Sequence[ProductWrite], settings: StoreSettings) -> list[WriteResult]:
+        writes = [("create", w) for w in creates] + [("update", w) for w in updates]
+        results: list[WriteResult] = []
+        for start in range(0, len(writes), BATCH_LIMIT):
+            chunk = writes[start : start + BATCH_LIMIT]
+            chunk_creates = [w for op, w in chunk if op == "create"]
+            chunk_updates = [w for op, w in chunk if op == "update"]
+            body: dict[str, Any] = {}
+            if chunk_creates:
+                body["create"] = [draft_to_wc(w.draft, settings=settings) for w in chunk_creates]
+            if chunk_updates:
+                body["update"] = [{"id": w.store_id, **draft_to_wc(w.draft, settings=settings)} for w in chunk_updates]
+            response = await self._request("POST", path, json=body, timeout=BATCH_TIMEOUT, endpoint=endpoint)
+            payload = response.json()
+            results += _match_results(chunk_creates, payload.get("create"))
+            results += _match_results(chunk_updates, payload.get("update"))
+        return results
+
+    async def write_one(self, write: ProductWrite, *, parent_id: int | None, settings: StoreSettings) -> dict[str, Any]:
+        """Update one product or variation outside a batch and return the store's record (used
+        to learn the media id the store gave an image it downloaded from a `src` URL)."""
+        path = f"/products/{parent_id}/variations/{write.store_id}" if parent_id else f"/products/{write.store_id}"
+        endpoint = "PUT /products/{id}/variations/{id}" if parent_id else "PUT /products/{id}"
+        response = await self._request("PUT", path, json=draft_to_wc(write.draft, settings=settings),
+                                       timeout=BATCH_TIMEOUT, endpoint=endpoint)
+        return response.json()
+
+    async def get_products(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Full records (`context=edit`: descriptions as stored) of products, 100 ids a call."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), PER_PAGE_MAX):
+            chunk = ids[start : start + PER_PAGE_MAX]
+            rows += await self._list_all({"include": ",".join(map(str, chunk)), "context": "edit"}, fields=None)
+        return rows
+
+    async def list_variations(self, parent_id: int) -> list[dict[str, Any]]:
+        """Every variation of one variable product, full records."""
+        return await self._list_all({"context": "edit"}, fields=None, path=f"/products/{parent_id}/variations",
+                                    endpoint="GET /products/{id}/variations")
 
     # --- transport -------------------------------------------------------------------------
 

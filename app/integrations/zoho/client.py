@@ -23,11 +23,14 @@ from app.integrations.zoho import automation
 from app.integrations.zoho.datacenters import API_PATH, accounts_url_for, api_domain_for
 from app.integrations.zoho.errors import (
     ZohoAuthError,
+    ZohoError,
+    ZohoImageUnavailable,
     ZohoNotFound,
     ZohoQuotaExhausted,
     ZohoRequestError,
     ZohoUnavailable,
 )
+from app.integrations.zoho.images import MAX_IMAGE_BYTES, DownloadedImage, read_image
 from app.integrations.zoho.parse import parse_item
 from app.integrations.zoho.ratelimit import ZohoBudget
 from app.integrations.zoho.tokens import AccessToken, TokenManager
@@ -117,6 +120,40 @@ class ZohoClient:
             return None
         return parse_item(body.get("item") or {})
 
+    async def get_group_items(self, group_id: str) -> list[CatalogItem]:
+        """Every item of one item group, whatever its status (`GET /items?group_id=`)."""
+        params: dict[str, Any] = {"group_id": group_id, "per_page": PER_PAGE, "filter_by": "Status.All",
+                                  "sort_column": "created_time", "sort_order": "A"}
+        items: dict[str, CatalogItem] = {}  # by id: an item created mid-scan must not appear twice
+        page = 1
+        while True:
+            body = await self._get("/items", {**params, "page": page}, endpoint="GET /items")
+            for row in body.get("items") or []:
+                if isinstance(row, dict):
+                    item = parse_item(row)
+                    items[item.zoho_item_id] = item
+            if not (body.get("page_context") or {}).get("has_more_page"):
+                return list(items.values())
+            page += 1
+
+    async def download_item_image(self, item_id: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> DownloadedImage:
+        """The item's primary image as Zoho stores it (`GET /items/{item_id}/image`).
+
+        ZohoImageUnavailable, with a reason to record against the item, when there is none to
+        have: a 404 (no image, no such item, or an image Zoho cannot serve), a JSON answer where
+        bytes were expected, an empty body, or more than `max_bytes` (refused while streaming).
+        Bytes that are not an image are returned as they are; the optimiser refuses them.
+        """
+        response = await self._exchange("GET", f"/items/{item_id}/image", endpoint="GET /items/{item_id}/image",
+                                        stream=True)
+        try:
+            if response.is_success and not _is_json(response):
+                return await read_image(response, item_id=item_id, max_bytes=max_bytes)
+            await response.aread()  # an envelope or an error page: small
+        finally:
+            await response.aclose()
+        raise _no_image(response, item_id)
+
     async def check_access(self) -> None:
         """One cheap call that proves the credentials and the organization id."""
         await self._get("/items", {"per_page": 1, "page": 1}, endpoint="GET /items")
@@ -161,19 +198,30 @@ class ZohoClient:
 
     async def _request(self, method: str, path: str, *, endpoint: str, params: dict[str, Any] | None = None,
                        json: Any = None) -> dict[str, Any]:
+        return _envelope(await self._exchange(method, path, endpoint=endpoint, params=params, json=json))
+
+    async def _exchange(self, method: str, path: str, *, endpoint: str, params: dict[str, Any] | None = None,
+                        json: Any = None, stream: bool = False) -> httpx.Response:
+        """One call through the budget, the token and the retries; the response it ended on.
+
+        With `stream`, a 2xx comes back unread (the caller reads and closes it); every other
+        response is read at once, as the envelope it carries is small and needed.
+        """
         failures = rate_waits = 0
         refreshed = False
         while True:
             await self._budget.acquire(self.organization_id)
             token = await self._tokens.get()
             try:
-                response = await self._send(method, path, token, params=params, json=json)
+                response = await self._send(method, path, token, params=params, json=json, stream=stream)
             except httpx.TransportError as exc:
                 VENDOR_REQUESTS.labels("zoho", endpoint, "network").inc()
                 failures += 1
                 await self._after_failure(failures, endpoint, f"{type(exc).__name__}")
                 continue
             VENDOR_REQUESTS.labels("zoho", endpoint, str(response.status_code)).inc()
+            if stream and not response.is_success:
+                await response.aread()
             status = response.status_code
             if status == 401 and not refreshed:
                 # The cached token expired early or was revoked: drop it and retry once.
@@ -188,17 +236,18 @@ class ZohoClient:
                 failures += 1
                 await self._after_failure(failures, endpoint, f"HTTP {status}")
                 continue
-            return _envelope(response)
+            return response
 
     async def _send(self, method: str, path: str, token: AccessToken, *, params: dict[str, Any] | None,
-                    json: Any) -> httpx.Response:
+                    json: Any, stream: bool = False) -> httpx.Response:
         base = self._override and api_domain_for(self._data_center, self._override)
         base = base or token.api_domain or api_domain_for(self._data_center, None)
-        return await self._http.request(
+        request = self._http.build_request(
             method, f"{base.rstrip('/')}{API_PATH}{path}", json=json,
             params={**(params or {}), "organization_id": self.organization_id},
             headers={"Authorization": f"Zoho-oauthtoken {token.value}"},
         )
+        return await self._http.send(request, stream=stream)
 
     async def _sit_out_429(self, response: httpx.Response, waits: int, endpoint: str) -> None:
         asked = retry_after_seconds(response)
@@ -224,6 +273,32 @@ def format_zoho_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").lower().startswith("application/json")
+
+
+def _no_image(response: httpx.Response, item_id: str) -> ZohoError:
+    """What a read response that carries no image bytes means: usually ZohoImageUnavailable;
+    auth and other request errors stay what they are for every call."""
+    if response.is_success:  # JSON where bytes were expected: Zoho's own word, when it gives one
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        message = body.get("message") or "a JSON answer instead of image bytes"
+        return ZohoImageUnavailable(f"Zoho sent no image for item {item_id}: {message}",
+                                    status=response.status_code, code=body.get("code"))
+    try:
+        _envelope(response)
+    except ZohoNotFound as exc:
+        return ZohoImageUnavailable(f"Zoho has no image for item {item_id}: {exc.message}", status=404, code=exc.code)
+    except ZohoError as exc:
+        return exc
+    return ZohoImageUnavailable(f"Zoho answered HTTP {response.status_code} instead of the image of item {item_id}",
+                                status=response.status_code)
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any]:

@@ -29,3 +29,12 @@ class ZohoUnavailable(ZohoError):
 
 class ZohoQuotaExhausted(ZohoError):
     """The daily budget is spent or Zoho asked for a wait too long to sit out: pause, resume later."""
+
+
+class ZohoImageUnavailable(ZohoError):
+    """An item's image cannot be had: none, not servable, empty or too large. Not a failure of
+    the call: the caller records `reason` against the item and carries on."""
+
+    def __init__(self, reason: str, *, status: int | None = None, code: int | str | None = None) -> None:
+        super().__init__(reason, status=status, code=code)
+        self.reason = reason

@@ -81,11 +81,13 @@ def _tracks_stock(row: dict[str, Any]) -> bool:
 
 
 def _attributes(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(attribute, option) per used slot; an attribute without an option keeps "" so that the
+    planner can refuse the variant instead of letting the store make it "any"."""
     pairs = []
     for slot in (1, 2, 3):
         name, option = row.get(f"attribute_name{slot}"), row.get(f"attribute_option_name{slot}")
-        if name and option not in (None, ""):
-            pairs.append((str(name), str(option)))
+        if name:
+            pairs.append((str(name).strip(), str(option if option is not None else "").strip()))
     return tuple(pairs)
 
 

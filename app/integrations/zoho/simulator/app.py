@@ -10,6 +10,8 @@ same server:
   delayed, throttled or counted. Item changes made here fire the item workflows, whose webhooks
   are delivered over HTTP in the background (`GET /__sim__/deliveries` shows the log,
   `POST /__sim__/webhooks/redeliver` replays one, `POST /__sim__/items/{id}/touch` fires an edit).
+  `PUT /__sim__/items/{id}/image` stores any bytes as the item's image; the `broken_images` knob
+  (`PUT /__sim__/config`) makes listed images fail to download.
 
 Behaviour lives in `state.ZohoState`; this module only translates between HTTP and that state.
 """
@@ -314,7 +316,9 @@ async def control_delete_item(item_id: str, zoho: Zoho) -> dict[str, Any]:
 
 @control.put("/items/{item_id}/image")
 async def control_put_image(request: Request, item_id: str, zoho: Zoho) -> dict[str, Any]:
-    """Raw image bytes as the body; the type comes from Content-Type or the bytes themselves."""
+    """Raw bytes as the body, stored and served back verbatim, even empty, text or truncated ones
+    (what a merchant's upload can be); the type comes from Content-Type or the bytes themselves,
+    png when neither says."""
     content_type = request.headers.get("content-type", "")
     kind = next((k for k, v in IMAGE_CONTENT_TYPES.items() if v == content_type and k != "jpeg"), None)
     return {"item": zoho.set_image(item_id, await request.body(), kind)}

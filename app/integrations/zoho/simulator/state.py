@@ -49,6 +49,10 @@ plausible behaviour, and every choice lives in this module so it is easy to chan
   `X-Rate-Limit-*` headers describe that window (Zoho's reportedly describe the daily quota). The
   daily cap resets at midnight in the org's offset. `Retry-After` is the seconds until the window
   frees a slot (or until midnight for the daily cap) unless the knob fixes or disables it.
+- Images: `GET /items/{id}/image` serves the stored bytes verbatim (empty, text or truncated ones
+  too) with the content type of the item's `image_type`. An item without an image, and one whose
+  image is listed but cannot be served (`broken_images` knob), both answer 404 code 1002 "Image
+  does not exist." (a guess: Zoho's real answer for either is undocumented).
 - Item groups: derived from the items that carry a `group_id`; the group's description is the
   most common description among its items, its image that of its first item with an image.
 - Webhooks and workflows answer HTTP 201 on create; `url` is the only required webhook field.
@@ -218,6 +222,9 @@ class ZohoKnobs:
 
     Webhook delivery: `webhook_retries` more tries after a failed one, `webhook_retry_delay_ms`
     apart; `webhook_latency_ms` before each delivery; `webhook_timeout_seconds` per attempt.
+
+    `broken_images`: ids of items that keep their image fields (listed, with a document id) but
+    whose `GET /items/{id}/image` fails as if the image were missing.
     """
 
     latency_ms: float = 0.0
@@ -237,6 +244,7 @@ class ZohoKnobs:
     webhook_retry_delay_ms: float = 200.0
     webhook_latency_ms: float = 0.0
     webhook_timeout_seconds: float = 10.0
+    broken_images: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return copy.deepcopy(asdict(self))
@@ -267,6 +275,10 @@ def _check_knob(name: str, value: Any) -> Any:
         return None if value is None else int(_number(name, value, low=1))
     if name == "retry_after_seconds":
         return value if value in (None, "auto") else int(_number(name, value, low=0))
+    if name == "broken_images":
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            raise ValueError("broken_images must be a list of item ids")
+        return [str(v) for v in value]
     if name == "list_rows_full":
         if not isinstance(value, bool):
             raise ValueError("list_rows_full must be true or false")
@@ -827,8 +839,10 @@ class ZohoState:
     def get_image(self, item_id: str) -> tuple[bytes, str, str]:
         """(bytes, image_type, image_name) of the item's image, rendered on first use."""
         item = self.items.get(item_id)
-        if item is None or not item.fields.get("image_name"):
-            raise SimError.envelope(404, CODE_NOT_FOUND, "Image does not exist.") if item else not_found("Item")
+        if item is None:
+            raise not_found("Item")
+        if not item.fields.get("image_name") or item_id in self.knobs.broken_images:
+            raise SimError.envelope(404, CODE_NOT_FOUND, "Image does not exist.")  # a guess, see the module notes
         image_type = item.fields.get("image_type") or "png"
         if item.image is None:
             item.image = catalogue.render_image(item_id, image_type)

@@ -1,0 +1,80 @@
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+
+from app.api.deps import Session
+from app.api.pagination import Limit, Offset
+from app.connections.service import get_connection
+from app.core.jobs import RUN_PREVIEW, defer_job
+from app.models import Preview
+from app.previews.service import get_preview
+
+router = APIRouter(tags=["previews"])
+
+
+class FieldChange(BaseModel):
+    field: str
+    store: Any
+    zoho: Any
+
+
+class PreviewItem(BaseModel):
+    sku: str | None
+    zoho_item_id: str
+    kind: str
+    name: str | None
+    action: str
+    reason: str | None
+    woo_id: int | None
+    parent: str | None = None
+    changes: list[FieldChange]
+
+
+class PreviewRead(BaseModel):
+    id: uuid.UUID
+    connection_id: uuid.UUID
+    status: Literal["queued", "running", "completed", "failed"]
+    reason: str | None
+    summary: dict[str, int] | None
+    created_at: datetime
+    finished_at: datetime | None
+    total: int = 0
+    limit: int = 0
+    offset: int = 0
+    items: list[PreviewItem] = []
+
+
+@router.post("/connections/{connection_id}/preview", response_model=PreviewRead,
+             status_code=status.HTTP_202_ACCEPTED)
+async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRead:
+    """What a sync would do now: per SKU the action (create, update, unchanged, skip with the
+    reason) and, for creates and updates, each field with the store's value and Zoho's. Runs as
+    a job; read the result with `GET /previews/{id}`."""
+    connection = await get_connection(session, connection_id)
+    preview = Preview(connection_id=connection.id, status="queued")
+    session.add(preview)
+    await session.flush()
+    await session.refresh(preview)
+    defer_job(session, RUN_PREVIEW, str(preview.id), job_id=f"preview:{preview.id}")
+    return _view(preview, None, 0, 0)
+
+
+@router.get("/previews/{preview_id}", response_model=PreviewRead)
+async def read_preview(preview_id: uuid.UUID, session: Session, action: str | None = None, sku: str | None = None,
+                       limit: Limit = 100, offset: Offset = 0) -> PreviewRead:
+    """One preview; `items` pages through its result (filter by `action` or `sku`)."""
+    return _view(await get_preview(session, preview_id), {"action": action, "sku": sku}, limit, offset)
+
+
+def _view(preview: Preview, filters: dict[str, str | None] | None, limit: int, offset: int) -> PreviewRead:
+    rows = preview.result or []
+    for key, value in (filters or {}).items():
+        if value is not None:
+            rows = [r for r in rows if str(r.get(key) or "").lower() == value.lower()]
+    return PreviewRead(id=preview.id, connection_id=preview.connection_id, status=preview.status,  # type: ignore[arg-type]
+                       reason=preview.reason, summary=preview.summary, created_at=preview.created_at,
+                       finished_at=preview.finished_at, total=len(rows), limit=limit, offset=offset,
+                       items=[PreviewItem(**r) for r in rows[offset : offset + limit]])

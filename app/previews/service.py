@@ -1,0 +1,127 @@
+"""Preview: what a sync would do right now, per SKU, without writing anything.
+
+It runs the manual sync's own planner (same catalogue read, same matching, same skip reasons,
+same drafts), then reads the store's current records of everything the plan would update and
+compares them field by field. The answer for each item is the action the sync would take and,
+for updates and creates, the fields it would set with the store's value and Zoho's.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text
+
+from app.catalog.types import StoreSettings
+from app.connections.clients import woo_client_for, zoho_client_for
+from app.core.context import AppContext
+from app.core.errors import NotFound
+from app.db.session import transaction
+from app.integrations.woocommerce.client import WooClient
+from app.integrations.woocommerce.mapping import draft_to_wc
+from app.models import Connection, ItemAction, ItemKind, Preview
+from app.previews.diff import differences
+from app.syncs.media import UNUSABLE, media_for
+from app.syncs.planner import fetch_catalogue, plan_items
+
+log = structlog.get_logger(__name__)
+
+
+async def run_preview(ctx: AppContext, preview_id: uuid.UUID) -> None:
+    async with transaction(ctx.sessionmaker) as session:
+        preview = await session.get(Preview, preview_id, with_for_update=True)
+        if preview is None or preview.status != "queued":
+            return
+        preview.status = "running"
+        connection = await session.get(Connection, preview.connection_id)
+    assert connection is not None
+    try:
+        rows = await _compute(ctx, connection)
+        status, reason = "completed", None
+    except Exception as exc:  # noqa: BLE001 - the preview records why it failed
+        log.warning("preview.failed", preview_id=str(preview_id), error=str(exc))
+        rows, status, reason = None, "failed", getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    summary = dict(Counter(r["action"] for r in rows)) if rows is not None else None
+    async with transaction(ctx.sessionmaker) as session:
+        await session.execute(text("""
+            UPDATE previews SET status = :status, reason = :reason, summary = CAST(:summary AS jsonb),
+                   result = CAST(:result AS jsonb), finished_at = now() WHERE id = :id
+        """), {"status": status, "reason": reason, "id": preview_id, "summary": _json(summary), "result": _json(rows)})
+
+
+async def _compute(ctx: AppContext, connection: Connection) -> list[dict[str, Any]]:
+    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
+        store = await woo.get_store_settings()
+        plan = await plan_items(ctx, connection, await fetch_catalogue(zoho), zoho=zoho, woo=woo, store=store)
+        media = await media_for(ctx, connection.id, [_Payload(r["payload"]) for r in plan.rows])
+        stored = await _store_records(woo, plan.rows)
+        return [_describe(row, stored, media, store) for row in plan.rows]
+
+
+class _Payload:
+    def __init__(self, payload: dict[str, Any] | None) -> None:
+        self.payload = payload
+
+
+async def _store_records(woo: WooClient, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Current records of what the plan would update: products 100 a call, variations per parent."""
+    updates = [r for r in rows if r["action"] == ItemAction.UPDATE and r["woo_id"]]
+    product_ids = [r["woo_id"] for r in updates if r["kind"] != ItemKind.VARIATION]
+    records = {int(p["id"]): p for p in await woo.get_products(product_ids)} if product_ids else {}
+    heads = {r["zoho_item_id"]: r["woo_id"] for r in rows if r["kind"] == ItemKind.VARIABLE}
+    parents = {heads.get(r["parent_key"]) for r in updates if r["kind"] == ItemKind.VARIATION}
+    for parent_id in parents - {None}:
+        records.update({int(v["id"]): v for v in await woo.list_variations(int(parent_id))})  # type: ignore[arg-type]
+    return records
+
+
+def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: dict[str, int | None],
+              store: StoreSettings) -> dict[str, Any]:
+    action = str(row["action"])
+    result: dict[str, Any] = {"sku": row["sku"], "zoho_item_id": row["zoho_item_id"], "kind": str(row["kind"]),
+                              "name": row["name"], "action": action, "reason": row["reason"], "woo_id": row["woo_id"],
+                              "changes": []}
+    if row["parent_key"]:
+        result["parent"] = row["parent_key"]
+    if action not in (ItemAction.CREATE, ItemAction.UPDATE) or not row["payload"]:
+        return result
+    draft = dict(row["payload"]["draft"])
+    if action == ItemAction.CREATE:
+        draft |= row["payload"].get("create", {})
+    intended = draft_to_wc(_with_known_media(draft, media), settings=store)
+    record = stored.get(row["woo_id"]) if action == ItemAction.UPDATE else None
+    if action == ItemAction.UPDATE and record is None:
+        result["reason"] = result["reason"] or "the linked product could not be read from the store"
+    result["changes"] = differences(intended, record)
+    return result
+
+
+def _with_known_media(draft: dict[str, Any], media: dict[str, int | None]) -> dict[str, Any]:
+    """Images as the store will hold them: known pictures by media id, new ones by name."""
+    def show(key: str) -> Any:
+        if key in media:
+            return media[key]
+        parts = key.split("/")
+        return {"id": f"new image {parts[2] if len(parts) > 2 else key}"}
+
+    out = dict(draft)
+    if "images" in draft:
+        out["images"] = [show(k) for k in draft["images"] if media.get(k, 0) is not UNUSABLE]
+    if draft.get("image"):
+        out["image"] = show(draft["image"]) if media.get(draft["image"], 0) is not UNUSABLE else None
+    return out
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+async def get_preview(session: Any, preview_id: uuid.UUID) -> Preview:
+    preview = await session.scalar(select(Preview).where(Preview.id == preview_id))
+    if preview is None:
+        raise NotFound(f"no preview {preview_id}")
+    return preview
