@@ -105,6 +105,9 @@ class BatchProcessor:
         self.ctx, self.run_id, self.connection_id, self.token = ctx, run_id, connection_id, token
         self.woo, self.store, self.settings = woo, store, settings
         self.outages = 0
+        # This driver's loops take turns claiming, so none gets a short batch because another
+        # loop's claim held the rows it skipped.
+        self._claiming = asyncio.Lock()
 
     async def run_loop(self) -> None:
         """Claim and write batches until none is left or the run stops being ours to drive."""
@@ -112,7 +115,7 @@ class BatchProcessor:
             await self.process(batch)
 
     async def claim(self) -> list[Claimed]:
-        async with transaction(self.ctx.sessionmaker) as session:
+        async with self._claiming, transaction(self.ctx.sessionmaker) as session:
             rows = await session.execute(_CLAIM, {"run_id": self.run_id, "token": self.token,
                                                   "lease": self.ctx.settings.lease_seconds,
                                                   "size": self.settings.batch_size})
