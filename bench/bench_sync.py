@@ -1,12 +1,22 @@
 """Manual-sync benchmark: prints figures, asserts nothing.
 
-A full sync of N simple products (default 10,000) from the Zoho simulator, with Zoho's limit of
-100 requests a minute on and 150 ms per call, into the WooCommerce simulator at 30 ms per product
-written in a batch; then the same catalogue again, unchanged. Real Postgres, real Redis, a real
-worker process. Prints wall time, Zoho calls by endpoint, store requests by endpoint, products/s
-and the worker's peak RSS.
+Two scenarios against the bundled simulators, with real Postgres, real Redis and a real worker
+process; each runs a full sync, then the same catalogue again, unchanged.
 
-    make bench                     # or: .venv/bin/python bench/bench_sync.py --items 2000
+- `simple` (the default): N simple products (default 10,000) from the Zoho simulator, with Zoho's
+  limit of 100 requests a minute on and 150 ms per call, into the WooCommerce simulator at 30 ms
+  per product written in a batch. Prints wall time, Zoho calls by endpoint, store requests by
+  endpoint, products/s and the worker's peak RSS.
+- `catalogue`: 2,000 products of which 300 item groups of 2–6 variants and 40% with an image,
+  same limit and latencies; images go to the store through /wp/v2/media. Prints wall time, Zoho
+  calls by kind (list, details, image, token), store requests by endpoint, media uploads and
+  peak RSS, next to the targets: image downloads = images in the catalogue on the first sync and
+  0 on the re-sync, media uploads = distinct images, and a first-sync wall time within 1.2x of
+  the time Zoho's limit alone imposes (Zoho calls / 100 a minute).
+
+    make bench                     # both scenarios, one after the other
+    make bench-catalogue           # or: .venv/bin/python bench/bench_sync.py --scenario catalogue
+    .venv/bin/python bench/bench_sync.py --items 2000
 """
 
 from __future__ import annotations
@@ -20,10 +30,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, prepare_database
 
-os.environ["ZOHO_REQUESTS_PER_MINUTE"] = "100"
+ZOHO_PER_MINUTE = 100
+os.environ["ZOHO_REQUESTS_PER_MINUTE"] = str(ZOHO_PER_MINUTE)
 
 import httpx  # noqa: E402
 
@@ -37,6 +49,18 @@ from app.integrations.zoho.simulator.app import create_app as create_zoho  # noq
 from app.main import create_app  # noqa: E402
 
 FINAL = {"completed", "failed", "cancelled", "paused"}
+DEFAULT_ITEMS = {"simple": 10_000, "catalogue": 2_000}
+
+#: Zoho endpoints by kind, as the simulator names them in its stats.
+ZOHO_KINDS = {
+    "GET /items": "list",
+    "GET /itemdetails": "details",
+    "GET /items/{item_id}": "details",
+    "GET /items/{item_id}/image": "image",
+    "POST /oauth/v2/token": "token",
+}
+KIND_ORDER = ("list", "details", "image", "token", "other")
+MEDIA_UPLOAD = "POST /wp/v2/media"
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -69,21 +93,133 @@ def report(title: str, run: dict, seconds: float, zoho: dict, store: dict, rss: 
     print(f"worker peak RSS so far: {rss:.0f} MB")
 
 
+def zoho_by_kind(requests: dict[str, int]) -> dict[str, dict[str, int]]:
+    """{"list": {"GET /items": n}, "details": {...}, "image": {...}, "token": {...}, "other": {...}}."""
+    kinds: dict[str, dict[str, int]] = {kind: {} for kind in KIND_ORDER}
+    for endpoint, count in sorted(requests.items()):
+        kinds[ZOHO_KINDS.get(endpoint, "other")][endpoint] = count
+    return kinds
+
+
+async def run_items(api: httpx.AsyncClient, run_id: str, status: str) -> list[dict]:
+    """Every item of a run with this status (the API pages 500 at a time)."""
+    rows: list[dict] = []
+    while True:
+        page = (await api.get(f"/api/v1/syncs/{run_id}/items",
+                              params={"status": status, "limit": 500, "offset": len(rows)})).raise_for_status().json()
+        rows += page["items"]
+        if not page["items"] or len(rows) >= page["total"]:
+            return rows
+
+
+async def catalogue_report(title: str, api: httpx.AsyncClient, run: dict, seconds: float, zoho: dict,
+                           store: dict, rss: float) -> dict[str, Any]:
+    """Print one sync's figures; returns the ones the targets compare."""
+    kinds = zoho_by_kind(zoho["requests"])
+    zoho_total = sum(zoho["requests"].values())
+    store_calls = Counter(store["requests"])
+    writes = sum(v for k, v in store_calls.items() if not k.startswith("GET"))
+    print(f"\n== {title}")
+    print(f"run: {run['status']}  total {run['total']}  synced {run['synced']}  failed {run['failed']}  "
+          f"skipped {run['skipped']}  pending {run['pending']}  cancelled {run['cancelled']}")
+    print(f"wall time: {seconds:.1f} s")
+    print(f"Zoho calls: {zoho_total}  (throttled by the simulator: {zoho['throttled']})")
+    for kind in KIND_ORDER:
+        if kinds[kind] or kind != "other":
+            print(f"  {kind:<8} {sum(kinds[kind].values()):>5}  {kinds[kind]}")
+    print(f"store requests: {sum(store_calls.values())} {dict(sorted(store_calls.items()))}  (writes: {writes})")
+    print(f"media uploads ({MEDIA_UPLOAD}): {store_calls.get(MEDIA_UPLOAD, 0)}   media_created: {store['media_created']}   "
+          f"store objects written: {store['objects_written']}")
+    print(f"worker peak RSS so far: {rss:.0f} MB")
+    for status in ("failed", "skipped"):
+        if run[status]:
+            rows = await run_items(api, run["id"], status)
+            reasons = Counter(f"{r['error_code'] or '-'}: {(r['error'] or '-')[:100]}" for r in rows)
+            print(f"{status} items by reason: " + "; ".join(f"{n} x {why}" for why, n in reasons.most_common(8)))
+    return {
+        "zoho_total": zoho_total,
+        "image_downloads": sum(kinds["image"].values()),
+        "media_uploads": store_calls.get(MEDIA_UPLOAD, 0),
+        "media_created": store["media_created"],
+        "seconds": seconds,
+    }
+
+
+def catalogue_images(zoho_state: Any) -> int:
+    """Items the sync should fetch an image for: active, with a SKU and an image name."""
+    return sum(1 for item in zoho_state.items.values()
+               if item.fields.get("image_name") and item.fields.get("status", "active") == "active"
+               and str(item.fields.get("sku") or "").strip())
+
+
+def check(measured: float, expected: float, ok: bool) -> str:
+    return f"measured {measured:g}  expected {expected:g}  {'ok' if ok else 'MISSED'}"
+
+
+async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: Any, woo: ServerThread,
+                        worker: subprocess.Popen) -> None:
+    images = catalogue_images(zoho_state)
+    figures, media = [], []
+    for title in ("full sync", "unchanged re-sync"):
+        zoho_state.reset_stats()
+        woo.app.state.store.reset_stats()
+        run, seconds = await run_once(api, connection_id)
+        figures.append(await catalogue_report(title, api, run, seconds, zoho_state.stats(),
+                                              woo.app.state.store.stats(), peak_rss_mb(worker.pid)))
+        if title == "full sync":
+            async with httpx.AsyncClient(base_url=woo.base_url, timeout=60) as sim:
+                media = (await sim.get("/__sim__/media")).raise_for_status().json()
+    first, again = figures
+    distinct = len({m["sha256"] for m in media})
+    limit_seconds = first["zoho_total"] * 60 / ZOHO_PER_MINUTE
+    ratio = first["seconds"] / limit_seconds if limit_seconds else float("nan")
+    print(f"\n== targets (images in the catalogue: {images} active items with a SKU and an image; "
+          f"distinct images: {distinct} sha256 among {len(media)} media items in the store after the first sync)")
+    print(f"full sync  image downloads: {check(first['image_downloads'], images, first['image_downloads'] == images)}")
+    print(f"full sync  media uploads:   {check(first['media_uploads'], distinct, first['media_uploads'] == distinct)}"
+          f"  (media_created {first['media_created']})")
+    print(f"full sync  wall time: {first['seconds']:.1f} s; Zoho limit alone: {first['zoho_total']} calls / "
+          f"{ZOHO_PER_MINUTE} a minute = {limit_seconds:.1f} s; ratio {ratio:.2f} (target <= 1.2) "
+          f"{'ok' if ratio <= 1.2 else 'MISSED'}")
+    print(f"re-sync    image downloads: {check(again['image_downloads'], 0, again['image_downloads'] == 0)}")
+    print(f"re-sync    media uploads:   {check(again['media_uploads'], 0, again['media_uploads'] == 0)}"
+          f"  (media_created {again['media_created']})")
+    print(f"re-sync    wall time: {again['seconds']:.1f} s for {again['zoho_total']} Zoho calls "
+          f"({again['zoho_total'] * 60 / ZOHO_PER_MINUTE:.1f} s at {ZOHO_PER_MINUTE} a minute)")
+
+
 async def main(args: argparse.Namespace) -> None:
     await prepare_database()
     settings = get_settings()
-    zoho_state = build_state(items=args.items, seed=3, latency_ms=args.zoho_latency_ms, rate_limit_per_minute=100)
+    catalogue = args.scenario == "catalogue"
+    items = args.items or DEFAULT_ITEMS[args.scenario]
+    if catalogue:
+        zoho_state = build_state(items=items, seed=args.seed, groups=args.groups, image_ratio=args.image_ratio,
+                                 latency_ms=args.zoho_latency_ms, rate_limit_per_minute=ZOHO_PER_MINUTE)
+    else:
+        zoho_state = build_state(items=items, seed=3, latency_ms=args.zoho_latency_ms,
+                                 rate_limit_per_minute=ZOHO_PER_MINUTE)
     zoho = ServerThread(create_zoho(zoho_state)).start()
     woo = ServerThread(create_woo()).start()
     woo.app.state.store.update_knobs({"per_item_latency_ms": args.store_ms_per_product})
     ctx = await open_context(settings)
     await ctx.redis.flushdb()
+    log_file = open(args.worker_log, "ab") if args.worker_log else None
     worker = subprocess.Popen([str(Path(sys.executable).parent / "skubridge"), "worker"], cwd=ROOT,
-                              env=dict(os.environ), stdout=subprocess.DEVNULL)
+                              env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=log_file)
     app = create_app(settings, ctx=ctx)
     app.state.ctx = ctx
-    print(f"benchmark: {args.items} products; Zoho {args.zoho_latency_ms} ms/call, 100 calls/min; store "
-          f"{args.store_ms_per_product} ms/product; batch {args.batch_size}, {args.concurrency} batches in flight")
+    if catalogue:
+        groups = len({item.fields["group_id"] for item in zoho_state.items.values() if item.fields.get("group_id")})
+        variants = sum(1 for item in zoho_state.items.values() if item.fields.get("group_id"))
+        inactive = sum(1 for item in zoho_state.items.values() if item.fields.get("status") == "inactive")
+        print(f"benchmark (catalogue): {items} products, {groups} groups holding {variants} variants, "
+              f"{args.image_ratio:.0%} with images, {inactive} inactive (seed {args.seed}); Zoho "
+              f"{args.zoho_latency_ms} ms/call, {ZOHO_PER_MINUTE} calls/min; store {args.store_ms_per_product} "
+              f"ms/product; batch {args.batch_size}, {args.concurrency} batches in flight; images via /wp/v2/media")
+    else:
+        print(f"benchmark: {items} products; Zoho {args.zoho_latency_ms} ms/call, 100 calls/min; store "
+              f"{args.store_ms_per_product} ms/product; batch {args.batch_size}, {args.concurrency} batches in flight")
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
                                      headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
@@ -91,17 +227,22 @@ async def main(args: argparse.Namespace) -> None:
             body = demo_connection_body(zoho.base_url, woo.base_url, name="bench", batch_size=args.batch_size,
                                         store_concurrency=args.concurrency)
             connection = (await api.post("/api/v1/connections", json=body)).raise_for_status().json()
+            if catalogue:
+                await run_catalogue(api, connection["id"], zoho_state, woo, worker)
+                return
             for title in ("full sync", "unchanged re-sync"):
                 zoho_state.reset_stats()
                 woo.app.state.store.reset_stats()
                 run, seconds = await run_once(api, connection["id"])
                 report(title, run, seconds, zoho_state.stats(), woo.app.state.store.stats(), peak_rss_mb(worker.pid))
-            pages = math.ceil(args.items / 200)
+            pages = math.ceil(items / 200)
             print(f"\nfloor set by Zoho's limit alone for {pages} list calls: "
                   f"{max(0, pages - 100) * 0.6:.1f} s of waiting (100 calls fit the first minute)")
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+        if log_file is not None:
+            log_file.close()
         await ctx.close()
         zoho.stop()
         woo.stop()
@@ -109,9 +250,14 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--scenario", choices=sorted(DEFAULT_ITEMS), default="simple")
+    parser.add_argument("--items", type=int, default=None, help="10,000 for simple, 2,000 for catalogue")
+    parser.add_argument("--groups", type=int, default=300, help="catalogue: item groups of 2-6 variants")
+    parser.add_argument("--image-ratio", type=float, default=0.4, help="catalogue: share of items with an image")
+    parser.add_argument("--seed", type=int, default=5, help="catalogue: catalogue seed")
     parser.add_argument("--zoho-latency-ms", type=int, default=150)
     parser.add_argument("--store-ms-per-product", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--worker-log", help="append the worker's log (stderr) to this file instead of the terminal")
     asyncio.run(main(parser.parse_args()))

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, or_, text, update
+from sqlalchemy import bindparam, func, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
@@ -334,7 +334,9 @@ _RECORD = (
     .where(_items.c.id == bindparam("b_id"), _items.c.claim_token == bindparam("b_token"),
            # (executemany cannot expand an IN list)
            or_(_items.c.status == ItemStatus.PENDING, _items.c.status == ItemStatus.CANCELLED))
-    .values(status=bindparam("b_status"), woo_id=bindparam("b_woo_id"), reason=bindparam("b_reason"),
+    # A synced item keeps the reason it was planned with (e.g. why a variation is set aside).
+    .values(status=bindparam("b_status"), woo_id=bindparam("b_woo_id"),
+            reason=func.coalesce(bindparam("b_reason"), _items.c.reason),
             error_code=bindparam("b_code"), image_state=bindparam("b_images"))
 )
 _link_insert = pg_insert(ProductLink.__table__)
