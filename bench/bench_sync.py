@@ -204,9 +204,8 @@ async def main(args: argparse.Namespace) -> None:
     woo.app.state.store.update_knobs({"per_item_latency_ms": args.store_ms_per_product})
     ctx = await open_context(settings)
     await ctx.redis.flushdb()
-    log_file = open(args.worker_log, "ab") if args.worker_log else None
     worker = subprocess.Popen([str(Path(sys.executable).parent / "skubridge"), "worker"], cwd=ROOT,
-                              env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=log_file)
+                              env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=args.worker_log)
     app = create_app(settings, ctx=ctx)
     app.state.ctx = ctx
     if catalogue:
@@ -241,8 +240,6 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         worker.terminate()
         worker.wait(timeout=10)
-        if log_file is not None:
-            log_file.close()
         await ctx.close()
         zoho.stop()
         woo.stop()
@@ -259,5 +256,5 @@ if __name__ == "__main__":
     parser.add_argument("--store-ms-per-product", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--worker-log", help="append the worker's log (stderr) to this file instead of the terminal")
+    parser.add_argument("--worker-log", type=argparse.FileType("ab"), help="append the worker's log (stderr) to this file instead of the terminal")
     asyncio.run(main(parser.parse_args()))
