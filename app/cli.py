@@ -83,11 +83,13 @@ def sync_status(run_id: str, api_url: ApiUrl = "http://127.0.0.1:8000") -> None:
 
 
 @sim_cli.command("zoho")
-def sim_zoho(host: str = "127.0.0.1", port: int = 8101, items: int = 1000, seed: int = 1) -> None:
+def sim_zoho(host: str = "127.0.0.1", port: int = 8101, items: int = 1000, seed: int = 1,
+             groups: int = typer.Option(0, help="Item groups (variable products) among the items"),
+             image_ratio: float = typer.Option(0.0, help="Share of items with an image")) -> None:
     """Run the Zoho Inventory simulator."""
     from app.integrations.zoho.simulator.__main__ import run
 
-    run(host=host, port=port, items=items, seed=seed)
+    run(host=host, port=port, items=items, seed=seed, groups=groups, image_ratio=image_ratio)
 
 
 @sim_cli.command("woocommerce")

@@ -32,8 +32,11 @@ def run_demo(*, items: int, api_port: int) -> None:
     try:
         _step("Applying database migrations")
         subprocess.run([str(BIN / "skubridge"), "migrate"], check=True, env=env)
-        _step(f"Starting the Zoho Inventory simulator with {items} products (port {ports['zoho']})")
-        children.append(_spawn(["sim", "zoho", "--port", str(ports["zoho"]), "--items", str(items)], env))
+        groups = max(1, items // 20)
+        _step(f"Starting the Zoho Inventory simulator with {items} items, {groups} of them item groups, "
+              f"10% with pictures (port {ports['zoho']})")
+        children.append(_spawn(["sim", "zoho", "--port", str(ports["zoho"]), "--items", str(items),
+                                "--groups", str(groups), "--image-ratio", "0.1"], env))
         _step(f"Starting the WooCommerce simulator (port {ports['woo']})")
         # A store that takes 10 ms per product written, so the progress bar has something to show.
         children.append(_spawn(["sim", "woocommerce", "--port", str(ports["woo"]), "--per-item-latency-ms", "10"], env))
