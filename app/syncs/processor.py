@@ -52,7 +52,7 @@ _CLAIM = text("""
     UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
     WHERE id IN (
         SELECT i.id FROM sync_run_items i
-        WHERE i.run_id = :run_id AND i.status = 'pending'
+        WHERE i.run_id = :run_id AND i.status = 'pending' AND i.parent_key IS NULL
           AND (i.claim_token IS NULL OR i.claimed_at < now() - make_interval(secs => :lease))
           AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = :run_id AND r.status = 'running'
                       AND r.driver_token = :token)

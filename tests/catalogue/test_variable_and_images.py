@@ -81,6 +81,12 @@ async def test_groups_become_variable_products_with_images_once(api, zoho, store
     assert len(media) == len({m["sha256"] for m in media}) == len(active_images)
     assert zoho_calls(zoho_server.base_url)["GET /items/{item_id}/image"] == len(active_images)
 
+    # Batched: one SKU look-up per 100 SKUs, one variations call per parent (and one for images).
+    calls = store_calls(woo_server.base_url)
+    assert calls["GET /products"] == 2, calls  # 120 items + 12 parents' SKUs
+    assert calls["POST /products/{product_id}/variations/batch"] <= 2 * len(groups), calls
+    assert calls["POST /wp/v2/media"] == len(active_images)
+
     # Unchanged re-sync: no downloads, no uploads, no writes.
     sim(zoho_server.base_url, "POST", "/stats/reset")
     sim(woo_server.base_url, "POST", "/stats/reset")
