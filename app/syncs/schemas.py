@@ -37,3 +37,6 @@ class RunItemRead(BaseModel):
     woo_id: int | None
     attempts: int
     updated_at: datetime
+    kind: str = "product"  # product, variable (an item group), variation
+    group: str | None = None  # a variation's variable product item (`group:<id>`)
+    images: str | None = None  # the image step: pending, done, failed (null: nothing to do)

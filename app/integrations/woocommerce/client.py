@@ -146,8 +146,10 @@ class WooClient:
 
     async def _batch(self, path: str, endpoint: str, creates: Sequence[ProductWrite],
                      updates: Sequence[ProductWrite], settings: StoreSettings) -> list[WriteResult]:
+        """Results in input order: every create's, then every update's, however many calls."""
         writes = [("create", w) for w in creates] + [("update", w) for w in updates]
-        results: list[WriteResult] = []
+        created: list[WriteResult] = []
+        updated: list[WriteResult] = []
         for start in range(0, len(writes), BATCH_LIMIT):
             chunk = writes[start : start + BATCH_LIMIT]
             chunk_creates = [w for op, w in chunk if op == "create"]
@@ -159,9 +161,9 @@ class WooClient:
                 body["update"] = [{"id": w.store_id, **draft_to_wc(w.draft, settings=settings)} for w in chunk_updates]
             response = await self._request("POST", path, json=body, timeout=BATCH_TIMEOUT, endpoint=endpoint)
             payload = response.json()
-            results += _match_results(chunk_creates, payload.get("create"))
-            results += _match_results(chunk_updates, payload.get("update"))
-        return results
+            created += _match_results(chunk_creates, payload.get("create"))
+            updated += _match_results(chunk_updates, payload.get("update"))
+        return created + updated
 
     async def write_one(self, write: ProductWrite, *, parent_id: int | None, settings: StoreSettings) -> dict[str, Any]:
         """Update one product or variation outside a batch and return the store's record (used
