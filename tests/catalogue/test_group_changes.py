@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.catalogue.test_variable_and_images import store_calls, sync
-from tests.helpers import create_connection, run_items, sim, store_products
+from tests.helpers import create_connection, run_items, sim, store_products, wait_for_run
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -119,3 +119,25 @@ async def test_create_missing_variations_off_leaves_new_variants_out(api, zoho, 
     reasons = {i["zoho_item_id"]: i["error"] for i in await run_items(api, run["id"], "skipped")}
     assert reasons["9002"] == "not in the store and create_missing_variations is off"
     assert "CAP-2" not in by_sku(woo_server.base_url)
+
+
+async def test_worker_killed_mid_run_duplicates_no_parent_or_variation(api, zoho, store, zoho_server, woo_server,
+                                                                       worker):
+    zoho.generate_catalogue(160, seed=3, groups=25, image_ratio=0.3)
+    sim(woo_server.base_url, "PUT", "/config", json={"per_item_latency_ms": 15})
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=5)
+    first = worker()
+    run = (await api.post(f"/api/v1/connections/{conn['id']}/syncs")).json()
+    await wait_for_run(api, run["id"], until=lambda r: r["synced"] >= 40)
+    first.kill()
+    worker()
+    done = await wait_for_run(api, run["id"], timeout=180)
+    assert done["status"] == "completed" and done["failed"] == 0, done
+    products = store_products(woo_server.base_url)
+    skus = [p["sku"].lower() for p in products if p["sku"]]
+    assert len(skus) == len(set(skus))
+    groups = {i["group_id"] for i in zoho.all_items() if i.get("group_id")}
+    parents = [p for p in products if p["type"] == "variable"]
+    assert len(parents) == len(groups)
+    media = sim(woo_server.base_url, "GET", "/media")
+    assert len({m["sha256"] for m in media}) == len(media)  # no picture uploaded twice
