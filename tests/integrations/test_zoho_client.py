@@ -109,6 +109,24 @@ async def test_budget_is_shared_across_processes(settings):
         await r.aclose()
 
 
+async def test_image_downloads_leave_a_reserve_to_other_calls(settings):
+    """With the window nearly spent, a call with a reserve waits while an ordinary call goes."""
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    redis = aioredis.from_url(settings.redis_url)
+    budget = ZohoBudget(redis_url=settings.redis_url, redis=redis, per_minute=5, daily_limit=None, window_seconds=1)
+    for _ in range(3):
+        await budget.acquire(org)
+    started = time.monotonic()
+    low = asyncio.create_task(budget.acquire(org, reserve=2))  # 2 left, both reserved
+    await asyncio.sleep(0.2)
+    assert not low.done()
+    await budget.acquire(org)  # an ordinary call takes a reserved slot at once
+    assert time.monotonic() - started < 0.5
+    await low  # the image call goes once the window moves on
+    assert time.monotonic() - started >= 0.9
+    await redis.aclose()
+
+
 # --------------------------------------------------------------------------- item images and groups
 
 

@@ -32,7 +32,7 @@ from app.integrations.zoho.errors import (
 )
 from app.integrations.zoho.images import MAX_IMAGE_BYTES, DownloadedImage, read_image
 from app.integrations.zoho.parse import parse_item
-from app.integrations.zoho.ratelimit import ZohoBudget
+from app.integrations.zoho.ratelimit import IMAGE_RESERVE, ZohoBudget
 from app.integrations.zoho.tokens import AccessToken, TokenManager
 
 log = structlog.get_logger(__name__)
@@ -145,7 +145,7 @@ class ZohoClient:
         Bytes that are not an image are returned as they are; the optimiser refuses them.
         """
         response = await self._exchange("GET", f"/items/{item_id}/image", endpoint="GET /items/{item_id}/image",
-                                        stream=True)
+                                        stream=True, reserve=IMAGE_RESERVE)
         try:
             if response.is_success and not _is_json(response):
                 return await read_image(response, item_id=item_id, max_bytes=max_bytes)
@@ -201,7 +201,7 @@ class ZohoClient:
         return _envelope(await self._exchange(method, path, endpoint=endpoint, params=params, json=json))
 
     async def _exchange(self, method: str, path: str, *, endpoint: str, params: dict[str, Any] | None = None,
-                        json: Any = None, stream: bool = False) -> httpx.Response:
+                        json: Any = None, stream: bool = False, reserve: int = 0) -> httpx.Response:
         """One call through the budget, the token and the retries; the response it ended on.
 
         With `stream`, a 2xx comes back unread (the caller reads and closes it); every other
@@ -210,7 +210,7 @@ class ZohoClient:
         failures = rate_waits = 0
         refreshed = False
         while True:
-            await self._budget.acquire(self.organization_id)
+            await self._budget.acquire(self.organization_id, reserve=reserve)
             token = await self._tokens.get()
             try:
                 response = await self._send(method, path, token, params=params, json=json, stream=stream)

@@ -20,6 +20,10 @@ from redis.asyncio import Redis
 from app.integrations.zoho.errors import ZohoQuotaExhausted
 
 
+# Slots of each minute that image downloads leave to stock, price and webhook calls.
+IMAGE_RESERVE = 10
+
+
 class ZohoBudget:
     def __init__(self, *, redis_url: str, redis: Redis, per_minute: int, daily_limit: int | None,
                  window_seconds: int = 60) -> None:
@@ -31,9 +35,19 @@ class ZohoBudget:
         self._daily_limit = daily_limit
         self._redis = redis
 
-    async def acquire(self, organization_id: str) -> None:
-        """Wait until one more request fits the organization's minute window, then count it."""
+    async def acquire(self, organization_id: str, *, reserve: int = 0) -> None:
+        """Wait until one more request fits the organization's minute window, then count it.
+
+        `reserve` slots of the window are left to other calls: image downloads pass
+        IMAGE_RESERVE, so a long image step never makes a webhook's item fetch wait behind it.
+        (The check and the hit are two steps; two processes may now and then both take the last
+        slot above the reserve. The window itself is never exceeded.)"""
         await self._count_day(organization_id)
+        while reserve:
+            stats = await self._limiter.get_window_stats(self._per_minute, organization_id)
+            if stats.remaining > reserve:
+                break
+            await asyncio.sleep(max(0.05, stats.reset_time - time.time()) + random.uniform(0, 0.05))
         while not await self._limiter.hit(self._per_minute, organization_id):
             stats = await self._limiter.get_window_stats(self._per_minute, organization_id)
             # Small jitter so workers that wake together do not stampede the freed slot.
