@@ -327,7 +327,9 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
                                  else parent_sku(group.group_id))
     if parent_id is None:
         action = ItemAction.CREATE
-    elif link is not None and link.content_hash == digest and link.woo_id == parent_id:
+    elif not group.active or (link is not None and link.content_hash == digest and link.woo_id == parent_id):
+        # With no active variant left the parent keeps what it has: its variations are set
+        # aside, and emptying its attributes would only turn them into "any" options.
         action = ItemAction.UNCHANGED
     else:
         action = ItemAction.UPDATE
