@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ ZOHO_PER_MINUTE = 100
 os.environ["ZOHO_REQUESTS_PER_MINUTE"] = str(ZOHO_PER_MINUTE)
 
 import httpx  # noqa: E402
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.core.context import open_context  # noqa: E402
@@ -61,6 +63,45 @@ ZOHO_KINDS = {
 }
 KIND_ORDER = ("list", "details", "image", "token", "other")
 MEDIA_UPLOAD = "POST /wp/v2/media"
+_ZOHO_PATHS = (
+    (re.compile(r"^/inventory/v1/items/?$"), "list"),
+    (re.compile(r"^/inventory/v1/itemdetails/?$"), "details"),
+    (re.compile(r"^/inventory/v1/items/[^/]+/?$"), "details"),
+    (re.compile(r"^/inventory/v1/items/[^/]+/image/?$"), "image"),
+    (re.compile(r"^/oauth/v2/token/?$"), "token"),
+)
+
+
+class ZohoAnswers:
+    """ASGI middleware around the Zoho simulator: its answers by kind and HTTP status.
+
+    The simulator counts a request before its rate-limit gate, so a call refused with 429 and
+    retried counts twice there; a 200 from `GET /items/{item_id}/image` is one image downloaded.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app, self.counts = app, Counter[tuple[str, int]]()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/__sim__"):
+            return await self.app(scope, receive, send)
+        kind = next((k for pattern, k in _ZOHO_PATHS if pattern.match(scope["path"])), "other")
+
+        async def tap(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.counts[(kind, message["status"])] += 1
+            await send(message)
+
+        await self.app(scope, receive, tap)
+
+    def reset(self) -> None:
+        self.counts = Counter()
+
+    def by_kind(self, kind: str) -> dict[int, int]:
+        return {status: n for (k, status), n in sorted(self.counts.items()) if k == kind}
+
+    def __getattr__(self, name: str) -> Any:  # ServerThread and the bench read app.state
+        return getattr(self.app, name)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -113,7 +154,7 @@ async def run_items(api: httpx.AsyncClient, run_id: str, status: str) -> list[di
 
 
 async def catalogue_report(title: str, api: httpx.AsyncClient, run: dict, seconds: float, zoho: dict,
-                           store: dict, rss: float) -> dict[str, Any]:
+                           answers: ZohoAnswers, store: dict, rss: float) -> dict[str, Any]:
     """Print one sync's figures; returns the ones the targets compare."""
     kinds = zoho_by_kind(zoho["requests"])
     zoho_total = sum(zoho["requests"].values())
@@ -126,7 +167,8 @@ async def catalogue_report(title: str, api: httpx.AsyncClient, run: dict, second
     print(f"Zoho calls: {zoho_total}  (throttled by the simulator: {zoho['throttled']})")
     for kind in KIND_ORDER:
         if kinds[kind] or kind != "other":
-            print(f"  {kind:<8} {sum(kinds[kind].values()):>5}  {kinds[kind]}")
+            statuses = ", ".join(f"{n} x {status}" for status, n in answers.by_kind(kind).items())
+            print(f"  {kind:<8} {sum(kinds[kind].values()):>5}  {kinds[kind]}  answered: {statuses or '-'}")
     print(f"store requests: {sum(store_calls.values())} {dict(sorted(store_calls.items()))}  (writes: {writes})")
     print(f"media uploads ({MEDIA_UPLOAD}): {store_calls.get(MEDIA_UPLOAD, 0)}   media_created: {store['media_created']}   "
           f"store objects written: {store['objects_written']}")
@@ -138,7 +180,9 @@ async def catalogue_report(title: str, api: httpx.AsyncClient, run: dict, second
             print(f"{status} items by reason: " + "; ".join(f"{n} x {why}" for why, n in reasons.most_common(8)))
     return {
         "zoho_total": zoho_total,
-        "image_downloads": sum(kinds["image"].values()),
+        "image_calls": sum(kinds["image"].values()),
+        "image_downloads": answers.by_kind("image").get(200, 0),
+        "image_answers": ", ".join(f"{n} x {status}" for status, n in answers.by_kind("image").items()) or "-",
         "media_uploads": store_calls.get(MEDIA_UPLOAD, 0),
         "media_created": store["media_created"],
         "seconds": seconds,
@@ -156,15 +200,16 @@ def check(measured: float, expected: float, ok: bool) -> str:
     return f"measured {measured:g}  expected {expected:g}  {'ok' if ok else 'MISSED'}"
 
 
-async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: Any, woo: ServerThread,
-                        worker: subprocess.Popen) -> None:
+async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: Any, answers: ZohoAnswers,
+                        woo: ServerThread, worker: subprocess.Popen) -> None:
     images = catalogue_images(zoho_state)
     figures, media = [], []
     for title in ("full sync", "unchanged re-sync"):
         zoho_state.reset_stats()
+        answers.reset()
         woo.app.state.store.reset_stats()
         run, seconds = await run_once(api, connection_id)
-        figures.append(await catalogue_report(title, api, run, seconds, zoho_state.stats(),
+        figures.append(await catalogue_report(title, api, run, seconds, zoho_state.stats(), answers,
                                               woo.app.state.store.stats(), peak_rss_mb(worker.pid)))
         if title == "full sync":
             async with httpx.AsyncClient(base_url=woo.base_url, timeout=60) as sim:
@@ -175,13 +220,15 @@ async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: 
     ratio = first["seconds"] / limit_seconds if limit_seconds else float("nan")
     print(f"\n== targets (images in the catalogue: {images} active items with a SKU and an image; "
           f"distinct images: {distinct} sha256 among {len(media)} media items in the store after the first sync)")
-    print(f"full sync  image downloads: {check(first['image_downloads'], images, first['image_downloads'] == images)}")
+    print(f"full sync  image downloads: {check(first['image_downloads'], images, first['image_downloads'] == images)}"
+          f"  (image calls {first['image_calls']}, answered {first['image_answers']})")
     print(f"full sync  media uploads:   {check(first['media_uploads'], distinct, first['media_uploads'] == distinct)}"
           f"  (media_created {first['media_created']})")
     print(f"full sync  wall time: {first['seconds']:.1f} s; Zoho limit alone: {first['zoho_total']} calls / "
           f"{ZOHO_PER_MINUTE} a minute = {limit_seconds:.1f} s; ratio {ratio:.2f} (target <= 1.2) "
           f"{'ok' if ratio <= 1.2 else 'MISSED'}")
-    print(f"re-sync    image downloads: {check(again['image_downloads'], 0, again['image_downloads'] == 0)}")
+    print(f"re-sync    image downloads: {check(again['image_downloads'], 0, again['image_downloads'] == 0)}"
+          f"  (image calls {again['image_calls']}, answered {again['image_answers']})")
     print(f"re-sync    media uploads:   {check(again['media_uploads'], 0, again['media_uploads'] == 0)}"
           f"  (media_created {again['media_created']})")
     print(f"re-sync    wall time: {again['seconds']:.1f} s for {again['zoho_total']} Zoho calls "
@@ -199,7 +246,8 @@ async def main(args: argparse.Namespace) -> None:
     else:
         zoho_state = build_state(items=items, seed=3, latency_ms=args.zoho_latency_ms,
                                  rate_limit_per_minute=ZOHO_PER_MINUTE)
-    zoho = ServerThread(create_zoho(zoho_state)).start()
+    answers = ZohoAnswers(create_zoho(zoho_state))
+    zoho = ServerThread(answers).start()
     woo = ServerThread(create_woo()).start()
     woo.app.state.store.update_knobs({"per_item_latency_ms": args.store_ms_per_product})
     ctx = await open_context(settings)
@@ -227,7 +275,7 @@ async def main(args: argparse.Namespace) -> None:
                                         store_concurrency=args.concurrency)
             connection = (await api.post("/api/v1/connections", json=body)).raise_for_status().json()
             if catalogue:
-                await run_catalogue(api, connection["id"], zoho_state, woo, worker)
+                await run_catalogue(api, connection["id"], zoho_state, answers, woo, worker)
                 return
             for title in ("full sync", "unchanged re-sync"):
                 zoho_state.reset_stats()
