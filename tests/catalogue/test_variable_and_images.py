@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.syncs.drafts import format_price
+from app.syncs.drafts import LENGTH_IN_MM, WEIGHT_IN_GRAMS, convert, format_price
+from tests.syncs.test_manual_sync import _dec
 from tests.helpers import create_connection, run_items, sim, start_run, store_products, wait_for_run
 
 pytestmark = pytest.mark.timeout(240)
@@ -47,7 +48,10 @@ async def test_groups_become_variable_products_with_images_once(api, zoho, store
     for group_id, members in groups.items():
         active = [m for m in members if m["status"] == "active"]
         parent = by_sku[f"zoho-group-{group_id}"]
-        assert parent["type"] == "variable" and parent["name"] == members[0]["group_name"]
+        assert parent["type"] == "variable" and parent["name"] == members[0]["group_name"].replace("&", "&amp;")
+        assert parent["status"] == "draft"  # new products' status
+        assert parent["description"] == Counter(m["description"] for m in active).most_common(1)[0][0].replace(
+            "&", "&amp;")
         # Every attribute with the options its active variants use, flagged for variations.
         names = [members[0][f"attribute_name{s}"] for s in (1, 2, 3) if members[0].get(f"attribute_name{s}")]
         assert [a["name"] for a in parent["attributes"]] == names
@@ -59,7 +63,17 @@ async def test_groups_become_variable_products_with_images_once(api, zoho, store
             assert variation["type"] == "variation" and variation["parent_id"] == parent["id"]
             assert variation["regular_price"] == format_price(Decimal(str(member["rate"])))
             assert variation["stock_quantity"] == int(Decimal(str(member["available_stock"])))
-            assert variation["status"] == "publish"
+            assert variation["status"] == "publish" and variation["manage_stock"] is True
+            reorder = member.get("reorder_level")
+            assert variation["low_stock_amount"] == (int(Decimal(str(reorder))) if reorder not in (None, "") else None)
+            package = member.get("package_details") or member
+            assert variation["weight"] == convert(_dec(package.get("weight")), package.get("weight_unit"),
+                                                  store.weight_unit, WEIGHT_IN_GRAMS, "weight")
+            for axis in ("length", "width", "height"):
+                assert variation["dimensions"][axis] == convert(_dec(package.get(axis)), package.get("dimension_unit"),
+                                                                store.dimension_unit, LENGTH_IN_MM, "dimension")
+            assert {"key": "_zoho_item_id", "value": member["item_id"]} in [
+                {"key": m["key"], "value": m["value"]} for m in variation["meta_data"]]
             options = {a["value"] for a in variation["attributes"]}
             assert options == {member[f"attribute_option_name{s}"] for s in range(1, len(names) + 1)}
             assert len(variation["image_ids"]) == (1 if member["image_name"] else 0)
