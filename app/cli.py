@@ -82,6 +82,47 @@ def sync_status(run_id: str, api_url: ApiUrl = "http://127.0.0.1:8000") -> None:
     console.print_json(data=run)
 
 
+@cli.command("preview")
+def preview(
+    connection: Annotated[str, typer.Option("--connection", help="Connection id")],
+    changes_only: Annotated[bool, typer.Option("--changes-only", help="Leave out unchanged items")] = False,
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+) -> None:
+    """What a sync would do now, per SKU, with each field it would change (writes nothing)."""
+    from rich.table import Table
+
+    with _client(api_url) as client:
+        started = _call(client.post(f"/api/v1/connections/{connection}/preview"))
+        while (result := _call(client.get(f"/api/v1/previews/{started['id']}", params={"limit": 1}))
+               )["status"] in ("queued", "running"):
+            time.sleep(0.5)
+        if result["status"] == "failed":
+            console.print(f"[red]preview failed: {result['reason']}[/red]")
+            raise typer.Exit(1)
+        items, offset = [], 0
+        while offset < result["total"]:
+            page = _call(client.get(f"/api/v1/previews/{started['id']}", params={"limit": 500, "offset": offset}))
+            items += page["items"]
+            offset += 500
+    table = Table("SKU", "kind", "action", "field", "store", "Zoho / reason")
+    for item in items:
+        if changes_only and item["action"] == "unchanged":
+            continue
+        if not item["changes"]:
+            table.add_row(item["sku"] or item["zoho_item_id"], item["kind"], item["action"], "", "", item["reason"] or "")
+        for n, change in enumerate(item["changes"]):
+            first = n == 0
+            table.add_row(item["sku"] or item["zoho_item_id"] if first else "", item["kind"] if first else "",
+                          item["action"] if first else "", change["field"], _short(change["store"]), _short(change["zoho"]))
+    console.print(table)
+    console.print(", ".join(f"{action} {count}" for action, count in sorted((result["summary"] or {}).items())))
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 @sim_cli.command("zoho")
 def sim_zoho(host: str = "127.0.0.1", port: int = 8101, items: int = 1000, seed: int = 1,
              groups: int = typer.Option(0, help="Item groups (variable products) among the items"),

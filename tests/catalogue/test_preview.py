@@ -113,3 +113,27 @@ async def test_preview_errors(api):
     assert response.status_code == 404 and response.json()["error"] == "NotFound"
     response = await api.get(f"/api/v1/previews/{missing}")
     assert response.status_code == 404 and set(response.json()) == {"error", "detail"}
+
+
+async def test_preview_command_prints_the_changes(api, zoho, store, zoho_server, woo_server, worker, settings):
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.integrations.simserver import ServerThread
+    from app.main import create_app
+
+    zoho.upsert_items([{"item_id": "41", "name": "Vase", "sku": "P-VASE", "rate": 12, "status": "active",
+                        "stock_on_hand": 2}])
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    worker()
+    await sync(api, conn["id"])
+    zoho.patch_item("41", {"rate": 14})
+    server = ServerThread(create_app(settings)).start()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, [
+            "preview", "--connection", conn["id"], "--api-url", server.base_url])
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert "P-VASE" in result.output and "regular_price" in result.output
+    assert "12.00" in result.output and "14.00" in result.output and "update 1" in result.output
