@@ -45,8 +45,12 @@ log = structlog.get_logger(__name__)
 
 IMAGE_CHUNK = 50
 DOWNLOADS_IN_FLIGHT = 4
-# Decoding and re-encoding is CPU work in threads; two at once keep the event loop responsive.
-OPTIMISE_IN_FLIGHT = 2
+# Decoding and re-encoding is CPU work in a thread, one picture at a time: Zoho's budget lets
+# fewer than two images a second through anyway, and one decoded bitmap bounds the memory.
+OPTIMISE_IN_FLIGHT = 1
+# Formats other than JPEG decode at full size: 40 MP is 160 MB as RGBA, the most one may take.
+# (Zoho accepts uploads up to 7 MB, so real product photos stay far below.)
+MAX_SOURCE_PIXELS = 40_000_000
 
 _PENDING = text("""
     SELECT i.id, i.kind, i.payload, i.woo_id, i.content_hash, i.sku, i.zoho_item_id, h.woo_id AS parent_woo_id
@@ -158,7 +162,8 @@ class ImageStep:
         async with self._cpu:
             try:
                 return await asyncio.to_thread(optimise, downloaded.data, max_edge=self.settings.image_max_edge,
-                                               output=self.settings.image_format, quality=self.settings.image_quality)
+                                               output=self.settings.image_format, quality=self.settings.image_quality,
+                                               max_source_pixels=MAX_SOURCE_PIXELS)
             except ImageRejected as exc:
                 await self._remember(key, error=f"image not usable: {exc.reason}")
                 return None
