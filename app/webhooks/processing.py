@@ -25,7 +25,7 @@ from app.db.session import transaction
 from app.integrations.woocommerce.errors import WooAuthError, WooError
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted
 from app.logs.service import entry, purge_logs, write_logs
-from app.models import Connection, EventOutcome, ItemAction, ItemStatus, WebhookEvent
+from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, WebhookEvent
 from app.syncs.immediate import ItemResult, sync_items_now
 
 log = structlog.get_logger(__name__)
@@ -198,11 +198,12 @@ async def schedule_catchups(ctx: AppContext) -> int:
 
 
 async def purge_old_records(ctx: AppContext) -> tuple[int, int]:
-    """Drop webhook events and log entries older than the retention period."""
+    """Drop webhook events, log entries and previews older than the retention period."""
     cutoff = datetime.now().astimezone() - timedelta(days=ctx.settings.retention_days)
     async with transaction(ctx.sessionmaker) as session:
         events = (await session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < cutoff))).rowcount
         logs = await purge_logs(session, older_than=cutoff)
+        await session.execute(delete(Preview).where(Preview.created_at < cutoff))
     return events or 0, logs
 
 

@@ -137,3 +137,20 @@ async def test_preview_command_prints_the_changes(api, zoho, store, zoho_server,
     assert result.exit_code == 0, result.output
     assert "P-VASE" in result.output and "regular_price" in result.output
     assert "12.00" in result.output and "14.00" in result.output and "update 1" in result.output
+
+
+async def test_old_previews_are_purged(api, ctx, zoho, zoho_server, woo_server):
+    from sqlalchemy import text
+
+    from app.webhooks.processing import purge_old_records
+
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    old = (await api.post(f"/api/v1/connections/{conn['id']}/preview")).json()["id"]
+    new = (await api.post(f"/api/v1/connections/{conn['id']}/preview")).json()["id"]
+    async with ctx.sessionmaker() as session:
+        await session.execute(text("UPDATE previews SET created_at = now() - interval '31 days' WHERE id = :id"),
+                              {"id": old})
+        await session.commit()
+    await purge_old_records(ctx)
+    assert (await api.get(f"/api/v1/previews/{old}")).status_code == 404
+    assert (await api.get(f"/api/v1/previews/{new}")).status_code == 200
