@@ -202,7 +202,9 @@ class ImageStep:
         if self.mode == "media":
             if self.media is None:
                 raise WooError("image_upload is 'media' but the connection has no WordPress application password")
-            return await self.media.upload(asset.data or b"", filename=f"zoho-{asset.content_sha256[:16]}.{extension}",
+            # Named after the first product that shows it (the store titles the media item so).
+            stem = carrier.sku if carrier.sku and not carrier.sku.startswith("zoho-group-") else "zoho"
+            return await self.media.upload(asset.data or b"", filename=f"{stem}-{asset.content_sha256[:8]}.{extension}",
                                            content_type=asset.content_type)
         return await self._upload_by_src(asset, carrier, extension)
 

@@ -44,6 +44,7 @@ async def test_changed_image_costs_one_download_and_one_upload_shared_image_one_
     products = by_sku(woo_server.base_url)
     media = sim(woo_server.base_url, "GET", "/media")
     assert len(media) == 2  # two distinct pictures
+    assert all(m["file"].split("/")[-1].startswith("IMG-") for m in media)  # named after a product's SKU
     assert products["IMG-1"]["image_ids"] == products["IMG-2"]["image_ids"]
     assert products["IMG-3"]["image_ids"] != products["IMG-1"]["image_ids"]
     assert zoho_calls(zoho_server.base_url)[DOWNLOADS] == 3
