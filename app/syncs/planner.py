@@ -235,12 +235,18 @@ def _screen_group(members: list[CatalogItem], plan: Plan, sku_counts: Counter[st
     first = members[0]
     group = GroupCandidates(first.group_id or "", first.group_name or first.group_id or "", [], [])
     combos = Counter(m.attributes for m in members if m.active)
+    # The group's attributes are what most of its variants carry (Zoho gives them all the same).
+    names = Counter(tuple(n for n, _ in m.attributes) for m in members if m.attributes).most_common(1)
+    group_names = names[0][0] if names else ()
     for member in sorted(members, key=lambda m: m.zoho_item_id):
         missing = [name for name, option in member.attributes if not option]
         if reason := _sku_problem(member, sku_counts):
             pass
         elif not member.attributes:
             reason = f"variant of item group {group.name!r} without attribute options"
+        elif tuple(n for n, _ in member.attributes) != group_names:
+            reason = (f"its attributes ({', '.join(n for n, _ in member.attributes)}) differ from those of item "
+                      f"group {group.name!r} ({', '.join(group_names)})")
         elif missing:
             reason = (f"no option for attribute {missing[0]!r} in item group {group.name!r} "
                       "(the store would offer it as 'any')")

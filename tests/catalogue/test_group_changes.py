@@ -86,6 +86,7 @@ async def test_malformed_groups_skip_only_the_bad_variants(api, zoho, store, zoh
         variant("8005", "TEE-XL-B", "2", ("Größe", "XL"), ("Farbe, Ton", "Blau")),
         variant("8006", "TEE-XS", "2", ("Größe", "XS"), ("Farbe, Ton", "")),  # an option missing
         variant("8007", "TEE-P", "2", ("Größe", "S|M"), ("Farbe, Ton", "Blau")),  # the store's separator
+        variant("8008", "TEE-Q", "2", ("Size", "S"), ("Farbe, Ton", "Blau")),  # not the group's attributes
     ])
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     worker()
@@ -96,7 +97,8 @@ async def test_malformed_groups_skip_only_the_bad_variants(api, zoho, store, zoh
     assert "are on 2 variants" in reasons["8004"] and "are on 2 variants" in reasons["8005"]
     assert "no option for attribute 'Farbe, Ton'" in reasons["8006"]
     assert "'|'" in reasons["8007"]
-    assert len(reasons) == 5
+    assert "differ from those of item group" in reasons["8008"]
+    assert len(reasons) == 6
 
     products = by_sku(woo_server.base_url)
     parent = products["zoho-group-G2"]
@@ -104,7 +106,7 @@ async def test_malformed_groups_skip_only_the_bad_variants(api, zoho, store, zoh
         ("Größe", ["S", "M"]), ("Farbe, Ton", ["Rot, dunkel"])]
     small = products["TEE-S"]
     assert {a["value"] for a in small["attributes"]} == {"S", "Rot, dunkel"}
-    assert {"TEE-S", "TEE-M"} <= set(products) and not {"TEE-XL-A", "TEE-XL-B", "TEE-XS", "TEE-P"} & set(products)
+    assert {"TEE-S", "TEE-M"} <= set(products) and not {"TEE-XL-A", "TEE-XL-B", "TEE-XS", "TEE-P", "TEE-Q"} & set(products)
 
 
 async def test_create_missing_variations_off_leaves_new_variants_out(api, zoho, store, zoho_server, woo_server,
