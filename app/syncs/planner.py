@@ -202,9 +202,14 @@ def _skus_to_look_up(simple: list[CatalogItem], groups: list[GroupCandidates], l
     the SKU a variable product we create would carry."""
     skus = [i.sku for i in simple if i.zoho_item_id not in links.product and i.sku]
     for group in groups:
-        if group.group_id not in links.variable:
+        parent = links.variable.get(group.group_id)
+        if parent is None:
             skus.append(parent_sku(group.group_id))
-        skus += [m.sku for m in group.active + group.inactive if m.sku and m.zoho_item_id not in links.variation]
+        for member in group.active + group.inactive:
+            link = links.variation.get(member.zoho_item_id)
+            # A variant linked under another parent moved groups: where its SKU sits decides.
+            if member.sku and (link is None or parent is None or link.woo_parent_id != parent.woo_id):
+                skus.append(member.sku)
     return skus
 
 

@@ -143,3 +143,24 @@ async def test_worker_killed_mid_run_duplicates_no_parent_or_variation(api, zoho
     assert len(parents) == len(groups)
     media = sim(woo_server.base_url, "GET", "/media")
     assert len({m["sha256"] for m in media}) == len(media)  # no picture uploaded twice
+
+
+async def test_a_variant_moving_to_another_group_takes_its_sku_along(api, zoho, store, zoho_server, woo_server,
+                                                                     worker):
+    zoho.upsert_items([
+        variant("9101", "BAG-S", "5", ("Size", "S")),
+        variant("9102", "BAG-M", "5", ("Size", "M")),
+        variant("9103", "BOX-S", "6", ("Size", "S")),
+    ])
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    worker()
+    await sync(api, conn["id"])
+    before = by_sku(woo_server.base_url)
+    zoho.patch_item("9102", variant("9102", "BAG-M", "6", ("Size", "M")))  # now in group 6
+    run = await sync(api, conn["id"])
+    assert run["failed"] == 0, await run_items(api, run["id"], "failed")
+    after = {p["id"]: p for p in store_products(woo_server.base_url)}
+    moved = next(p for p in after.values() if p["sku"] == "BAG-M")
+    assert moved["parent_id"] == before["zoho-group-G6"]["id"] and moved["status"] == "publish"
+    old = after[before["BAG-M"]["id"]]
+    assert old["sku"] == "" and old["status"] == "private" and old["parent_id"] == before["zoho-group-G5"]["id"]
