@@ -9,7 +9,7 @@ request and availability errors. Writes go through `/products/batch`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -199,36 +199,61 @@ class WooClient:
         json: Any = None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        """One API call. A 429 is waited out (it says "later", not "no") up to MAX_RATE_WAITS
-        times; 5xx and network errors are retried `max_attempts` times with backoff."""
-        failures = rate_waits = 0
-        while True:
-            try:
-                response = await self._http.request(
-                    method, path, params=params, json=json, timeout=timeout or DEFAULT_TIMEOUT
-                )
-            except httpx.TransportError as exc:
-                VENDOR_REQUESTS.labels("woocommerce", endpoint, "network").inc()
-                reason, response = f"{type(exc).__name__}: {exc}".rstrip(": "), None
-            else:
-                VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
-                if response.status_code < 400:
-                    return _require_json(response)
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise _error_for(response)
-                reason = f"HTTP {response.status_code}: {_error_for(response).message}"
-            if response is not None and response.status_code == 429 and rate_waits < MAX_RATE_WAITS:
-                rate_waits += 1
-                attempt = rate_waits
-            else:
-                failures += 1
-                attempt = failures
-                if failures >= self.max_attempts:
-                    raise WooUnavailable(f"store did not answer after {failures} attempts ({reason})")
-            delay = retry_after_seconds(response)
-            delay = min(delay if delay is not None else backoff_seconds(attempt), self.backoff_cap)
-            log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=reason)
-            await asyncio.sleep(delay)
+        """One API call through `send_with_retries`; the answer must be JSON."""
+        response = await send_with_retries(
+            self._http, method, path, endpoint=endpoint, max_attempts=self.max_attempts, backoff_cap=self.backoff_cap,
+            params=params, json=json, timeout=timeout or DEFAULT_TIMEOUT,
+        )
+        return _require_json(response)
+
+
+async def send_with_retries(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    endpoint: str,
+    max_attempts: int,
+    backoff_cap: float,
+    max_rate_waits: int = MAX_RATE_WAITS,
+    error_for: Callable[[httpx.Response], WooError] | None = None,
+    giving_up: str = "store did not answer",
+    **request: Any,
+) -> httpx.Response:
+    """One request to the store, its first answer below 400.
+
+    A 429 is waited out (it says "later", not "no") up to `max_rate_waits` times; 5xx and
+    network errors are retried `max_attempts` times with backoff (Retry-After when given).
+    Any other error is raised at once as `error_for` types it (default `_error_for`).
+    """
+    error_for = error_for or _error_for
+    failures = rate_waits = 0
+    while True:
+        try:
+            response = await http.request(method, path, **request)
+        except httpx.TransportError as exc:
+            VENDOR_REQUESTS.labels("woocommerce", endpoint, "network").inc()
+            reason, response = f"{type(exc).__name__}: {exc}".rstrip(": "), None
+        else:
+            VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
+            if response.status_code < 400:
+                return response
+            error = error_for(response)
+            if not isinstance(error, WooUnavailable):
+                raise error
+            reason = f"HTTP {response.status_code}: {error.message}"
+        if response is not None and response.status_code == 429 and rate_waits < max_rate_waits:
+            rate_waits += 1
+            attempt = rate_waits
+        else:
+            failures += 1
+            attempt = failures
+            if failures >= max_attempts:
+                raise WooUnavailable(f"{giving_up} after {failures} attempts ({reason})")
+        delay = retry_after_seconds(response)
+        delay = min(delay if delay is not None else backoff_seconds(attempt), backoff_cap)
+        log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=reason)
+        await asyncio.sleep(delay)
 
 
 def _auth_for(base_url: str, key: str, secret: str) -> httpx.Auth:

@@ -15,7 +15,6 @@ second attachment. The orphan is harmless (unused media), and cheaper than losin
 
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
 from typing import Self
@@ -23,13 +22,10 @@ from typing import Self
 import httpx
 import structlog
 
-from app.integrations.metrics import VENDOR_REQUESTS
-from app.integrations.retry import backoff_seconds, retry_after_seconds
-from app.integrations.woocommerce.client import RETRYABLE_STATUS, _error_for
+from app.integrations.woocommerce.client import RETRYABLE_STATUS, _error_for, send_with_retries
 from app.integrations.woocommerce.errors import (
     WooError,
     WooRequestError,
-    WooUnavailable,
 )
 
 log = structlog.get_logger(__name__)
@@ -94,30 +90,13 @@ class WordPressMedia:
         return attachment_id
 
     async def _post(self, data: bytes, headers: dict[str, str]) -> httpx.Response:
-        """One upload, retried on 429, 5xx and network errors up to `max_attempts` times."""
-        attempt = 0
-        while True:
-            attempt += 1
-            response: httpx.Response | None
-            try:
-                response = await self._http.post(MEDIA_PATH, content=data, headers=headers)
-            except httpx.TransportError as exc:
-                VENDOR_REQUESTS.labels("woocommerce", ENDPOINT, "network").inc()
-                response, reason = None, f"{type(exc).__name__}: {exc}".rstrip(": ")
-            else:
-                VENDOR_REQUESTS.labels("woocommerce", ENDPOINT, str(response.status_code)).inc()
-                if response.status_code < 400:
-                    return response
-                error = _upload_error(response)
-                if not isinstance(error, WooUnavailable):
-                    raise error
-                reason = f"HTTP {response.status_code}: {error.message}"
-            if attempt >= self.max_attempts:
-                raise WooUnavailable(f"WordPress did not take the upload after {attempt} attempts ({reason})")
-            asked = retry_after_seconds(response)
-            delay = min(asked if asked is not None else backoff_seconds(attempt), self.backoff_cap)
-            log.warning("wordpress.media.retry", attempt=attempt, wait=round(delay, 2), reason=reason)
-            await asyncio.sleep(delay)
+        """One upload, retried on 429, 5xx and network errors up to `max_attempts` times in all
+        (a 429 counts as an attempt here: uploads are the store's heaviest requests)."""
+        return await send_with_retries(
+            self._http, "POST", MEDIA_PATH, endpoint=ENDPOINT, max_attempts=self.max_attempts,
+            backoff_cap=self.backoff_cap, max_rate_waits=0, error_for=_upload_error,
+            giving_up="WordPress did not take the upload", content=data, headers=headers,
+        )
 
 
 def _upload_error(response: httpx.Response) -> WooError:
