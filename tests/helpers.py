@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,11 @@ def sim(url: str, method: str, path: str, **kwargs: Any) -> Any:
     response = httpx.request(method, f"{url}/__sim__{path}", timeout=10, **kwargs)
     response.raise_for_status()
     return response.json()
+
+
+def sim_requests(url: str) -> Counter:
+    """A simulator's request counts by endpoint (`/__sim__/stats`)."""
+    return Counter(sim(url, "GET", "/stats")["requests"])
 
 
 def store_products(woo_url: str) -> list[dict[str, Any]]:

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.catalogue.test_variable_and_images import store_calls, sync
-from tests.helpers import create_connection, run_items, sim, store_products, wait_for_run
+from tests.catalogue.test_variable_and_images import sync
+from tests.helpers import (
+    create_connection,
+    run_items,
+    sim,
+    sim_requests,
+    store_by_sku,
+    store_products,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -22,9 +30,6 @@ def variant(item_id: str, sku: str | None, group: str, *options: tuple[str, str]
     return fields
 
 
-def by_sku(woo_url: str) -> dict[str, dict]:
-    return {p["sku"]: p for p in store_products(woo_url) if p["sku"]}
-
 
 async def test_moves_removals_and_inactive_variants(api, zoho, store, zoho_server, woo_server, worker):
     zoho.upsert_items([
@@ -36,7 +41,7 @@ async def test_moves_removals_and_inactive_variants(api, zoho, store, zoho_serve
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     worker()
     await sync(api, conn["id"])
-    before = by_sku(woo_server.base_url)
+    before = store_by_sku(woo_server.base_url)
     simple_id, parent_id = before["MUG-R"]["id"], before["zoho-group-G1"]["id"]
     assert before["MUG-R"]["type"] == "simple"
 
@@ -65,13 +70,13 @@ async def test_moves_removals_and_inactive_variants(api, zoho, store, zoho_serve
     sim(woo_server.base_url, "POST", "/stats/reset")
     again = await sync(api, conn["id"])
     assert again["failed"] == 0
-    assert not [k for k in store_calls(woo_server.base_url) if "batch" in k]
+    assert not [k for k in sim_requests(woo_server.base_url) if "batch" in k]
 
     # The variant leaves the group again: its variation is freed and a simple product takes the SKU.
     zoho.patch_item("7001", {"group_id": "", "group_name": "", "attribute_name1": "", "attribute_option_name1": ""})
     run = await sync(api, conn["id"])
     assert run["failed"] == 0, await run_items(api, run["id"], "failed")
-    now = by_sku(woo_server.base_url)
+    now = store_by_sku(woo_server.base_url)
     assert now["MUG-R"]["type"] == "simple" and now["MUG-R"]["status"] == "draft"  # a new product
     assert now["MUG-R"]["stock_quantity"] == 5
     assert {p["id"] for p in store_products(woo_server.base_url) if p["sku"] == "MUG-R"} == {now["MUG-R"]["id"]}
@@ -100,7 +105,7 @@ async def test_malformed_groups_skip_only_the_bad_variants(api, zoho, store, zoh
     assert "differ from those of item group" in reasons["8008"]
     assert len(reasons) == 6
 
-    products = by_sku(woo_server.base_url)
+    products = store_by_sku(woo_server.base_url)
     parent = products["zoho-group-G2"]
     assert [(a["name"], a["options"]) for a in parent["attributes"]] == [
         ("Größe", ["S", "M"]), ("Farbe, Ton", ["Rot, dunkel"])]
@@ -120,7 +125,7 @@ async def test_create_missing_variations_off_leaves_new_variants_out(api, zoho, 
     run = await sync(api, conn["id"])
     reasons = {i["zoho_item_id"]: i["error"] for i in await run_items(api, run["id"], "skipped")}
     assert reasons["9002"] == "not in the store and create_missing_variations is off"
-    assert "CAP-2" not in by_sku(woo_server.base_url)
+    assert "CAP-2" not in store_by_sku(woo_server.base_url)
 
 
 async def test_worker_killed_mid_run_duplicates_no_parent_or_variation(api, zoho, store, zoho_server, woo_server,
@@ -155,7 +160,7 @@ async def test_a_variant_moving_to_another_group_takes_its_sku_along(api, zoho, 
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     worker()
     await sync(api, conn["id"])
-    before = by_sku(woo_server.base_url)
+    before = store_by_sku(woo_server.base_url)
     zoho.patch_item("9102", variant("9102", "BAG-M", "6", ("Size", "M")))  # now in group 6
     run = await sync(api, conn["id"])
     assert run["failed"] == 0, await run_items(api, run["id"], "failed")

@@ -10,8 +10,8 @@ from PIL import Image
 
 from app.integrations.simserver import ServerThread
 from app.main import create_app
-from tests.catalogue.test_variable_and_images import store_calls, sync, zoho_calls
-from tests.helpers import create_connection, run_items, sim, store_products
+from tests.catalogue.test_variable_and_images import sync
+from tests.helpers import create_connection, run_items, sim, sim_requests, store_by_sku
 
 pytestmark = pytest.mark.timeout(240)
 DOWNLOADS = "GET /items/{item_id}/image"
@@ -28,9 +28,6 @@ def items(*ids: str) -> list[dict]:
              "stock_on_hand": 3} for i in ids]
 
 
-def by_sku(woo_url: str) -> dict[str, dict]:
-    return {p["sku"]: p for p in store_products(woo_url) if p["sku"]}
-
 
 async def test_changed_image_costs_one_download_and_one_upload_shared_image_one_media(
         api, zoho, store, zoho_server, woo_server, worker):
@@ -41,28 +38,28 @@ async def test_changed_image_costs_one_download_and_one_upload_shared_image_one_
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     worker()
     await sync(api, conn["id"])
-    products = by_sku(woo_server.base_url)
+    products = store_by_sku(woo_server.base_url)
     media = sim(woo_server.base_url, "GET", "/media")
     assert len(media) == 2  # two distinct pictures
     assert all(m["file"].split("/")[-1].startswith("IMG-") for m in media)  # named after a product's SKU
     assert products["IMG-1"]["image_ids"] == products["IMG-2"]["image_ids"]
     assert products["IMG-3"]["image_ids"] != products["IMG-1"]["image_ids"]
-    assert zoho_calls(zoho_server.base_url)[DOWNLOADS] == 3
+    assert sim_requests(zoho_server.base_url)[DOWNLOADS] == 3
 
     sim(zoho_server.base_url, "POST", "/stats/reset")
     sim(woo_server.base_url, "POST", "/stats/reset")
     zoho.set_image("3", picture((10, 200, 10), fmt="JPEG"), "jpg")  # a new picture for one item
     await sync(api, conn["id"])
-    assert zoho_calls(zoho_server.base_url)[DOWNLOADS] == 1
-    assert store_calls(woo_server.base_url)["POST /wp/v2/media"] == 1
-    changed = by_sku(woo_server.base_url)["IMG-3"]["image_ids"]
+    assert sim_requests(zoho_server.base_url)[DOWNLOADS] == 1
+    assert sim_requests(woo_server.base_url)["POST /wp/v2/media"] == 1
+    changed = store_by_sku(woo_server.base_url)["IMG-3"]["image_ids"]
     assert len(changed) == 1 and changed != products["IMG-3"]["image_ids"]
     assert len(sim(woo_server.base_url, "GET", "/media")) == 3
 
     # The picture removed in Zoho: the product's images are cleared.
     zoho.set_image("3", None)
     await sync(api, conn["id"])
-    assert by_sku(woo_server.base_url)["IMG-3"]["image_ids"] == []
+    assert store_by_sku(woo_server.base_url)["IMG-3"]["image_ids"] == []
 
 
 async def test_bad_images_are_recorded_and_the_products_still_sync(api, zoho, store, zoho_server, woo_server, worker):
@@ -87,13 +84,13 @@ async def test_bad_images_are_recorded_and_the_products_still_sync(api, zoho, st
     assert "Zoho did not serve the image" in reasons["16"] or "Zoho sent an empty image" in reasons["11"]
     assert "12000" in reasons["14"].replace(",", "").replace(" ", "") or "pixels" in reasons["14"]
     assert reasons["15"] == ""
-    products = by_sku(woo_server.base_url)
+    products = store_by_sku(woo_server.base_url)
     assert len(products) == 6 and products["IMG-15"]["image_ids"] and not products["IMG-12"]["image_ids"]
 
     # A bad picture is not fetched again while it stays the same.
     sim(zoho_server.base_url, "POST", "/stats/reset")
     await sync(api, conn["id"])
-    assert zoho_calls(zoho_server.base_url)[DOWNLOADS] == 0
+    assert sim_requests(zoho_server.base_url)[DOWNLOADS] == 0
 
 
 async def test_src_mode_hands_the_store_a_url_and_uploads_once(api, zoho, store, zoho_server, woo_server, worker,
@@ -112,8 +109,8 @@ async def test_src_mode_hands_the_store_a_url_and_uploads_once(api, zoho, store,
         media = sim(woo_server.base_url, "GET", "/media")
         assert len(media) == 1 and media[0]["mime_type"] == "image/webp"
         assert media[0]["source"].startswith(server.base_url + "/media/")
-        products = by_sku(woo_server.base_url)
+        products = store_by_sku(woo_server.base_url)
         assert products["IMG-21"]["image_ids"] == products["IMG-22"]["image_ids"] == [media[0]["id"]]
-        assert store_calls(woo_server.base_url)["POST /wp/v2/media"] == 0
+        assert sim_requests(woo_server.base_url)["POST /wp/v2/media"] == 0
     finally:
         server.stop()

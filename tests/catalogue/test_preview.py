@@ -12,7 +12,7 @@ import pytest
 from app.previews.diff import COMPARED, flatten
 from tests.catalogue.test_group_changes import variant
 from tests.catalogue.test_variable_and_images import sync
-from tests.helpers import create_connection, sim
+from tests.helpers import create_connection, sim, sim_requests
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -74,7 +74,7 @@ async def test_preview_differences_are_what_the_sync_then_writes(api, zoho, stor
     sim(woo_server.base_url, "POST", "/stats/reset")
     result = await preview(api, conn["id"])
     # A preview writes nothing.
-    assert not [k for k in sim(woo_server.base_url, "GET", "/stats")["requests"] if k.startswith("POST")]
+    assert not [k for k in sim_requests(woo_server.base_url) if k.startswith("POST")]
 
     by_sku = {i["sku"] or i["zoho_item_id"]: i for i in result["items"]}
     actions = {sku: item["action"] for sku, item in by_sku.items()}

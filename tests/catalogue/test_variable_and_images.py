@@ -9,18 +9,18 @@ from decimal import Decimal
 import pytest
 
 from app.syncs.drafts import LENGTH_IN_MM, WEIGHT_IN_GRAMS, convert, format_price
+from tests.helpers import (
+    create_connection,
+    run_items,
+    sim,
+    sim_requests,
+    start_run,
+    store_products,
+    wait_for_run,
+)
 from tests.syncs.test_manual_sync import _dec
-from tests.helpers import create_connection, run_items, sim, start_run, store_products, wait_for_run
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def zoho_calls(zoho_url: str) -> Counter:
-    return Counter(sim(zoho_url, "GET", "/stats")["requests"])
-
-
-def store_calls(woo_url: str) -> Counter:
-    return Counter(sim(woo_url, "GET", "/stats")["requests"])
 
 
 async def sync(api, connection_id: str) -> dict:
@@ -93,10 +93,10 @@ async def test_groups_become_variable_products_with_images_once(api, zoho, store
                      and i.get("sku")}
     media = sim(woo_server.base_url, "GET", "/media")
     assert len(media) == len({m["sha256"] for m in media}) == len(active_images)
-    assert zoho_calls(zoho_server.base_url)["GET /items/{item_id}/image"] == len(active_images)
+    assert sim_requests(zoho_server.base_url)["GET /items/{item_id}/image"] == len(active_images)
 
     # Batched: one SKU look-up per 100 SKUs, one variations call per parent (and one for images).
-    calls = store_calls(woo_server.base_url)
+    calls = sim_requests(woo_server.base_url)
     assert calls["GET /products"] == 2, calls  # 120 items + 12 parents' SKUs
     assert calls["POST /products/{product_id}/variations/batch"] <= 2 * len(groups), calls
     assert calls["POST /wp/v2/media"] == len(active_images)
@@ -107,8 +107,8 @@ async def test_groups_become_variable_products_with_images_once(api, zoho, store
     again = await sync(api, conn["id"])
     unchanged = [i for i in await run_items(api, again["id"]) if i["action"] == "unchanged"]
     assert len(unchanged) == again["synced"]
-    assert zoho_calls(zoho_server.base_url)["GET /items/{item_id}/image"] == 0
-    calls = store_calls(woo_server.base_url)
+    assert sim_requests(zoho_server.base_url)["GET /items/{item_id}/image"] == 0
+    calls = sim_requests(woo_server.base_url)
     assert calls["POST /wp/v2/media"] == 0
     assert not [k for k in calls if "batch" in k], calls
     assert len(sim(woo_server.base_url, "GET", "/media")) == len(media)

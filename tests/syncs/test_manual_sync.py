@@ -11,13 +11,17 @@ from decimal import Decimal
 import pytest
 
 from app.syncs.drafts import LENGTH_IN_MM, WEIGHT_IN_GRAMS, convert, format_price
-from tests.helpers import create_connection, run_items, sim, start_run, store_products, wait_for_run
+from tests.helpers import (
+    create_connection,
+    run_items,
+    sim,
+    sim_requests,
+    start_run,
+    store_products,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def store_requests(woo_url: str) -> Counter:
-    return Counter(sim(woo_url, "GET", "/stats")["requests"])
 
 
 def seed_catalogue(zoho, count: int) -> list[dict]:
@@ -67,7 +71,7 @@ async def test_full_sync_lands_every_field_then_unchanged_resync_writes_nothing(
     assert zoho_calls["GET /items"] == math.ceil(len(items) / 200)
     assert zoho_calls["GET /itemdetails"] == 0 and zoho_calls["GET /items/{item_id}"] == 0
     assert zoho.stats()["tokens_issued"] == 1
-    calls = store_requests(woo_server.base_url)
+    calls = sim_requests(woo_server.base_url)
     assert calls["POST /products/batch"] == math.ceil(len(syncable) / 50)
     assert calls["GET /products"] == math.ceil(len(syncable) / 100)  # bulk SKU look-ups, 100 a request
     assert calls["POST /products"] == 0 and calls["PUT /products/{id}"] == 0  # never one call per item
@@ -76,7 +80,7 @@ async def test_full_sync_lands_every_field_then_unchanged_resync_writes_nothing(
     sim(woo_server.base_url, "POST", "/stats/reset")
     again = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
     assert again["status"] == "completed" and again["synced"] == len(syncable)
-    calls = store_requests(woo_server.base_url)
+    calls = sim_requests(woo_server.base_url)
     assert calls["POST /products/batch"] == 0 and calls["GET /products"] == 0
     actions = Counter(i["action"] for i in await run_items(api, again["id"]))
     assert actions["unchanged"] == len(syncable)

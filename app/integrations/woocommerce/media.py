@@ -20,15 +20,12 @@ import unicodedata
 from typing import Self
 
 import httpx
-import structlog
 
 from app.integrations.woocommerce.client import RETRYABLE_STATUS, _error_for, send_with_retries
 from app.integrations.woocommerce.errors import (
     WooError,
     WooRequestError,
 )
-
-log = structlog.get_logger(__name__)
 
 MEDIA_PATH = "/wp-json/wp/v2/media"
 ENDPOINT = "POST /wp/v2/media"
