@@ -25,7 +25,7 @@ from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.mapping import draft_to_wc
 from app.models import Connection, ItemAction, ItemKind, Preview
 from app.previews.diff import differences
-from app.syncs.media import UNUSABLE, media_for
+from app.syncs.media import Known, Unusable, media_for
 from app.syncs.planner import fetch_catalogue, plan_items
 
 log = structlog.get_logger(__name__)
@@ -57,14 +57,9 @@ async def _compute(ctx: AppContext, connection: Connection) -> list[dict[str, An
     async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
         store = await woo.get_store_settings()
         plan = await plan_items(ctx, connection, await fetch_catalogue(zoho), zoho=zoho, woo=woo, store=store)
-        media = await media_for(ctx, connection.id, [_Payload(r["payload"]) for r in plan.rows])
+        media = await media_for(ctx, connection.id, (r["payload"] for r in plan.rows))
         stored = await _store_records(woo, plan.rows)
         return [_describe(row, stored, media, store) for row in plan.rows]
-
-
-class _Payload:
-    def __init__(self, payload: dict[str, Any] | None) -> None:
-        self.payload = payload
 
 
 async def _store_records(woo: WooClient, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -79,7 +74,7 @@ async def _store_records(woo: WooClient, rows: list[dict[str, Any]]) -> dict[int
     return records
 
 
-def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: dict[str, int | None],
+def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: Known,
               store: StoreSettings) -> dict[str, Any]:
     action = str(row["action"])
     result: dict[str, Any] = {"sku": row["sku"], "zoho_item_id": row["zoho_item_id"], "kind": str(row["kind"]),
@@ -100,7 +95,7 @@ def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: dic
     return result
 
 
-def _with_known_media(draft: dict[str, Any], media: dict[str, int | None]) -> dict[str, Any]:
+def _with_known_media(draft: dict[str, Any], media: Known) -> dict[str, Any]:
     """Images as the store will hold them: known pictures by media id, new ones by name."""
     def show(key: str) -> Any:
         if key in media:
@@ -110,9 +105,9 @@ def _with_known_media(draft: dict[str, Any], media: dict[str, int | None]) -> di
 
     out = dict(draft)
     if "images" in draft:
-        out["images"] = [show(k) for k in draft["images"] if media.get(k, 0) is not UNUSABLE]
+        out["images"] = [show(k) for k in draft["images"] if not isinstance(media.get(k), Unusable)]
     if draft.get("image"):
-        out["image"] = show(draft["image"]) if media.get(draft["image"], 0) is not UNUSABLE else None
+        out["image"] = None if isinstance(media.get(draft["image"]), Unusable) else show(draft["image"])
     return out
 
 

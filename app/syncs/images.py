@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.catalog.types import ProductWrite, StoreSettings, WriteResult
 from app.connections.schemas import ConnectionSettings
+from app.connections.clients import wp_media_for
 from app.core.context import AppContext
 from app.db.session import transaction
 from app.images.optimize import ImageRejected, OptimisedImage, optimise
@@ -38,8 +39,8 @@ from app.integrations.woocommerce.media import WordPressMedia
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.errors import ZohoImageUnavailable, ZohoQuotaExhausted
 from app.logs.service import entry, write_logs
-from app.models import ImageSource, ItemKind, MediaAsset
-from app.syncs.media import UNUSABLE, draft_image_keys, media_for, with_media
+from app.models import Connection, ImageSource, ItemKind, MediaAsset
+from app.syncs.media import Known, Unusable, draft_image_keys, media_for, with_media
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,20 @@ _LINK_DONE = text("""
     UPDATE product_links SET content_hash = :digest
     WHERE connection_id = :connection_id AND woo_id = :woo_id
 """)
+
+
+async def run_image_step(ctx: AppContext, *, run_id: uuid.UUID, connection: Connection, woo: WooClient,
+                         zoho: ZohoClient, store: StoreSettings, settings: ConnectionSettings,
+                         keep_going: Callable[[], Awaitable[bool]] | None = None) -> bool:
+    """The image step of one run with the connection's WordPress media client, if it has one;
+    False when `keep_going` stopped it early."""
+    media = wp_media_for(connection, ctx)
+    try:
+        return await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection.id, woo=woo, zoho=zoho, media=media,
+                               store=store, settings=settings, keep_going=keep_going).run()
+    finally:
+        if media is not None:
+            await media.aclose()
 
 
 @dataclass(slots=True)
@@ -112,7 +127,7 @@ class ImageStep:
 
     async def process(self, rows: list[Pending]) -> None:
         self.failures.clear()
-        known = await media_for(self.ctx, self.connection_id, rows)
+        known = await media_for(self.ctx, self.connection_id, (r.payload for r in rows))
         carriers: dict[str, Pending] = {}
         for row in rows:
             for key in draft_image_keys(row.payload["draft"]):
@@ -121,7 +136,7 @@ class ImageStep:
         if carriers:
             # Distinct pictures one at a time per sha (see _ensure_media); downloads overlap.
             await asyncio.gather(*(self._resolve(key, row) for key, row in carriers.items()))
-            known = await media_for(self.ctx, self.connection_id, rows)
+            known = await media_for(self.ctx, self.connection_id, (r.payload for r in rows))
         await self._attach(rows, known)
 
     # --- one image identity --------------------------------------------------------------
@@ -229,11 +244,10 @@ class ImageStep:
 
     # --- attaching -----------------------------------------------------------------------
 
-    async def _attach(self, rows: list[Pending], known: dict[str, int | None]) -> None:
+    async def _attach(self, rows: list[Pending], known: Known) -> None:
         products: list[ProductWrite] = []
         variations: dict[int, list[ProductWrite]] = {}
         settled: dict[int, tuple[str, str | None]] = {}
-        errors = await self._errors({k for r in rows for k in draft_image_keys(r.payload["draft"])})
         by_id = {row.id: row for row in rows}
         for row in rows:
             keys = draft_image_keys(row.payload["draft"])
@@ -243,7 +257,7 @@ class ImageStep:
                 continue
             draft, _ = with_media(row.payload["draft"], known)
             images = {k: v for k, v in draft.items() if k in ("images", "image")}
-            unusable = [errors[k] for k in keys if known.get(k) is UNUSABLE and k in errors]
+            unusable = [m.reason for m in (known[k] for k in keys) if isinstance(m, Unusable)]
             settled[row.id] = ("done", f"synced without an image: {unusable[0]}" if unusable else None)
             if row.woo_id is None:
                 settled[row.id] = ("failed", "images not synced: the product is not in the store")
@@ -269,15 +283,6 @@ class ImageStep:
         except WooError as exc:
             return [WriteResult(w.key, False, error_code=exc.code or "store_error", error_message=exc.message)
                     for w in writes]
-
-    async def _errors(self, keys: set[str]) -> dict[str, str]:
-        if not keys:
-            return {}
-        async with self.ctx.sessionmaker() as session:
-            rows = await session.execute(select(ImageSource.image_key, ImageSource.error).where(
-                ImageSource.connection_id == self.connection_id, ImageSource.image_key.in_(keys),
-                ImageSource.error.is_not(None)))
-            return {key: error for key, error in rows}
 
     async def _settle(self, settled: dict[int, tuple[str, str | None]], by_id: dict[int, Pending]) -> None:
         async with transaction(self.ctx.sessionmaker) as session:

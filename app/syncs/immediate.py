@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 
 from app.catalog.types import CatalogItem, StoreSettings
-from app.connections.clients import wp_media_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
@@ -23,7 +22,7 @@ from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection, RunStatus, SyncRun, SyncRunItem
-from app.syncs.images import ImageStep
+from app.syncs.images import run_image_step
 from app.syncs.planner import insert_plan, plan_items
 from app.syncs.processor import BatchProcessor
 
@@ -61,18 +60,15 @@ async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, tok
                  store: StoreSettings, settings: ConnectionSettings, zoho: ZohoClient) -> None:
     processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, token=token, woo=woo,
                                store=store, settings=settings)
-    media = wp_media_for(connection, ctx)
     try:
         await processor.run_loop()
-        await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection.id, woo=woo, zoho=zoho, media=media,
-                        store=store, settings=settings).run()
+        await run_image_step(ctx, run_id=run_id, connection=connection, woo=woo, zoho=zoho, store=store,
+                             settings=settings)
         status, reason = RunStatus.COMPLETED, None
     except Exception as exc:
         status, reason = RunStatus.FAILED, str(exc)
         raise
     finally:
-        if media is not None:
-            await media.aclose()
         async with transaction(ctx.sessionmaker) as session:
             await session.execute(text("""
                 UPDATE sync_runs SET status = :status, reason = :reason, finished_at = now(), driver_token = NULL

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from app.core.context import AppContext
 from app.models import ImageSource, MediaAsset
 
-# A key whose image is known to be unusable: written as "no image".
-UNUSABLE = None
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """An image identity known to be unusable (a corrupt file, say), and why: written as "no image"."""
+
+    reason: str
 
 
-class HasPayload(Protocol):
-    payload: dict[str, Any] | None
+Known = dict[str, "int | Unusable"]
 
 
 def draft_image_keys(draft: dict[str, Any]) -> list[str]:
@@ -32,9 +36,10 @@ def draft_image_keys(draft: dict[str, Any]) -> list[str]:
     return [k for k in keys if isinstance(k, str)]
 
 
-async def media_for(ctx: AppContext, connection_id: uuid.UUID, items: Iterable[HasPayload]) -> dict[str, int | None]:
-    """Known keys of `items`' drafts → media id, or UNUSABLE. Unknown keys are absent."""
-    keys = {k for i in items if i.payload for k in draft_image_keys(i.payload.get("draft") or {})}
+async def media_for(ctx: AppContext, connection_id: uuid.UUID, payloads: Iterable[dict[str, Any] | None]) -> Known:
+    """The known image keys of these run-item payloads' drafts → media id, or Unusable with its
+    reason. Keys not seen yet are absent."""
+    keys = {k for p in payloads if p for k in draft_image_keys(p.get("draft") or {})}
     if not keys:
         return {}
     async with ctx.sessionmaker() as session:
@@ -43,16 +48,16 @@ async def media_for(ctx: AppContext, connection_id: uuid.UUID, items: Iterable[H
             .outerjoin(MediaAsset, (MediaAsset.connection_id == ImageSource.connection_id)
                        & (MediaAsset.content_sha256 == ImageSource.content_sha256))
             .where(ImageSource.connection_id == connection_id, ImageSource.image_key.in_(keys)))
-        known: dict[str, int | None] = {}
+        known: Known = {}
         for key, error, media_id in rows:
             if error is not None:
-                known[key] = UNUSABLE
+                known[key] = Unusable(error)
             elif media_id is not None:
                 known[key] = int(media_id)
         return known
 
 
-def with_media(draft: dict[str, Any], media: dict[str, int | None]) -> tuple[dict[str, Any], bool]:
+def with_media(draft: dict[str, Any], media: Known) -> tuple[dict[str, Any], bool]:
     """The draft to write now, and whether images must wait for the image step."""
     if "images" not in draft and "image" not in draft:
         return draft, False
@@ -61,7 +66,8 @@ def with_media(draft: dict[str, Any], media: dict[str, int | None]) -> tuple[dic
         return {k: v for k, v in draft.items() if k not in ("images", "image")}, True
     out = dict(draft)
     if "images" in draft:
-        out["images"] = [media[k] for k in draft["images"] if media[k] is not UNUSABLE]
+        out["images"] = [m for m in (media[k] for k in draft["images"]) if not isinstance(m, Unusable)]
     if "image" in draft:
-        out["image"] = media.get(draft["image"]) if draft["image"] else None
+        image = media.get(draft["image"]) if draft["image"] else None
+        out["image"] = None if isinstance(image, Unusable) else image
     return out, False

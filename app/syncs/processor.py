@@ -37,7 +37,7 @@ from app.models import (
     SyncRunItem,
 )
 from app.syncs.drafts import retire_draft
-from app.syncs.media import media_for, with_media
+from app.syncs.media import Known, media_for, with_media
 
 log = structlog.get_logger(__name__)
 
@@ -145,14 +145,15 @@ class BatchProcessor:
         """Products first (simple products and variable parents in one batch call, plus a
         follow-up call for what the store's answers say to redo), then each parent's variations.
         SKUs that the same Zoho item holds elsewhere in the store are freed before either."""
-        media = await media_for(self.ctx, self.connection_id, batch)
+        media = await media_for(self.ctx, self.connection_id, (i.payload for i in batch))
         members: dict[str, list[Claimed]] = {}
         for item in batch:
             if item.parent_key:
                 members.setdefault(item.parent_key, []).append(item)
         tops = [i for i in batch if not i.parent_key]
-        await self._free([i for i in batch if i.payload and i.payload.get("frees")], parents=True)
-        product_frees = await self._free([i for i in batch if i.payload and i.payload.get("frees")], parents=False)
+        freeing = [i for i in batch if i.payload and i.payload.get("frees")]
+        await self._free(freeing, parents=True)
+        product_frees = await self._free(freeing, parents=False)
         writes = [i for i in tops if not (i.kind == ItemKind.VARIABLE and i.action == ItemAction.UNCHANGED)]
         outcomes = await self._write_set(writes, media, variations_of=None, extra=product_frees)
         outcomes += [Outcome(i, True, woo_id=i.woo_id) for i in tops if i not in writes]
@@ -193,7 +194,7 @@ class BatchProcessor:
             async with transaction(self.ctx.sessionmaker) as session:
                 await session.execute(_RETIRE_LINKS, {"connection_id": self.connection_id, "ids": freed})
 
-    async def _write_set(self, items: list[Claimed], media: dict[str, int | None], *, variations_of: int | None,
+    async def _write_set(self, items: list[Claimed], media: Known, *, variations_of: int | None,
                          extra: list[ProductWrite] = ()) -> list[Outcome]:  # type: ignore[assignment]
         """One batch call for `items` (products, or one parent's variations), then one follow-up."""
         if not items and not extra:
@@ -217,7 +218,7 @@ class BatchProcessor:
             outcome.images_pending = outcome.item.id in pending
         return outcomes
 
-    async def _split(self, items: list[Claimed], media: dict[str, int | None], parent_id: int | None,
+    async def _split(self, items: list[Claimed], media: Known, parent_id: int | None,
                      ) -> tuple[list[ProductWrite], list[ProductWrite], set[int]]:
         # A create claimed before (its worker died mid-batch) may already exist in the store.
         retried = {i.id: i for i in items if i.action == ItemAction.CREATE and i.woo_id is None and i.attempts > 1}
@@ -257,7 +258,7 @@ class BatchProcessor:
             return result.error_code == INVALID_SKU and result.conflicting_store_id is not None
         return result.error_code == (INVALID_VARIATION_ID if variation else INVALID_ID)
 
-    async def _redo(self, redo: list[WriteResult], by_key: dict[int, Claimed], media: dict[str, int | None],
+    async def _redo(self, redo: list[WriteResult], by_key: dict[int, Claimed], media: Known,
                     parent_id: int | None) -> tuple[list[ProductWrite], list[ProductWrite], list[Outcome]]:
         """Duplicate SKU on create → update the holder (for a variation: when it is one of the
         same parent's, which that parent's batch call checks). Stale link on update → find the

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import text
 
 from app.catalog.types import StoreSettings
-from app.connections.clients import woo_client_for, wp_media_for, zoho_client_for
+from app.connections.clients import woo_client_for, zoho_client_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
@@ -25,7 +25,7 @@ from app.integrations.woocommerce.errors import WooAuthError, WooError
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted
 from app.logs.service import entry, write_logs
 from app.models import Connection, RunStatus, SyncRun
-from app.syncs.images import ImageStep
+from app.syncs.images import run_image_step
 from app.syncs.lease import keep_lease, take_lease
 from app.syncs.planner import build_plan, save_plan
 from app.syncs.processor import BatchProcessor, RunFailure, drive_batches
@@ -86,14 +86,9 @@ async def _image_step(ctx: AppContext, run_id: uuid.UUID, token: str, connection
         async with ctx.sessionmaker() as session:
             return (await session.execute(_STILL_RUNNING, {"run_id": run_id, "token": token})).first() is not None
 
-    media = wp_media_for(connection, ctx)
     async with zoho_client_for(connection, ctx) as zoho:
-        try:
-            await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection.id, woo=woo, zoho=zoho, media=media,
-                            store=store, settings=settings, keep_going=still_running).run()
-        finally:
-            if media is not None:
-                await media.aclose()
+        await run_image_step(ctx, run_id=run_id, connection=connection, woo=woo, zoho=zoho, store=store,
+                             settings=settings, keep_going=still_running)
 
 
 async def recover_stalled_runs(ctx: AppContext) -> int:
