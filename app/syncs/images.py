@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,24 +135,22 @@ class ImageStep:
                     carriers.setdefault(key, row)
         if carriers:
             # Distinct pictures one at a time per sha (see _ensure_media); downloads overlap.
-            await asyncio.gather(*(self._resolve(key, row) for key, row in carriers.items()))
+            sources = await self._sources(carriers)
+            await asyncio.gather(*(self._resolve(key, row, sources.get(key)) for key, row in carriers.items()))
             known = await media_for(self.ctx, self.connection_id, (r.payload for r in rows))
         await self._attach(rows, known)
 
     # --- one image identity --------------------------------------------------------------
 
-    async def _resolve(self, key: str, carrier: Pending) -> None:
+    async def _resolve(self, key: str, carrier: Pending, sha: str | None) -> None:
+        """Fetch and keep the picture unless its file is already known (`sha`), then upload it."""
         try:
-            source = await self._source(key)
-            if source is None:
+            if sha is None:
                 image = await self._fetch(key)
                 if image is None:
                     return
-                await self._keep_asset(image)
-                await self._remember(key, sha=image.sha256)
+                await self._keep_file(key, image)
                 sha = image.sha256
-            else:
-                sha = source
             await self._ensure_media(sha, carrier)
         except ZohoQuotaExhausted:
             raise
@@ -160,11 +158,13 @@ class ImageStep:
             log.warning("images.failed", key=key, error=str(exc))
             self.failures[key] = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
 
-    async def _source(self, key: str) -> str | None:
-        """The sha of an identity seen before whose upload did not finish (no new download)."""
+    async def _sources(self, keys: Iterable[str]) -> dict[str, str]:
+        """The file sha of identities seen before whose upload did not finish (no new download)."""
         async with self.ctx.sessionmaker() as session:
-            return await session.scalar(select(ImageSource.content_sha256).where(
-                ImageSource.connection_id == self.connection_id, ImageSource.image_key == key))
+            rows = await session.execute(select(ImageSource.image_key, ImageSource.content_sha256).where(
+                ImageSource.connection_id == self.connection_id, ImageSource.image_key.in_(list(keys)),
+                ImageSource.content_sha256.is_not(None)))
+            return {key: sha for key, sha in rows}
 
     async def _fetch(self, key: str) -> OptimisedImage | None:
         item_id = key.split("/", 1)[0]
@@ -183,20 +183,26 @@ class ImageStep:
                 await self._remember(key, error=f"image not usable: {exc.reason}")
                 return None
 
-    async def _remember(self, key: str, *, sha: str | None = None, error: str | None = None) -> None:
+    async def _remember(self, key: str, *, error: str) -> None:
+        """An identity that cannot be used, and why: it is not fetched again."""
+        async with transaction(self.ctx.sessionmaker) as session:
+            await session.execute(self._source_row(key, sha=None, error=error))
+
+    async def _keep_file(self, key: str, image: OptimisedImage) -> None:
+        """The optimised file, kept until the store has it (and served from here in src mode),
+        and the identity it came from."""
+        asset = pg_insert(MediaAsset).values(connection_id=self.connection_id, content_sha256=image.sha256,
+                                             content_type=image.content_type, data=image.data, width=image.width,
+                                             height=image.height)
+        async with transaction(self.ctx.sessionmaker) as session:
+            await session.execute(asset.on_conflict_do_nothing())
+            await session.execute(self._source_row(key, sha=image.sha256, error=None))
+
+    def _source_row(self, key: str, *, sha: str | None, error: str | None) -> Any:
         stmt = pg_insert(ImageSource).values(connection_id=self.connection_id, image_key=key, content_sha256=sha,
                                              error=error)
-        async with transaction(self.ctx.sessionmaker) as session:
-            await session.execute(stmt.on_conflict_do_update(
-                index_elements=["connection_id", "image_key"], set_={"content_sha256": sha, "error": error}))
-
-    async def _keep_asset(self, image: OptimisedImage) -> None:
-        """The optimised file, kept until the store has it (and served from here in src mode)."""
-        stmt = pg_insert(MediaAsset).values(connection_id=self.connection_id, content_sha256=image.sha256,
-                                            content_type=image.content_type, data=image.data, width=image.width,
-                                            height=image.height)
-        async with transaction(self.ctx.sessionmaker) as session:
-            await session.execute(stmt.on_conflict_do_nothing())
+        return stmt.on_conflict_do_update(index_elements=["connection_id", "image_key"],
+                                          set_={"content_sha256": sha, "error": error})
 
     async def _ensure_media(self, sha: str, carrier: Pending) -> None:
         """Upload `sha` unless the store has it. A per-picture lock makes two runs (a manual one
