@@ -334,8 +334,9 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
     draft = parent_draft(group.name, descriptions.most_common(1)[0][0] if descriptions else "", group.active,
                          settings=settings) | {"zoho_group_id": group.group_id}
     digest = content_hash(draft)
-    sku = link.sku if link else (found[parent_sku(group.group_id)].sku if parent_sku(group.group_id).lower() in found
-                                 else parent_sku(group.group_id))
+    own_sku = parent_sku(group.group_id)
+    held = found.get(own_sku.lower())
+    sku = link.sku if link else (held.sku if held else own_sku)
     if parent_id is None:
         action = ItemAction.CREATE
     elif not group.active or (link is not None and link.content_hash == digest and link.woo_id == parent_id):
