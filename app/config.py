@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, gt=0)
     # How often the recovery job looks for stalled runs.
     recovery_interval_seconds: int = Field(default=15, ge=1)
+    # A run paused by a fault (store or Zoho unavailable, database or Redis gone) resumes by
+    # itself after these waits, one per fault in a row; the last repeats (FAULT_BACKOFF_SECONDS
+    # as a JSON list).
+    fault_backoff_seconds: list[float] = Field(default=[60, 120, 300, 600], min_length=1)
 
     # Store calls: attempts on 429/5xx/timeouts and the longest wait between two of them.
     store_max_attempts: int = Field(default=5, ge=1)

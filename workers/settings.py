@@ -1,6 +1,6 @@
 """arq worker: settings, a typed job context, and thin jobs that call app services.
 
-Runs are driven under a lease in Postgres (app/syncs/lease.py), so the arq job timeout is only a
+Runs are driven under a lease in Postgres (app/syncs/state.py), so the arq job timeout is only a
 backstop: a long run keeps its job alive by renewing the lease, and a dead worker's run is
 picked up by `recover_stalled_runs`, which every worker runs on a short cron and at start-up.
 """

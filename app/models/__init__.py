@@ -6,7 +6,7 @@ from app.models.media import ImageSource, MediaAsset
 from app.models.preview import Preview
 from app.models.product_link import LinkKind, ProductLink
 from app.models.sync_log import SyncLog
-from app.models.sync_run import RunStatus, SyncRun, ACTIVE_RUN_STATUSES
+from app.models.sync_run import ACTIVE_RUN_STATUSES, RunKind, RunStatus, SyncRun
 from app.models.sync_run_item import ItemAction, ItemKind, ItemStatus, SyncRunItem
 from app.models.webhook_event import EventOutcome, WebhookEvent
 
@@ -23,6 +23,7 @@ __all__ = [
     "ItemStatus",
     "LinkKind",
     "ProductLink",
+    "RunKind",
     "RunStatus",
     "SyncLog",
     "SyncRun",

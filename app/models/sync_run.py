@@ -2,7 +2,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -11,22 +11,40 @@ from app.models.mixins import TimestampMixin
 
 
 class RunStatus(enum.StrEnum):
+    """A run's states; the moves between them live in app/syncs/state.py."""
+
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSING = "pausing"  # paused by the operator; a batch in flight is still being recorded
     PAUSED = "paused"
+    CANCELLING = "cancelling"  # cancelled by the operator; a batch in flight is still being recorded
     CANCELLED = "cancelled"
     COMPLETED = "completed"
     FAILED = "failed"
 
 
-ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
+class RunKind(enum.StrEnum):
+    MANUAL = "manual"
+    WEBHOOK = "webhook"
+    CATCHUP = "catchup"
+    SCHEDULED = "scheduled"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED,
+                       RunStatus.CANCELLING)
+
+
+def _one_of(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class SyncRun(TimestampMixin, Base):
     """One sync of a connection. Counters are derived from its items, so they cannot drift.
 
-    `driver_token`/`heartbeat_at` form a lease: the job driving the run renews it after every
-    batch; a run whose lease went stale (its worker died) is taken over by the recovery job.
+    `driver_token`/`heartbeat_at` form a lease: the job driving the run renews it every third of
+    the lease; a run whose lease went stale (its worker died) is taken over by the recovery job.
+    A run paused by a fault (store or Zoho unavailable, database gone) has `retry_at`: the
+    recovery job resumes it then; `faults` counts the pauses in a row and sets the backoff.
     """
 
     __tablename__ = "sync_runs"
@@ -36,8 +54,12 @@ class SyncRun(TimestampMixin, Base):
             "uq_sync_runs_one_active_per_connection",
             "connection_id",
             unique=True,
-            postgresql_where=text("kind = 'manual' AND status IN ('queued', 'running', 'paused')"),
+            postgresql_where=text(
+                "kind = 'manual' AND status IN ('queued', 'running', 'pausing', 'paused', 'cancelling')"),
         ),
+        Index("ix_sync_runs_retry_at", "retry_at", postgresql_where=text("retry_at IS NOT NULL")),
+        CheckConstraint(_one_of("status", RunStatus), name="status"),
+        CheckConstraint(_one_of("kind", RunKind), name="kind"),
         Index("ix_sync_runs_connection_created", "connection_id", "created_at"),
     )
 
@@ -52,3 +74,5 @@ class SyncRun(TimestampMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     driver_token: Mapped[str | None] = mapped_column(String(64))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    faults: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -24,7 +24,9 @@ from app.integrations.zoho.client import ZohoClient
 from app.models import Connection, RunStatus, SyncRun, SyncRunItem
 from app.syncs.images import run_image_step
 from app.syncs.planner import insert_plan, plan_items
+from app.syncs import state
 from app.syncs.processor import BatchProcessor
+from app.syncs.runner import stop_for
 
 STORE_SETTINGS_TTL_S = 300  # units and the manage-stock option change rarely; one read per 5 min
 
@@ -46,33 +48,33 @@ async def sync_items_now(ctx: AppContext, connection: Connection, items: list[Ca
     plan = await plan_items(ctx, connection, items, zoho=zoho, woo=woo, store=store, whole_catalogue=False)
     token = secrets.token_hex(16)
     async with transaction(ctx.sessionmaker) as session:
-        run = SyncRun(connection_id=connection.id, kind=kind, status=RunStatus.RUNNING, driver_token=token)
+        run = SyncRun(connection_id=connection.id, kind=kind, status=RunStatus.QUEUED, driver_token=token)
         session.add(run)
         await session.flush()
         await session.execute(text("UPDATE sync_runs SET started_at = now(), heartbeat_at = now() WHERE id = :id"),
                               {"id": run.id})
-        await insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan, status=run.status)
+        await insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan,
+                          status=RunStatus.RUNNING)
+    await state.start_driving(ctx, run.id, token)
     await _write(ctx, run.id, connection, token, woo, store, settings, zoho)
     return run.id, await _results(ctx, run.id)
 
 
 async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, token: str, woo: WooClient,
                  store: StoreSettings, settings: ConnectionSettings, zoho: ZohoClient) -> None:
-    processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, token=token, woo=woo,
-                               store=store, settings=settings)
-    try:
-        await processor.run_loop()
-        await run_image_step(ctx, run_id=run_id, connection=connection, woo=woo, zoho=zoho, store=store,
-                             settings=settings)
-        status, reason = RunStatus.COMPLETED, None
-    except Exception as exc:
-        status, reason = RunStatus.FAILED, str(exc)
-        raise
-    finally:
-        async with transaction(ctx.sessionmaker) as session:
-            await session.execute(text("""
-                UPDATE sync_runs SET status = :status, reason = :reason, finished_at = now(), driver_token = NULL
-                WHERE id = :id"""), {"status": str(status), "reason": reason, "id": run_id})
+    """Drive the run under a renewed lease, like a manual run's driver: a fault pauses it (the
+    recovery job resumes it) and is raised on, so the caller's events stay queued for a retry."""
+    async with state.keep_lease(ctx, run_id, token) as lease:
+        try:
+            processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, lease=lease, woo=woo,
+                                       store=store, settings=settings)
+            await processor.run_loop()
+            await run_image_step(ctx, run_id=run_id, connection=connection, woo=woo, zoho=zoho, store=store,
+                                 settings=settings, keep_going=lease.driving)
+            await state.finish(ctx, run_id, token)
+        except Exception as exc:
+            await stop_for(ctx, run_id, token, exc)
+            raise
 
 
 async def _results(ctx: AppContext, run_id: uuid.UUID) -> list[ItemResult]:

@@ -475,7 +475,8 @@ def _unusable_match(item: CatalogItem, found: StoreProductRef, settings: Connect
 
 
 _START = text("""
-    UPDATE sync_runs SET status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
+    UPDATE sync_runs SET status = CASE status WHEN 'queued' THEN 'running' WHEN 'pausing' THEN 'paused'
+                                              WHEN 'cancelling' THEN 'cancelled' ELSE status END,
                          started_at = now(), driver_token = NULL
     WHERE id = :run_id AND driver_token = :token
     RETURNING status

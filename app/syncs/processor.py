@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, or_, text, update
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
@@ -26,7 +26,7 @@ from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
-from app.integrations.woocommerce.errors import WooAuthError, WooError
+from app.integrations.woocommerce.errors import WooAuthError, WooError, WooUnavailable
 from app.logs.service import entry, write_logs
 from app.models import (
     ItemAction,
@@ -34,9 +34,10 @@ from app.models import (
     ItemStatus,
     LinkKind,
     ProductLink,
-    SyncRunItem,
 )
+from app.syncs import state
 from app.syncs.drafts import retire_draft
+from app.syncs.state import Lease
 from app.syncs.media import Known, media_for, with_media
 
 log = structlog.get_logger(__name__)
@@ -48,27 +49,13 @@ TRASHED_SKU = "woocommerce_rest_product_not_created"
 # Consecutive whole-batch failures (store down, timeouts) after which the run stops.
 MAX_BATCH_OUTAGES = 3
 
-_CLAIM = text("""
-    UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
-    WHERE id IN (
-        SELECT i.id FROM sync_run_items i
-        WHERE i.run_id = :run_id AND i.status = 'pending' AND i.parent_key IS NULL
-          AND (i.claim_token IS NULL OR i.claimed_at < now() - make_interval(secs => :lease))
-          AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = :run_id AND r.status = 'running'
-                      AND r.driver_token = :token)
-        ORDER BY i.id LIMIT :size FOR UPDATE SKIP LOCKED)
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts, kind, parent_key
-""")
-# A group's variants go with its row: claimed by the same driver, in the same transaction.
-_CLAIM_MEMBERS = text("""
-    UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
-    WHERE run_id = :run_id AND parent_key = ANY(:keys) AND status = 'pending'
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts, kind, parent_key
-""")
-
-
 class RunFailure(Exception):
-    """Something that makes every further batch pointless (credentials refused, store gone)."""
+    """A verdict that makes every further batch pointless: the run fails (credentials refused,
+    the store refusing whole batches)."""
+
+
+class StoreOutage(Exception):
+    """The store stayed unavailable through every retry: the run pauses and comes back later."""
 
 
 @dataclass(slots=True)
@@ -100,9 +87,10 @@ class Outcome:
 class BatchProcessor:
     """Writes one connection's claimed items to its store."""
 
-    def __init__(self, *, ctx: AppContext, run_id: uuid.UUID, connection_id: uuid.UUID, token: str,
+    def __init__(self, *, ctx: AppContext, run_id: uuid.UUID, connection_id: uuid.UUID, lease: Lease,
                  woo: WooClient, store: StoreSettings, settings: ConnectionSettings) -> None:
-        self.ctx, self.run_id, self.connection_id, self.token = ctx, run_id, connection_id, token
+        self.ctx, self.run_id, self.connection_id, self.lease = ctx, run_id, connection_id, lease
+        self.token = lease.token
         self.woo, self.store, self.settings = woo, store, settings
         self.outages = 0
         # This driver's loops take turns claiming, so none gets a short batch because another
@@ -111,28 +99,26 @@ class BatchProcessor:
 
     async def run_loop(self) -> None:
         """Claim and write batches until none is left or the run stops being ours to drive."""
-        while batch := await self.claim():
+        while not self.lease.lost and (batch := await self.claim()):
             await self.process(batch)
 
     async def claim(self) -> list[Claimed]:
+        """The next batch, or nothing once the run is no longer running under this driver."""
         async with self._claiming, transaction(self.ctx.sessionmaker) as session:
-            rows = await session.execute(_CLAIM, {"run_id": self.run_id, "token": self.token,
-                                                  "lease": self.ctx.settings.lease_seconds,
-                                                  "size": self.settings.batch_size})
-            claimed = [Claimed(**row._mapping) for row in rows]
-            heads = [c.zoho_item_id for c in claimed if c.kind == ItemKind.VARIABLE]
-            if heads:
-                members = await session.execute(_CLAIM_MEMBERS, {"run_id": self.run_id, "token": self.token,
-                                                                 "keys": heads})
-                claimed += [Claimed(**row._mapping) for row in members]
-            return claimed
+            rows = await state.claim_rows(session, run_id=self.run_id, token=self.token,
+                                          size=self.settings.batch_size, lease_seconds=self.ctx.settings.lease_seconds)
+            return [Claimed(**row) for row in rows]
 
     async def process(self, batch: list[Claimed]) -> None:
+        if self.lease.lost:  # taken over since the claim: the new driver claims these again
+            return
         try:
             outcomes = await self.write(batch)
             self.outages = 0
         except WooAuthError as exc:
             raise RunFailure(f"the store refused the credentials: {exc.message}") from exc
+        except WooUnavailable as exc:
+            raise StoreOutage(f"the store is unavailable: {exc.message}") from exc
         except WooError as exc:
             self.outages += 1
             outcomes = [Outcome(item, False, error_code=exc.code or "store_error", message=exc.message) for item in batch]
@@ -289,8 +275,7 @@ class BatchProcessor:
         if not outcomes:
             return
         async with transaction(self.ctx.sessionmaker) as session:
-            await session.execute(_RECORD, [self._item_row(o) for o in outcomes],
-                                  execution_options={"synchronize_session": False})
+            await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes])
             links = [self._link_row(o) for o in outcomes if o.ok and o.woo_id and not o.item.zoho_item_id.startswith("parent:")]
             if links:
                 await session.execute(_UPSERT_LINK, links)
@@ -329,17 +314,6 @@ class BatchProcessor:
                      details=None if o.ok else {"code": o.error_code})
 
 
-_items = SyncRunItem.__table__
-_RECORD = (
-    update(_items)
-    .where(_items.c.id == bindparam("b_id"), _items.c.claim_token == bindparam("b_token"),
-           # (executemany cannot expand an IN list)
-           or_(_items.c.status == ItemStatus.PENDING, _items.c.status == ItemStatus.CANCELLED))
-    # A synced item keeps the reason it was planned with (e.g. why a variation is set aside).
-    .values(status=bindparam("b_status"), woo_id=bindparam("b_woo_id"),
-            reason=func.coalesce(bindparam("b_reason"), _items.c.reason),
-            error_code=bindparam("b_code"), image_state=bindparam("b_images"))
-)
 _link_insert = pg_insert(ProductLink.__table__)
 _UPSERT_LINK = _link_insert.on_conflict_do_update(
     index_elements=["connection_id", "kind", "zoho_id"],
@@ -368,5 +342,11 @@ def _explain(result: WriteResult) -> str:
 
 
 async def drive_batches(processor: BatchProcessor, concurrency: int) -> None:
-    """`concurrency` claim-and-write loops sharing one driver token."""
-    await asyncio.gather(*(processor.run_loop() for _ in range(concurrency)))
+    """`concurrency` claim-and-write loops sharing one driver token. When one fails the others
+    stop too (their claims are released or lapse), and the first error is raised as it is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(concurrency):
+                group.create_task(processor.run_loop())
+    except ExceptionGroup as errors:
+        raise errors.exceptions[0] from None

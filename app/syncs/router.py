@@ -1,10 +1,11 @@
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import Session
+from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
-from app.models import ItemStatus
+from app.models import ItemStatus, RunStatus, SyncRun
 from app.syncs import service
 from app.syncs.schemas import RunItemRead, RunRead
 
@@ -24,16 +25,30 @@ async def list_sync_items(run_id: uuid.UUID, session: Session, status: ItemStatu
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post("/{run_id}/pause", response_model=RunRead)
-async def pause_sync(run_id: uuid.UUID, session: Session) -> RunRead:
-    return (await service.run_views(session, [await service.pause_run(session, run_id)]))[0]
+# 202 while the run is `pausing` / `cancelling` (a batch in flight is still being recorded).
+_CONTROL_RESPONSES = {202: {"model": RunRead, "description": "accepted: the batch in flight is being recorded"},
+                      409: {"description": "the run is in no state for this control"}}
 
 
-@router.post("/{run_id}/resume", response_model=RunRead)
-async def resume_sync(run_id: uuid.UUID, session: Session) -> RunRead:
-    return (await service.run_views(session, [await service.resume_run(session, run_id)]))[0]
+@router.post("/{run_id}/pause", response_model=RunRead, responses=_CONTROL_RESPONSES)
+async def pause_sync(run_id: uuid.UUID, session: Session, ctx: Ctx, response: Response) -> RunRead:
+    run = await service.pause_run(session, run_id, lease_seconds=ctx.settings.lease_seconds)
+    return await _control_answer(session, run, response)
 
 
-@router.post("/{run_id}/cancel", response_model=RunRead)
-async def cancel_sync(run_id: uuid.UUID, session: Session) -> RunRead:
-    return (await service.run_views(session, [await service.cancel_run(session, run_id)]))[0]
+@router.post("/{run_id}/resume", response_model=RunRead, responses=_CONTROL_RESPONSES)
+async def resume_sync(run_id: uuid.UUID, session: Session, response: Response) -> RunRead:
+    return await _control_answer(session, await service.resume_run(session, run_id), response)
+
+
+@router.post("/{run_id}/cancel", response_model=RunRead, responses=_CONTROL_RESPONSES)
+async def cancel_sync(run_id: uuid.UUID, session: Session, ctx: Ctx, response: Response) -> RunRead:
+    run = await service.cancel_run(session, run_id, lease_seconds=ctx.settings.lease_seconds)
+    return await _control_answer(session, run, response)
+
+
+async def _control_answer(session: AsyncSession, run: SyncRun, response: Response) -> RunRead:
+    view = (await service.run_views(session, [run]))[0]
+    if view.status in (RunStatus.PAUSING, RunStatus.CANCELLING):
+        response.status_code = 202
+    return view

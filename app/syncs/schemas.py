@@ -19,6 +19,8 @@ class RunRead(BaseModel):
     skipped: int
     cancelled: int
     progress: float
+    # When a run paused by a fault resumes by itself (null otherwise).
+    retry_at: datetime | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

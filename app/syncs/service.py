@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,20 +16,22 @@ from app.models import (
     ACTIVE_RUN_STATUSES,
     Connection,
     ItemStatus,
+    RunKind,
     RunStatus,
     SyncRun,
     SyncRunItem,
 )
+from app.syncs import state
 from app.syncs.schemas import RunItemRead, RunRead
 
 
 async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
     """Queue a manual run; 409 when the connection already has an active one."""
     active = await session.scalar(select(SyncRun).where(
-        SyncRun.connection_id == connection.id, SyncRun.kind == "manual", SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
+        SyncRun.connection_id == connection.id, SyncRun.kind == RunKind.MANUAL, SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is not None:
         raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
-    run = SyncRun(connection_id=connection.id, kind="manual", status=RunStatus.QUEUED)
+    run = SyncRun(connection_id=connection.id, kind=RunKind.MANUAL, status=RunStatus.QUEUED)
     session.add(run)
     try:
         await session.flush()
@@ -82,7 +84,7 @@ def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
         id=run.id, connection_id=run.connection_id, kind=run.kind, status=run.status, reason=run.reason,
         total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
         skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
-        created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at, updated_at=run.updated_at,
+        retry_at=run.retry_at, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at, updated_at=run.updated_at,
     )
 
 
@@ -99,46 +101,36 @@ async def list_items(session: AsyncSession, run_id: uuid.UUID, *, status: ItemSt
     ]
 
 
-async def pause_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
-    """Stop after the batch in flight; the queue stays."""
-    run = await _require(session, run_id, (RunStatus.QUEUED, RunStatus.RUNNING), "pause")
-    run.status = RunStatus.PAUSED
-    run.reason = "paused by the operator"
+async def pause_run(session: AsyncSession, run_id: uuid.UUID, *, lease_seconds: float) -> SyncRun:
+    """Stop claiming; `pausing` until the batch in flight is recorded, then `paused`. The queue stays."""
+    run = await get_run(session, run_id, for_update=True)
+    if not await state.request_pause(session, run, lease_seconds=lease_seconds):
+        raise Conflict(f"cannot pause a sync that is {run.status}")
     await _log_control(session, run, "paused")
     return run
 
 
 async def resume_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
     """Continue with the pending items only (or finish planning if it never got that far)."""
-    run = await _require(session, run_id, (RunStatus.PAUSED,), "resume")
-    run.reason = None
-    if run.started_at is None:
-        run.status = RunStatus.QUEUED
+    run = await get_run(session, run_id, for_update=True)
+    status = await state.request_resume(session, run)
+    if status is None:
+        raise Conflict(f"cannot resume a sync that is {run.status}")
+    if status == RunStatus.QUEUED:
         defer_job(session, PLAN_RUN, str(run.id), job_id=f"{plan_job_id(run.id)}:{uuid.uuid4().hex[:8]}")
     else:
-        run.status = RunStatus.RUNNING
         defer_job(session, DRIVE_RUN, str(run.id), job_id=drive_job_id(run.id))
     await _log_control(session, run, "resumed")
     return run
 
 
-async def cancel_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
-    """Mark every pending item cancelled; what was already written stays in the store."""
-    run = await _require(session, run_id, ACTIVE_RUN_STATUSES, "cancel")
-    run.status = RunStatus.CANCELLED
-    run.reason = "cancelled by the operator"
-    run.finished_at = await session.scalar(select(func.now()))
-    await session.execute(update(SyncRunItem).where(SyncRunItem.run_id == run.id,
-                                                    SyncRunItem.status == ItemStatus.PENDING)
-                          .values(status=ItemStatus.CANCELLED, reason="run cancelled"))
-    await _log_control(session, run, "cancelled")
-    return run
-
-
-async def _require(session: AsyncSession, run_id: uuid.UUID, allowed: tuple[str, ...], verb: str) -> SyncRun:
+async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, lease_seconds: float) -> SyncRun:
+    """Pending items not in flight are cancelled now; `cancelling` until the batch in flight is
+    recorded, then `cancelled`. What was already written stays in the store."""
     run = await get_run(session, run_id, for_update=True)
-    if run.status not in allowed:
-        raise Conflict(f"cannot {verb} a sync that is {run.status}")
+    if not await state.request_cancel(session, run, lease_seconds=lease_seconds):
+        raise Conflict(f"cannot cancel a sync that is {run.status}")
+    await _log_control(session, run, "cancelled")
     return run
 
 

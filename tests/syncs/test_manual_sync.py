@@ -139,32 +139,49 @@ async def test_only_one_active_run_per_connection_and_controls_answer_409(api, z
 
 
 async def slow_run(api, zoho, zoho_server, woo_server, worker, *, synced_at_least: int):
-    """A run against a store taking 20 ms per product, 10 per batch, one batch at a time,
+    """A run against a store taking 20 ms per product, 10 per batch, two batches in flight,
     returned once `synced_at_least` items are written: slow enough to act on mid-run."""
     items = expected_syncable(seed_catalogue(zoho, 200))
     sim(woo_server.base_url, "PUT", "/config", json={"per_item_latency_ms": 20})
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=10,
-                                   store_concurrency=1)
+                                   store_concurrency=2)
     worker()
     run = await start_run(api, conn["id"])
     await wait_for_run(api, run["id"], until=lambda r: r["synced"] >= synced_at_least)
     return items, conn, run
 
 
-async def test_pause_holds_then_resume_finishes_without_syncing_twice(api, zoho, store, zoho_server, woo_server,
-                                                                      worker):
+async def held_still(api, woo_server, run_id: str) -> dict:
+    """The run as it reads now, after checking that neither it nor the store moves for 1.5 s,
+    and that its counters agree with its items."""
+    before = (await api.get(f"/api/v1/syncs/{run_id}")).json()
+    written = sim(woo_server.base_url, "GET", "/stats")["objects_written"]
+    await asyncio.sleep(1.5)
+    after = (await api.get(f"/api/v1/syncs/{run_id}")).json()
+    assert {k: after[k] for k in COUNTERS} == {k: before[k] for k in COUNTERS}
+    assert sim(woo_server.base_url, "GET", "/stats")["objects_written"] == written
+    listed = Counter(item["status"] for item in await run_items(api, run_id))
+    assert {k: after[k] for k in COUNTERS if k != "total"} == {k: listed[k] for k in COUNTERS if k != "total"}
+    return after
+
+
+COUNTERS = ("total", "synced", "failed", "pending", "skipped", "cancelled")
+
+
+async def test_pause_with_batches_in_flight_writes_nothing_once_paused(api, zoho, store, zoho_server, woo_server,
+                                                                       worker):
     items, conn, run = await slow_run(api, zoho, zoho_server, woo_server, worker, synced_at_least=20)
     paused = await api.post(f"/api/v1/syncs/{run['id']}/pause")
-    assert paused.status_code == 200 and paused.json()["status"] == "paused"
-    await asyncio.sleep(1.0)  # the batch in flight finishes
-    held = (await api.get(f"/api/v1/syncs/{run['id']}")).json()
-    await asyncio.sleep(1.5)
-    still = (await api.get(f"/api/v1/syncs/{run['id']}")).json()
-    assert still["status"] == "paused" and still["synced"] == held["synced"] and still["pending"] > 0
-    written_while_paused = sim(woo_server.base_url, "GET", "/stats")["objects_written"]
-    assert written_while_paused == held["synced"]
+    # Two batches are in flight: the pause is accepted and holds once they are recorded.
+    assert paused.status_code == 202 and paused.json()["status"] == "pausing"
+    await wait_for_run(api, run["id"], statuses={"paused"}, timeout=10)
+    held = await held_still(api, woo_server, run["id"])
+    assert held["status"] == "paused" and held["pending"] > 0 and held["retry_at"] is None
+    assert sim(woo_server.base_url, "GET", "/stats")["objects_written"] == held["synced"]
+    assert (await api.post(f"/api/v1/syncs/{run['id']}/pause")).status_code == 409
 
-    assert (await api.post(f"/api/v1/syncs/{run['id']}/resume")).json()["status"] == "running"
+    resumed = await api.post(f"/api/v1/syncs/{run['id']}/resume")
+    assert resumed.status_code == 200 and resumed.json()["status"] == "running"
     done = await wait_for_run(api, run["id"])
     assert done["status"] == "completed" and done["synced"] == len(items) and done["failed"] == 0
     # No item synced twice: every product written exactly once, one product per SKU.
@@ -173,19 +190,33 @@ async def test_pause_holds_then_resume_finishes_without_syncing_twice(api, zoho,
     assert len(skus) == len(items) and max(skus.values()) == 1
 
 
-async def test_cancel_clears_pending_and_keeps_what_was_synced(api, zoho, store, zoho_server, woo_server, worker):
+async def test_cancel_with_batches_in_flight_is_final_and_counters_match_items(api, zoho, store, zoho_server,
+                                                                              woo_server, worker):
     items, conn, run = await slow_run(api, zoho, zoho_server, woo_server, worker, synced_at_least=10)
     cancelled = await api.post(f"/api/v1/syncs/{run['id']}/cancel")
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    await asyncio.sleep(1.0)
-    final = (await api.get(f"/api/v1/syncs/{run['id']}")).json()
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelling"
+    final = await wait_for_run(api, run["id"], statuses={"cancelled"}, timeout=10)
+    final = await held_still(api, woo_server, run["id"])
     assert final["status"] == "cancelled" and final["pending"] == 0 and final["cancelled"] > 0
     assert final["synced"] + final["cancelled"] + final["skipped"] == final["total"]
+    # What the in-flight batches really wrote is recorded as synced, nothing more.
     assert len(store_products(woo_server.base_url)) == final["synced"] < len(items)
+    assert sim(woo_server.base_url, "GET", "/stats")["objects_written"] == final["synced"]
     assert (await api.post(f"/api/v1/syncs/{run['id']}/resume")).status_code == 409
     # The connection is free for a new run, which creates only what is missing.
     again = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
     assert again["status"] == "completed" and len(store_products(woo_server.base_url)) == len(items)
+
+
+async def test_a_run_with_no_live_driver_pauses_and_cancels_at_once(api, zoho, store, zoho_server, woo_server):
+    seed_catalogue(zoho, 20)
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    run = await start_run(api, conn["id"])  # no worker: nobody drives it
+    paused = await api.post(f"/api/v1/syncs/{run['id']}/pause")
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    cancelled = await api.post(f"/api/v1/syncs/{run['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (await api.post(f"/api/v1/syncs/{run['id']}/cancel")).status_code == 409
 
 
 async def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(api, zoho, store, zoho_server,

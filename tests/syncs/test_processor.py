@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import insert, select
 
 from app.connections.clients import woo_client_for
 from app.connections.service import connection_settings, get_connection
 from app.models import LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
-from app.syncs.processor import BatchProcessor
+from app.syncs.processor import BatchProcessor, StoreOutage
+from app.syncs.state import Lease
 from tests.helpers import create_connection, sim
 
 
@@ -39,7 +41,8 @@ async def setup_run(api, ctx, zoho_url, woo_url, items: list[dict], **settings):
 
 async def process(ctx, connection, run, token) -> dict[str, SyncRunItem]:
     async with woo_client_for(connection, ctx) as woo:
-        processor = BatchProcessor(ctx=ctx, run_id=run.id, connection_id=connection.id, token=token, woo=woo,
+        processor = BatchProcessor(ctx=ctx, run_id=run.id, connection_id=connection.id,
+                                   lease=Lease(ctx, run.id, token), woo=woo,
                                    store=await woo.get_store_settings(), settings=connection_settings(connection))
         await processor.run_loop()
     async with ctx.sessionmaker() as session:
@@ -83,20 +86,29 @@ async def test_stale_link_is_found_again_by_sku_or_recreated(api, ctx, store, zo
     assert skus == ["GONE-1", "MOVED-1"]
 
 
-async def test_store_errors_fail_items_with_the_vendors_reason_and_the_rest_go_on(api, ctx, store, zoho_server,
-                                                                                 woo_server):
+async def test_a_store_outage_fails_no_item_and_stops_the_driver(api, ctx, store, zoho_server, woo_server):
+    """A store that keeps answering 503 beyond the client's retries is a fault, not a verdict on
+    the items: the driver stops (its run pauses) and every item is still pending."""
     connection, run, token = await setup_run(api, ctx, zoho_server.base_url, woo_server.base_url, [
-        {"action": "create", "payload": draft(f"OK-{n}") } for n in range(4)
-    ] + [{"action": "update", "payload": draft("LOST-1"), "woo_id": 999003}], create_missing_products=False,
-        batch_size=3)
-    # The first batch meets a store that keeps answering 503 (beyond the client's retries).
+        {"action": "create", "payload": draft(f"OK-{n}") } for n in range(4)], batch_size=3)
     sim(woo_server.base_url, "PUT", "/config", json={"fail_next": [
         {"status": 503, "body": "<html>Service Unavailable</html>", "path_contains": "/products/batch"}] * 3})
+    with pytest.raises(StoreOutage, match="3 attempts"):
+        await process(ctx, connection, run, token)
+    async with ctx.sessionmaker() as session:
+        statuses = list(await session.scalars(select(SyncRunItem.status).where(SyncRunItem.run_id == run.id)))
+    assert statuses == ["pending"] * 4
+
+
+async def test_a_gone_product_fails_with_the_vendors_reason_and_the_rest_go_on(api, ctx, store, zoho_server,
+                                                                              woo_server):
+    connection, run, token = await setup_run(api, ctx, zoho_server.base_url, woo_server.base_url, [
+        {"action": "create", "payload": draft(f"OK-{n}") } for n in range(2)
+    ] + [{"action": "update", "payload": draft("LOST-1"), "woo_id": 999003}], create_missing_products=False,
+        batch_size=3)
     items = await process(ctx, connection, run, token)
     failed = {sku: item for sku, item in items.items() if item.status == "failed"}
-    synced = {sku for sku, item in items.items() if item.status == "synced"}
-    assert len(failed) == 4 and len(synced) == 1  # 3 lost to the outage, LOST-1 gone from the store
-    assert all("3 attempts" in item.reason for sku, item in failed.items() if sku != "LOST-1")
+    assert set(failed) == {"LOST-1"} and {s for s, i in items.items() if i.status == "synced"} == {"OK-0", "OK-1"}
     assert "no longer exists in the store" in failed["LOST-1"].reason
     assert failed["LOST-1"].error_code == "woocommerce_rest_product_invalid_id"
 
