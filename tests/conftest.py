@@ -22,6 +22,7 @@ os.environ.update({
     "QUEUE_NAME": f"skubridge:test:{uuid.uuid4().hex[:8]}",
     "LEASE_SECONDS": "3",
     "RECOVERY_INTERVAL_SECONDS": "1",
+    "FAULT_BACKOFF_SECONDS": "[1, 2]",
     "ZOHO_REQUESTS_PER_MINUTE": "100000",
     "STORE_MAX_ATTEMPTS": "3",
     "STORE_BACKOFF_CAP_SECONDS": "0.05",

@@ -401,7 +401,7 @@ _SETTLE_ORPHANS = text("""
 """)
 _DUE = text("""
     UPDATE sync_runs SET status = CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running' END,
-                         retry_at = NULL, driver_token = NULL
+                         retry_at = NULL, reason = NULL, driver_token = NULL
     WHERE id IN (SELECT id FROM sync_runs WHERE status = 'paused' AND retry_at <= now()
                  ORDER BY retry_at LIMIT 100 FOR UPDATE SKIP LOCKED)
     RETURNING id, status
