@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -76,3 +76,5 @@ class SyncRun(TimestampMixin, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     faults: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The batch size and batches in flight the store's answers led to: {"batch_size", "in_flight"}.
+    pace: Mapped[dict[str, int] | None] = mapped_column(JSONB)

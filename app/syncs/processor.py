@@ -26,6 +26,7 @@ from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
+from app.integrations.pace import Pace
 from app.integrations.woocommerce.errors import WooAuthError, WooError, WooUnavailable
 from app.logs.service import entry, write_logs
 from app.models import (
@@ -91,6 +92,8 @@ class BatchProcessor:
                  woo: WooClient, store: StoreSettings, settings: ConnectionSettings) -> None:
         self.ctx, self.run_id, self.connection_id, self.lease = ctx, run_id, connection_id, lease
         self.token = lease.token
+        self.pace = Pace(max_size=settings.batch_size, max_in_flight=settings.store_concurrency)
+        woo.pace = self.pace
         self.woo, self.store, self.settings = woo, store, settings
         self.outages = 0
         # This driver's loops take turns claiming, so none gets a short batch because another
@@ -99,14 +102,17 @@ class BatchProcessor:
 
     async def run_loop(self) -> None:
         """Claim and write batches until none is left or the run stops being ours to drive."""
-        while not self.lease.lost and (batch := await self.claim()):
-            await self.process(batch)
+        while not self.lease.lost:
+            async with self.pace.slot():
+                if not (batch := await self.claim()):
+                    return
+                await self.process(batch)
 
     async def claim(self) -> list[Claimed]:
         """The next batch, or nothing once the run is no longer running under this driver."""
         async with self._claiming, transaction(self.ctx.sessionmaker) as session:
             rows = await state.claim_rows(session, run_id=self.run_id, token=self.token,
-                                          size=self.settings.batch_size, lease_seconds=self.ctx.settings.lease_seconds)
+                                          size=self.pace.size, lease_seconds=self.ctx.settings.lease_seconds)
             return [Claimed(**row) for row in rows]
 
     async def process(self, batch: list[Claimed]) -> None:
@@ -275,7 +281,8 @@ class BatchProcessor:
         if not outcomes:
             return
         async with transaction(self.ctx.sessionmaker) as session:
-            await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes])
+            await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes],
+                                        pace=self.pace.as_dict())
             links = [self._link_row(o) for o in outcomes if o.ok and o.woo_id and not o.item.zoho_item_id.startswith("parent:")]
             if links:
                 await session.execute(_UPSERT_LINK, links)

@@ -21,6 +21,8 @@ class RunRead(BaseModel):
     progress: float
     # When a run paused by a fault resumes by itself (null otherwise).
     retry_at: datetime | None = None
+    # The pace the store's answers settled on: {"batch_size": n, "in_flight": m}.
+    pace: dict[str, int] | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -84,7 +84,8 @@ def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
         id=run.id, connection_id=run.connection_id, kind=run.kind, status=run.status, reason=run.reason,
         total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
         skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
-        retry_at=run.retry_at, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at, updated_at=run.updated_at,
+        retry_at=run.retry_at, pace=run.pace, created_at=run.created_at, started_at=run.started_at,
+        finished_at=run.finished_at, updated_at=run.updated_at,
     )
 
 

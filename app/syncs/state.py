@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -169,7 +170,11 @@ RECORD_OUTCOME = text("""
       AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = :b_run AND r.driver_token = :b_token
                   AND r.status IN ('running', 'pausing', 'cancelling'))
 """)
-_CLEAR_FAULTS = text("UPDATE sync_runs SET faults = 0 WHERE id = :run_id AND faults > 0")
+# A batch that got through ends a streak of faults; the pace it was written at is shown.
+_AFTER_BATCH = text("""
+    UPDATE sync_runs SET faults = 0, pace = CAST(:pace AS jsonb)
+    WHERE id = :run_id AND (faults > 0 OR pace IS DISTINCT FROM CAST(:pace AS jsonb))
+""")
 
 
 async def claim_rows(session: AsyncSession, *, run_id: uuid.UUID, token: str, size: int,
@@ -187,10 +192,11 @@ async def claim_rows(session: AsyncSession, *, run_id: uuid.UUID, token: str, si
     return claimed
 
 
-async def record_outcomes(session: AsyncSession, *, run_id: uuid.UUID, rows: list[dict]) -> None:
-    """Item outcomes (`RECORD_OUTCOME` rows); a batch that got through ends a streak of faults."""
+async def record_outcomes(session: AsyncSession, *, run_id: uuid.UUID, rows: list[dict],
+                          pace: dict[str, int] | None = None) -> None:
+    """Item outcomes (`RECORD_OUTCOME` rows), and the pace the batch was written at."""
     await session.execute(RECORD_OUTCOME, [row | {"b_run": run_id} for row in rows])
-    await session.execute(_CLEAR_FAULTS, {"run_id": run_id})
+    await session.execute(_AFTER_BATCH, {"run_id": run_id, "pace": json.dumps(pace) if pace else None})
 
 
 # ── the driver's transitions ─────────────────────────────────────────────────────────────────

@@ -7,6 +7,7 @@ Create Date: 2026-12-06 11:40:00
 
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 
 revision = '0004'
@@ -21,6 +22,7 @@ _KINDS = "'manual', 'webhook', 'catchup', 'scheduled'"
 def upgrade() -> None:
     op.add_column('sync_runs', sa.Column('retry_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('sync_runs', sa.Column('faults', sa.Integer(), server_default='0', nullable=False))
+    op.add_column('sync_runs', sa.Column('pace', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     op.create_index('ix_sync_runs_retry_at', 'sync_runs', ['retry_at'], unique=False,
                     postgresql_where=sa.text('retry_at IS NOT NULL'))
     op.drop_index('uq_sync_runs_one_active_per_connection', table_name='sync_runs')
@@ -38,5 +40,6 @@ def downgrade() -> None:
     op.create_index('uq_sync_runs_one_active_per_connection', 'sync_runs', ['connection_id'], unique=True,
                     postgresql_where=sa.text("kind = 'manual' AND status IN ('queued', 'running', 'paused')"))
     op.drop_index('ix_sync_runs_retry_at', table_name='sync_runs')
+    op.drop_column('sync_runs', 'pace')
     op.drop_column('sync_runs', 'faults')
     op.drop_column('sync_runs', 'retry_at')

@@ -113,3 +113,18 @@ async def _until(read, ok, *, timeout: float = 20.0) -> dict:
             return value
         await asyncio.sleep(0.1)
     raise AssertionError(f"condition not met: {value}")
+
+
+async def test_a_store_that_times_out_on_big_batches_sets_the_pace(api, zoho, store, zoho_server, woo_server, worker):
+    """Batches of more than 40 objects are written but answered 504 (a proxy gave up): they are
+    split and retried, creates looked up by SKU first, and the run settles at 40 or less."""
+    items = expected_syncable(seed_catalogue(zoho, 300))
+    sim(woo_server.base_url, "PUT", "/config", json={"gateway_timeout_over": 40})
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=50,
+                                   store_concurrency=2)
+    worker()
+    done = await wait_for_run(api, (await start_run(api, conn["id"]))["id"], timeout=90)
+    assert done["status"] == "completed" and done["failed"] == 0 and done["synced"] == len(items), done
+    assert done["pace"]["batch_size"] <= 40 and done["pace"]["in_flight"] <= 2
+    skus = Counter(p["sku"].lower() for p in store_products(woo_server.base_url))
+    assert len(skus) == len(items) and max(skus.values()) == 1

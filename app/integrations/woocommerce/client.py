@@ -9,6 +9,7 @@ request and availability errors. Writes go through `/products/batch`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -17,11 +18,13 @@ import structlog
 
 from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
 from app.integrations.metrics import VENDOR_REQUESTS
+from app.integrations.pace import Pace
 from app.integrations.retry import backoff_seconds, retry_after_seconds
 from app.integrations.woocommerce.errors import (
     WooAuthError,
     WooError,
     WooRequestError,
+    WooBatchTimeout,
     WooUnavailable,
 )
 from app.integrations.woocommerce.mapping import draft_to_wc
@@ -33,6 +36,8 @@ API_PREFIX = "/wp-json/wc/v3"
 BATCH_LIMIT = 100  # the store's default `woocommerce_rest_batch_items_limit`
 PER_PAGE_MAX = 100
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+# A proxy that gave up waiting for PHP (which may still be writing): the batch was too big.
+GATEWAY_TIMEOUT_STATUS = {504, 524}
 MAX_RATE_WAITS = 30  # consecutive 429s waited out before the call counts as failed
 LOOKUP_FIELDS = "id,sku,type,parent_id,status"
 # Batches run every item in one PHP request; slow stores need minutes, not the 5 s of common clients.
@@ -55,6 +60,8 @@ class WooClient:
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
         self.backoff_cap = backoff_cap
+        # Set by a run's driver: batch sizes and strain follow the store's answers.
+        self.pace: Pace | None = None
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             auth=_auth_for(self.base_url, consumer_key, consumer_secret),
@@ -142,28 +149,63 @@ class WooClient:
     ) -> list[WriteResult]:
         """Create and update one variable product's variations (`/products/{id}/variations/batch`)."""
         return await self._batch(f"/products/{parent_id}/variations/batch",
-                                 "POST /products/{id}/variations/batch", creates, updates, settings)
+                                 "POST /products/{id}/variations/batch", creates, updates, settings,
+                                 parent_id=parent_id)
 
     async def _batch(self, path: str, endpoint: str, creates: Sequence[ProductWrite],
-                     updates: Sequence[ProductWrite], settings: StoreSettings) -> list[WriteResult]:
+                     updates: Sequence[ProductWrite], settings: StoreSettings, *,
+                     parent_id: int | None = None) -> list[WriteResult]:
         """Results in input order: every create's, then every update's, however many calls."""
         writes = [("create", w) for w in creates] + [("update", w) for w in updates]
-        created: list[WriteResult] = []
-        updated: list[WriteResult] = []
-        for start in range(0, len(writes), BATCH_LIMIT):
-            chunk = writes[start : start + BATCH_LIMIT]
-            chunk_creates = [w for op, w in chunk if op == "create"]
-            chunk_updates = [w for op, w in chunk if op == "update"]
-            body: dict[str, Any] = {}
-            if chunk_creates:
-                body["create"] = [draft_to_wc(w.draft, settings=settings) for w in chunk_creates]
-            if chunk_updates:
-                body["update"] = [{"id": w.store_id, **draft_to_wc(w.draft, settings=settings)} for w in chunk_updates]
-            response = await self._request("POST", path, json=body, timeout=BATCH_TIMEOUT, endpoint=endpoint)
-            payload = response.json()
-            created += _match_results(chunk_creates, payload.get("create"))
-            updated += _match_results(chunk_updates, payload.get("update"))
-        return created + updated
+        results: dict[int, WriteResult] = {}
+        size = min(BATCH_LIMIT, self.pace.size) if self.pace else BATCH_LIMIT
+        for start in range(0, len(writes), size):
+            await self._send_chunk(path, endpoint, writes[start : start + size], settings, results, parent_id)
+        return [results[w.key] for _, w in writes]
+
+    async def _send_chunk(self, path: str, endpoint: str, chunk: list[tuple[str, ProductWrite]],
+                          settings: StoreSettings, results: dict[int, WriteResult], parent_id: int | None) -> None:
+        """One batch call; a batch that timed out is split in two and retried, its creates
+        looked up by SKU first (the store may have written them before the answer was lost)."""
+        chunk_creates = [w for op, w in chunk if op == "create"]
+        chunk_updates = [w for op, w in chunk if op == "update"]
+        body: dict[str, Any] = {}
+        if chunk_creates:
+            body["create"] = [draft_to_wc(w.draft, settings=settings) for w in chunk_creates]
+        if chunk_updates:
+            body["update"] = [{"id": w.store_id, **draft_to_wc(w.draft, settings=settings)} for w in chunk_updates]
+        started = time.monotonic()
+        try:
+            response = await self._request("POST", path, json=body, timeout=BATCH_TIMEOUT, endpoint=endpoint,
+                                           split_on_timeout=len(chunk) > 1)
+        except WooBatchTimeout:
+            if self.pace:
+                self.pace.timed_out(len(chunk))
+            chunk = await self._found_creates(chunk, parent_id)
+            half = (len(chunk) + 1) // 2
+            log.warning("woocommerce.batch_split", endpoint=endpoint, objects=len(chunk), into=half)
+            for part in (chunk[:half], chunk[half:]):
+                await self._send_chunk(path, endpoint, part, settings, results, parent_id)
+            return
+        if self.pace:
+            self.pace.answered(time.monotonic() - started)
+        payload = response.json()
+        for result in _match_results(chunk_creates, payload.get("create")) + _match_results(
+                chunk_updates, payload.get("update")):
+            results[result.key] = result
+
+    async def _found_creates(self, chunk: list[tuple[str, ProductWrite]],
+                             parent_id: int | None) -> list[tuple[str, ProductWrite]]:
+        """Creates whose SKU the store now holds (in the same place) become updates of it."""
+        skus = [str(w.draft["sku"]) for op, w in chunk if op == "create" and w.draft.get("sku")]
+        found = await self.find_by_skus(skus) if skus else {}
+        redone = []
+        for op, write in chunk:
+            ref = found.get(str(write.draft.get("sku") or "").lower()) if op == "create" else None
+            here = ref is not None and (ref.parent_id == parent_id if parent_id else ref.kind != "variation")
+            redone.append(("update", ProductWrite(write.key, write.draft, store_id=ref.store_id)) if here and ref
+                          else (op, write))
+        return redone
 
     async def write_one(self, write: ProductWrite, *, parent_id: int | None, settings: StoreSettings) -> dict[str, Any]:
         """Update one product or variation outside a batch and return the store's record (used
@@ -198,11 +240,13 @@ class WooClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         timeout: httpx.Timeout | None = None,
+        split_on_timeout: bool = False,
     ) -> httpx.Response:
         """One API call through `send_with_retries`; the answer must be JSON."""
         response = await send_with_retries(
             self._http, method, path, endpoint=endpoint, max_attempts=self.max_attempts, backoff_cap=self.backoff_cap,
-            params=params, json=json, timeout=timeout or DEFAULT_TIMEOUT,
+            params=params, json=json, timeout=timeout or DEFAULT_TIMEOUT, split_on_timeout=split_on_timeout,
+            on_strain=self.pace.strained if self.pace else None,
         )
         return _require_json(response)
 
@@ -218,6 +262,8 @@ async def send_with_retries(
     max_rate_waits: int = MAX_RATE_WAITS,
     error_for: Callable[[httpx.Response], WooError] | None = None,
     giving_up: str = "store did not answer",
+    split_on_timeout: bool = False,
+    on_strain: Callable[[], None] | None = None,
     **request: Any,
 ) -> httpx.Response:
     """One request to the store, its first answer below 400.
@@ -225,6 +271,9 @@ async def send_with_retries(
     A 429 is waited out (it says "later", not "no") up to `max_rate_waits` times; 5xx and
     network errors are retried `max_attempts` times with backoff (Retry-After when given).
     Any other error is raised at once as `error_for` types it (default `_error_for`).
+    With `split_on_timeout`, a timeout (or a gateway's 504) raises `WooBatchTimeout` at once:
+    the caller sends the batch again in smaller parts rather than the same size again.
+    `on_strain` hears of every 429 and 5xx.
     """
     error_for = error_for or _error_for
     failures = rate_waits = 0
@@ -233,6 +282,8 @@ async def send_with_retries(
             response = await http.request(method, path, **request)
         except httpx.TransportError as exc:
             VENDOR_REQUESTS.labels("woocommerce", endpoint, "network").inc()
+            if split_on_timeout and isinstance(exc, httpx.TimeoutException):
+                raise WooBatchTimeout(f"the store did not answer in time ({type(exc).__name__})") from exc
             reason, response = f"{type(exc).__name__}: {exc}".rstrip(": "), None
         else:
             VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
@@ -241,6 +292,10 @@ async def send_with_retries(
             error = error_for(response)
             if not isinstance(error, WooUnavailable):
                 raise error
+            if split_on_timeout and response.status_code in GATEWAY_TIMEOUT_STATUS:
+                raise WooBatchTimeout(f"HTTP {response.status_code}: {error.message}")
+            if on_strain:
+                on_strain()
             reason = f"HTTP {response.status_code}: {error.message}"
         if response is not None and response.status_code == 429 and rate_waits < max_rate_waits:
             rate_waits += 1

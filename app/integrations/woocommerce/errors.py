@@ -26,3 +26,7 @@ class WooRequestError(WooError):
 
 class WooUnavailable(WooError):
     """5xx, 429 or timeouts that outlasted the retries."""
+
+
+class WooBatchTimeout(WooUnavailable):
+    """A batch got no answer in time (a timeout, or a gateway's 504): sent again in smaller parts."""

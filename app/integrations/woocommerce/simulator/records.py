@@ -181,6 +181,7 @@ KNOB_NAMES = (
     "retry_after",
     "fail_next",
     "batch_limit",
+    "gateway_timeout_over",
     "seed",
 )
 
@@ -195,6 +196,8 @@ class StoreKnobs:
     retry_after         seconds announced in Retry-After on injected 429s
     fail_next           [{"status", "body", "headers", "path_contains"}], each served once
     batch_limit         the `woocommerce_rest_batch_items_limit` filter (default 100)
+    gateway_timeout_over a batch of more than this many objects is written, then answered 504
+                        (a proxy gave up while PHP went on, as on shared hosting); 0 = off
     seed                seed of the random generator deciding injected faults
     """
 
@@ -205,6 +208,7 @@ class StoreKnobs:
     retry_after: int = 1
     fail_next: list[dict[str, Any]] = field(default_factory=list)
     batch_limit: int = 100
+    gateway_timeout_over: int = 0
     seed: int | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
@@ -233,7 +237,7 @@ def _coerce_knob(name: str, value: Any) -> Any:
         return [dict(item) for item in value]
     if name == "seed":
         return None if value is None else int(value)
-    if name in ("batch_limit", "retry_after"):
+    if name in ("batch_limit", "retry_after", "gateway_timeout_over"):
         number = int(value)
     else:
         number = float(value)

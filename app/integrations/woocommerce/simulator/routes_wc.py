@@ -137,7 +137,7 @@ def _product_routes(router: APIRouter, store: StoreState, fetch: Fetch) -> None:
         render = lambda record: only_fields(edit_json(request, params, record), params)  # noqa: E731
         deleted = lambda record: edit_json(request, params, record)  # noqa: E731
         result = await writer(request).product_batch(incoming.body, incoming.query, render=render, render_deleted=deleted)
-        return wp_response(store, request, result or [])
+        return _gateway_timeout(store, incoming.body) or wp_response(store, request, result or [])
 
     @router.get(f"{API}/products/{{id:int}}")
     async def get_product(request: Request) -> Response:
@@ -230,7 +230,7 @@ def _variation_routes(router: APIRouter, store: StoreState, fetch: Fetch) -> Non
             render=lambda r: edit_json(request, params, r),
             render_deleted=lambda r: edit_json(request, params, r, hints=False),
         )
-        return wp_response(store, request, result or [])
+        return _gateway_timeout(store, incoming.body) or wp_response(store, request, result or [])
 
     @router.get(f"{base}/{{id:int}}")
     async def get_variation(request: Request) -> Response:
@@ -320,3 +320,14 @@ def _store_setting(store: StoreState, setting: dict[str, Any], value: Any) -> No
         "woocommerce_manage_stock": "manage_stock_option",
     }[setting["id"]]
     setattr(store, attribute, value)
+
+
+def _gateway_timeout(store: StoreState, body: Any) -> Response | None:
+    """The `gateway_timeout_over` knob: the batch was written, but the answer never came back."""
+    limit = store.knobs.gateway_timeout_over
+    total = sum(len(body[key]) for key in ("create", "update", "delete")
+                if isinstance(body, dict) and isinstance(body.get(key), list))
+    if not limit or total <= limit:
+        return None
+    return Response("<html><body><h1>504 Gateway Time-out</h1></body></html>", status_code=504,
+                    media_type="text/html")
