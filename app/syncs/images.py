@@ -226,6 +226,8 @@ class ImageStep:
     async def _fetch(self, key: str) -> OptimisedImage | None:
         item_id = key.split("/", 1)[0]
         async with self._downloads:
+            if self.stopped:  # stopped while waiting for a slot: the download can wait for a resume
+                return None
             try:
                 downloaded = await self.zoho.download_item_image(item_id)
             except ZohoImageUnavailable as exc:
