@@ -2,7 +2,7 @@
 
 Revision ID: 0004_media_claims
 Revises: 0003
-Create Date: 2026-11-28 09:00:00
+Create Date: 2026-12-06 12:00:00
 """
 
 from alembic import op
