@@ -26,7 +26,12 @@ class ImageSource(Base):
 class MediaAsset(Base):
     """Optimised image content → the store's media id. Idempotency key: (connection, sha256),
     so the same picture is uploaded once however many products show it. `data` keeps the file
-    while the store may still fetch it by URL (the `src` upload mode)."""
+    until the store has it (and while it may fetch it by URL, the `src` upload mode).
+
+    `claim_token` and `claimed_at` are the upload's lease: a worker claims the picture and
+    commits before it uploads, so no transaction stays open during the upload, and a second
+    worker waits instead of uploading it again. The uploader renews `claimed_at`; a claim older
+    than LEASE_SECONDS belongs to a dead worker and may be taken over."""
 
     __tablename__ = "media_assets"
 
@@ -39,4 +44,6 @@ class MediaAsset(Base):
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -13,18 +13,27 @@ optimise them, upload each distinct picture once, and attach them to products an
   is ours to time out and retry, and needs no route from the store back to the service.
 - Stock and prices never wait for this: it runs after the products, and every download takes
   its turn in the same Zoho budget as everything else.
+- No transaction is open during a download, an upload or a store write: a slow store must not
+  hold the pool's connections (the lease heartbeat needs one). A picture is claimed in
+  `media_assets` (a token and a lease, committed), uploaded, then recorded only if the claim is
+  still ours; a second worker meeting a claimed picture waits for its media id, and a claim
+  whose lease lapsed (a dead worker) is taken over. Uploads and store writes share
+  `store_concurrency` slots, and `keep_going` is asked before each: a paused or cancelled run
+  writes nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.catalog.types import ProductWrite, StoreSettings, WriteResult
@@ -52,6 +61,9 @@ OPTIMISE_IN_FLIGHT = 1
 # Formats other than JPEG decode at full size: 40 MP is 160 MB as RGBA, the most one may take.
 # (Zoho accepts uploads up to 7 MB, so real product photos stay far below.)
 MAX_SOURCE_PIXELS = 40_000_000
+# How long a step waits for another worker's upload of a picture before leaving its items to the
+# next run. A live uploader renews its claim, and an upload gives up well before this.
+CLAIM_WAIT_SECONDS = 900.0
 
 _PENDING = text("""
     SELECT i.id, i.kind, i.payload, i.woo_id, i.content_hash, i.sku, i.zoho_item_id, h.woo_id AS parent_woo_id
@@ -64,6 +76,29 @@ _SETTLE = text("""
     UPDATE sync_run_items SET image_state = :state,
            reason = CASE WHEN CAST(:reason AS text) IS NULL THEN reason ELSE CAST(:reason AS text) END
     WHERE id = :id
+""")
+# A picture is ours to upload when the store has no media id for it and nobody holds a live claim.
+_CLAIM = text("""
+    UPDATE media_assets SET claim_token = :token, claimed_at = now()
+    WHERE connection_id = :connection_id AND content_sha256 = :sha AND media_id IS NULL AND data IS NOT NULL
+      AND (claim_token IS NULL OR claimed_at < now() - make_interval(secs => :lease))
+    RETURNING content_type, data
+""")
+_ASSET_STATE = text("""
+    SELECT media_id IS NOT NULL AS uploaded, data IS NOT NULL AS kept FROM media_assets
+    WHERE connection_id = :connection_id AND content_sha256 = :sha
+""")
+_RENEW_CLAIM = text("""
+    UPDATE media_assets SET claimed_at = now()
+    WHERE connection_id = :connection_id AND content_sha256 = :sha AND claim_token = :token
+""")
+_RECORD_MEDIA = text("""
+    UPDATE media_assets SET media_id = :media_id, data = NULL, claim_token = NULL, claimed_at = NULL
+    WHERE connection_id = :connection_id AND content_sha256 = :sha AND claim_token = :token
+""")
+_RELEASE_CLAIM = text("""
+    UPDATE media_assets SET claim_token = NULL, claimed_at = NULL
+    WHERE connection_id = :connection_id AND content_sha256 = :sha AND claim_token = :token
 """)
 _LINK_DONE = text("""
     UPDATE product_links SET content_hash = :digest
@@ -97,6 +132,16 @@ class Pending:
     parent_woo_id: int | None
 
 
+@dataclass(slots=True)
+class Claim:
+    """A picture this step holds the upload of, with its file (read when it was claimed)."""
+
+    sha: str
+    token: str
+    content_type: str
+    data: bytes
+
+
 class ImageStep:
     """The image work of one run (manual, webhook or catch-up)."""
 
@@ -109,14 +154,16 @@ class ImageStep:
         self.mode = settings.image_upload if settings.image_upload != "auto" else ("media" if media else "src")
         self._downloads = asyncio.Semaphore(DOWNLOADS_IN_FLIGHT)
         self._cpu = asyncio.Semaphore(OPTIMISE_IN_FLIGHT)
+        # Uploads and the step's store writes: no more at once than the connection allows.
+        self._store_slots = asyncio.Semaphore(settings.store_concurrency)
+        self.lease = ctx.settings.lease_seconds
+        self.stopped = False  # keep_going said no: nothing more is written
         self.failures: dict[str, str] = {}  # key → why it failed this time (tried again next run)
 
     async def run(self) -> bool:
         """Work through the run's pending images; False when stopped early (paused, cancelled)."""
         after = 0
-        while True:
-            if self.keep_going is not None and not await self.keep_going():
-                return False
+        while await self._may_write():
             async with self.ctx.sessionmaker() as session:
                 rows = [Pending(**r._mapping) for r in await session.execute(
                     _PENDING, {"run_id": self.run_id, "after": after, "size": IMAGE_CHUNK})]
@@ -124,6 +171,7 @@ class ImageStep:
                 return True
             await self.process(rows)
             after = rows[-1].id
+        return False
 
     async def process(self, rows: list[Pending]) -> None:
         self.failures.clear()
@@ -134,16 +182,25 @@ class ImageStep:
                 if key not in known:
                     carriers.setdefault(key, row)
         if carriers:
-            # Distinct pictures one at a time per sha (see _ensure_media); downloads overlap.
             sources = await self._sources(carriers)
             await asyncio.gather(*(self._resolve(key, row, sources.get(key)) for key, row in carriers.items()))
+            if self.stopped:  # the chunk stays pending: a resumed run picks it up again
+                return
             known = await media_for(self.ctx, self.connection_id, (r.payload for r in rows))
         await self._attach(rows, known)
+
+    async def _may_write(self) -> bool:
+        """Whether the run may still write to the store; once it may not, it never may again."""
+        if not self.stopped and self.keep_going is not None and not await self.keep_going():
+            self.stopped = True
+        return not self.stopped
 
     # --- one image identity --------------------------------------------------------------
 
     async def _resolve(self, key: str, carrier: Pending, sha: str | None) -> None:
         """Fetch and keep the picture unless its file is already known (`sha`), then upload it."""
+        if self.stopped:  # no download for a run that will not write it
+            return
         try:
             if sha is None:
                 image = await self._fetch(key)
@@ -169,6 +226,8 @@ class ImageStep:
     async def _fetch(self, key: str) -> OptimisedImage | None:
         item_id = key.split("/", 1)[0]
         async with self._downloads:
+            if self.stopped:  # stopped while waiting for a slot: the download can wait for a resume
+                return None
             try:
                 downloaded = await self.zoho.download_item_image(item_id)
             except ZohoImageUnavailable as exc:
@@ -205,33 +264,89 @@ class ImageStep:
                                           set_={"content_sha256": sha, "error": error})
 
     async def _ensure_media(self, sha: str, carrier: Pending) -> None:
-        """Upload `sha` unless the store has it. A per-picture lock makes two runs (a manual one
-        and a webhook pass, say) that meet the same new picture upload it once."""
-        async with transaction(self.ctx.sessionmaker) as session:
-            await session.execute(select(func.pg_advisory_xact_lock(
-                func.hashtextextended(f"media:{self.connection_id}:{sha}", 0))))
-            asset = await session.get(MediaAsset, (self.connection_id, sha), with_for_update=True)
-            if asset is None or asset.media_id is not None:
+        """Upload `sha` unless the store has it. Two runs (a manual one and a webhook pass, say)
+        that meet the same new picture upload it once: the second waits for the first's claim."""
+        deadline = asyncio.get_running_loop().time() + CLAIM_WAIT_SECONDS
+        while True:
+            async with self._store_slots:
+                if not await self._may_write():
+                    return
+                claim = await self._claim(sha)
+                if isinstance(claim, Claim):
+                    await self._upload_claimed(claim, carrier)
+                    return
+            if claim == "done":
                 return
-            if asset.data is None:
-                raise RuntimeError(f"image {sha[:12]} has neither a media id nor its file")
-            asset.media_id = await self._upload(asset, carrier)
-            asset.data = None
+            if asyncio.get_running_loop().time() > deadline:
+                raise WooError("another sync is still uploading this picture")
+            await asyncio.sleep(min(1.0, self.lease / 4))
 
-    async def _upload(self, asset: MediaAsset, carrier: Pending) -> int:
-        extension = asset.content_type.split("/")[-1].replace("jpeg", "jpg")
+    async def _claim(self, sha: str) -> Claim | Literal["done", "busy"]:
+        """Take the upload of `sha` (committed before any upload starts), or say why not: the
+        store has it ("done"), or another worker's claim is live ("busy")."""
+        token = secrets.token_hex(16)
+        params = {"connection_id": self.connection_id, "sha": sha}
+        async with transaction(self.ctx.sessionmaker) as session:
+            row = (await session.execute(_CLAIM, params | {"token": token, "lease": self.lease})).first()
+            if row is not None:
+                return Claim(sha=sha, token=token, content_type=row.content_type, data=row.data)
+            state = (await session.execute(_ASSET_STATE, params)).first()
+        if state is None or state.uploaded:
+            return "done"
+        if not state.kept:
+            raise RuntimeError(f"image {sha[:12]} has neither a media id nor its file")
+        return "busy"
+
+    async def _upload_claimed(self, claim: Claim, carrier: Pending) -> None:
+        """Upload with no transaction open, renewing the claim meanwhile, then record the media
+        id only if the claim is still ours."""
+        try:
+            async with self._renewing(claim):
+                media_id = await self._upload(claim, carrier)
+        except Exception:
+            await self._claim_update(_RELEASE_CLAIM, claim)  # free at once for the next try
+            raise
+        if not await self._claim_update(_RECORD_MEDIA, claim, media_id=media_id):
+            # Our lease lapsed and another worker took the picture over: its media id stands,
+            # and this upload stays an unused media item in the store.
+            log.warning("images.claim_lost", sha=claim.sha, media_id=media_id)
+
+    @asynccontextmanager
+    async def _renewing(self, claim: Claim) -> AsyncIterator[None]:
+        """Keep the claim's lease fresh while the upload takes its time."""
+        renewal = asyncio.create_task(self._renew(claim))
+        try:
+            yield
+        finally:
+            renewal.cancel()
+
+    async def _renew(self, claim: Claim) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self._claim_update(_RENEW_CLAIM, claim)
+            except Exception as exc:  # noqa: BLE001 - the next renewal may succeed before the lease lapses
+                log.warning("images.claim_renewal_failed", sha=claim.sha, error=str(exc))
+
+    async def _claim_update(self, statement: Any, claim: Claim, **values: Any) -> bool:
+        """One guarded statement on our claim; False when the claim is no longer ours."""
+        params = {"connection_id": self.connection_id, "sha": claim.sha, "token": claim.token, **values}
+        async with transaction(self.ctx.sessionmaker) as session:
+            return (await session.execute(statement, params)).rowcount > 0
+
+    async def _upload(self, claim: Claim, carrier: Pending) -> int:
+        extension = claim.content_type.split("/")[-1].replace("jpeg", "jpg")
         if self.mode == "media":
             if self.media is None:
                 raise WooError("image_upload is 'media' but the connection has no WordPress application password")
             # Named after the first product that shows it (the store titles the media item so).
             stem = carrier.sku if carrier.sku and not carrier.sku.startswith("zoho-group-") else "zoho"
-            return await self.media.upload(asset.data or b"", filename=f"{stem}-{asset.content_sha256[:8]}.{extension}",
-                                           content_type=asset.content_type)
-        return await self._upload_by_src(asset, carrier, extension)
+            return await self.media.upload(claim.data, filename=f"{stem}-{claim.sha[:8]}.{extension}",
+                                           content_type=claim.content_type)
+        return await self._upload_by_src(claim.sha, carrier, extension)
 
-    async def _upload_by_src(self, asset: MediaAsset, carrier: Pending, extension: str) -> int:
-        url = (f"{self.ctx.settings.public_base_url.rstrip('/')}/media/{self.connection_id}/"
-               f"{asset.content_sha256}.{extension}")
+    async def _upload_by_src(self, sha: str, carrier: Pending, extension: str) -> int:
+        url = f"{self.ctx.settings.public_base_url.rstrip('/')}/media/{self.connection_id}/{sha}.{extension}"
         if carrier.woo_id is None:
             raise WooError("the product is not in the store yet")
         if carrier.kind == ItemKind.VARIATION:
@@ -251,10 +366,25 @@ class ImageStep:
     # --- attaching -----------------------------------------------------------------------
 
     async def _attach(self, rows: list[Pending], known: Known) -> None:
-        products: list[ProductWrite] = []
-        variations: dict[int, list[ProductWrite]] = {}
+        """Write the chunk's images (one batch per parent, in the store's slots) and record each
+        item's outcome. Items whose batch a stopped run did not write stay pending."""
+        settled, batches = self._attachments(rows, known)
+        outcomes = await asyncio.gather(*(self._write(parent_id, writes) for parent_id, writes in batches.items()))
+        for (_, writes), results in zip(batches.items(), outcomes):
+            if results is None:
+                for write in writes:
+                    del settled[write.key]
+                continue
+            for result in results:
+                if not result.ok:
+                    settled[result.key] = ("failed", f"images not synced: {result.error_code}: {result.error_message}")
+        await self._settle(settled, {row.id: row for row in rows})
+
+    def _attachments(self, rows: list[Pending], known: Known) -> tuple[
+            dict[int, tuple[str, str | None]], dict[int | None, list[ProductWrite]]]:
+        """Each item's outcome if its write succeeds, and the writes by parent (None: products)."""
         settled: dict[int, tuple[str, str | None]] = {}
-        by_id = {row.id: row for row in rows}
+        batches: dict[int | None, list[ProductWrite]] = {}
         for row in rows:
             keys = draft_image_keys(row.payload["draft"])
             failed = [self.failures.get(k) or "not fetched" for k in keys if k not in known]
@@ -268,29 +398,29 @@ class ImageStep:
             if row.woo_id is None:
                 settled[row.id] = ("failed", "images not synced: the product is not in the store")
             elif row.kind == ItemKind.VARIATION and row.parent_woo_id:
-                variations.setdefault(row.parent_woo_id, []).append(
+                batches.setdefault(row.parent_woo_id, []).append(
                     ProductWrite(row.id, {"kind": "variation", **images}, store_id=row.woo_id))
             else:
-                products.append(ProductWrite(row.id, images, store_id=row.woo_id))
-        results: list[WriteResult] = []
-        if products:
-            results += await self._guarded(self.woo.batch_products(updates=products, settings=self.store), products)
-        for parent_id, writes in variations.items():
-            results += await self._guarded(self.woo.batch_variations(parent_id, updates=writes, settings=self.store),
-                                           writes)
-        for result in results:
-            if not result.ok:
-                settled[result.key] = ("failed", f"images not synced: {result.error_code}: {result.error_message}")
-        await self._settle(settled, by_id)
+                batches.setdefault(None, []).append(ProductWrite(row.id, images, store_id=row.woo_id))
+        return settled, batches
 
-    async def _guarded(self, call: Awaitable[list[WriteResult]], writes: list[ProductWrite]) -> list[WriteResult]:
-        try:
-            return await call
-        except WooError as exc:
-            return [WriteResult(w.key, False, error_code=exc.code or "store_error", error_message=exc.message)
-                    for w in writes]
+    async def _write(self, parent_id: int | None, writes: list[ProductWrite]) -> list[WriteResult] | None:
+        """One batch of image writes (products, or one parent's variations); None when the run
+        may no longer write."""
+        async with self._store_slots:
+            if not await self._may_write():
+                return None
+            try:
+                if parent_id is None:
+                    return await self.woo.batch_products(updates=writes, settings=self.store)
+                return await self.woo.batch_variations(parent_id, updates=writes, settings=self.store)
+            except WooError as exc:
+                return [WriteResult(w.key, False, error_code=exc.code or "store_error", error_message=exc.message)
+                        for w in writes]
 
     async def _settle(self, settled: dict[int, tuple[str, str | None]], by_id: dict[int, Pending]) -> None:
+        if not settled:
+            return
         async with transaction(self.ctx.sessionmaker) as session:
             await session.execute(_SETTLE, [{"id": i, "state": s, "reason": r} for i, (s, r) in settled.items()])
             done = [{"connection_id": self.connection_id, "woo_id": by_id[i].woo_id, "digest": by_id[i].content_hash}

@@ -764,6 +764,7 @@ def test_stats_count_routes_and_writes(woo: httpx.Client) -> None:
         },
         "objects_written": 3,  # the update, one batch create, one batch update
         "media_created": 1,
+        "uploads_peak": 1,
     }
     assert [p["sku"] for p in woo.get("/__sim__/products", params={"sku": "cap-c-1001"}).json()] == ["CAP-C-1001"]
     woo.post("/__sim__/reset")

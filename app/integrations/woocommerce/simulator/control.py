@@ -2,7 +2,7 @@
 
 They need no authentication and are never delayed, throttled or counted.
 
-GET  /__sim__/stats          {"requests": {"GET /products": n, ...}, "objects_written": n, "media_created": n}
+GET  /__sim__/stats          {"requests": {"GET /products": n, ...}, "objects_written": n, "media_created": n, "uploads_peak": n}
 POST /__sim__/stats/reset    zero the counters (answers the zeroed stats)
 GET  /__sim__/config         knobs + store settings
 PUT  /__sim__/config         partial update of knobs and/or settings (400 on unknown names/bad values)

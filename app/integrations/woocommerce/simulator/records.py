@@ -176,6 +176,7 @@ class AppPassword:
 KNOB_NAMES = (
     "latency_ms",
     "per_item_latency_ms",
+    "upload_latency_ms",
     "rate_429",
     "rate_5xx",
     "retry_after",
@@ -192,6 +193,8 @@ class StoreKnobs:
 
     latency_ms          added to every request (asyncio.sleep, so requests overlap)
     per_item_latency_ms added per object of a batch write and per product of a single write
+    upload_latency_ms   added to every media upload (WordPress writing thumbnails), while the
+                        upload counts as in flight (stats: `uploads_peak`)
     rate_429, rate_5xx  probability (0..1) of answering 429 + Retry-After / 503 with an HTML body
     retry_after         seconds announced in Retry-After on injected 429s
     fail_next           [{"status", "body", "headers", "path_contains"}], each served once
@@ -203,6 +206,7 @@ class StoreKnobs:
 
     latency_ms: float = 0.0
     per_item_latency_ms: float = 0.0
+    upload_latency_ms: float = 0.0
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     retry_after: int = 1

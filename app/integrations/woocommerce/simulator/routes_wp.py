@@ -8,6 +8,7 @@ a multipart body needs a `file` part. `?title=` and `?alt_text=` are honoured.
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import hashlib
@@ -48,6 +49,12 @@ def build_wp_router(store: StoreState) -> APIRouter:
 
     @router.post("/wp-json/wp/v2/media")
     async def upload_media(request: Request) -> Response:
+        with store.uploading():
+            if store.knobs.upload_latency_ms > 0:
+                await asyncio.sleep(store.knobs.upload_latency_ms / 1000)
+            return await _create_media(request)
+
+    async def _create_media(request: Request) -> Response:
         incoming = await read_incoming(request)
         if getattr(request.state, "principal", None) is None:
             raise WCError("rest_cannot_create", "Sorry, you are not allowed to create posts as this user.", 401)

@@ -28,6 +28,8 @@ import hashlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Iterable
 
 from app.integrations.woocommerce.simulator.errors import WCError
@@ -139,6 +141,20 @@ class StoreState:
         self.requests: Counter[str] = Counter()
         self.objects_written = 0
         self.media_created = 0
+        self.uploads_in_flight = 0
+        self.uploads_peak = 0  # the most media uploads served at once
+
+    @contextmanager
+    def uploading(self) -> Iterator[None]:
+        """One media upload in flight, for `uploads_peak`."""
+        with self.lock:
+            self.uploads_in_flight += 1
+            self.uploads_peak = max(self.uploads_peak, self.uploads_in_flight)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.uploads_in_flight -= 1
 
     def count_request(self, route_key: str) -> None:
         with self.lock:
@@ -150,6 +166,7 @@ class StoreState:
                 "requests": dict(self.requests),
                 "objects_written": self.objects_written,
                 "media_created": self.media_created,
+                "uploads_peak": self.uploads_peak,
             }
 
     def update_knobs(self, changes: dict[str, Any]) -> None:
