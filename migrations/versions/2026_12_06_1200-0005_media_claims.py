@@ -1,7 +1,7 @@
 """media claims: an upload's lease on its picture instead of a lock held during the upload
 
-Revision ID: 0004_media_claims
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-06 12:00:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004_media_claims'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
