@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from app.models import Preview, WebhookEvent
 from app.previews.service import LOST, REQUEUED
 from app.webhooks import processing
-from tests.helpers import create_connection, sim, store_by_sku
+from tests.helpers import create_connection, sim, start_run, store_by_sku, wait_for_run
 from tests.webhooks.test_webhooks import deliver, enabled_connection, events, wait_settled
 
 pytestmark = pytest.mark.timeout(180)
@@ -165,3 +165,17 @@ async def _until(probe, *, value=None, predicate=None, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached in {timeout}s: {got!r}")
         await asyncio.sleep(0.1)
+
+
+async def test_a_manual_run_settles_events_that_failed_before(api, ctx, zoho, store, zoho_server, woo_server, worker):
+    conn = await enabled_connection(api, zoho, zoho_server, woo_server, worker)
+    [item] = active_items(zoho, 1)
+    async with ctx.sessionmaker() as session, session.begin():
+        session.add(WebhookEvent(connection_id=uuid.UUID(conn["id"]), zoho_item_id=item["item_id"], sku=item["sku"],
+                                 outcome="failed", detail="the store did not answer"))
+    zoho.patch_item(item["item_id"], {"rate": 66.75})
+    run = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
+    assert run["status"] == "completed"
+    await processing.settle_events_written_by_manual_runs(ctx)
+    [event] = await events(api, conn["id"])
+    assert event["outcome"] == "synced" and event["detail"] == "updated" and event["run_id"] == run["id"]
