@@ -22,9 +22,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger(__name__)
 
 PLAN_RUN = "plan_run"
 DRIVE_RUN = "drive_run"
@@ -130,7 +134,10 @@ async def hold_in_progress(redis: ArqRedis, keys: dict[str, str], *, ttl_seconds
 
     async def renew() -> None:
         while True:
-            await renew_keys(redis, keys, ttl_ms=ttl_ms)
+            try:
+                await renew_keys(redis, keys, ttl_ms=ttl_ms)
+            except RedisError as exc:  # a blip: the next renewal, a third of a lease on, may do
+                log.warning("jobs.renew_failed", keys=list(keys), error=str(exc))
             await asyncio.sleep(ttl_seconds / 3)
 
     task = asyncio.create_task(renew())
