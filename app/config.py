@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1024 * 1024
     webhook_coalesce_seconds: float = Field(default=0.25, ge=0)
     catchup_overlap_seconds: int = Field(default=300, ge=0)
+    # The longest wait between two passes of a connection whose Zoho or store is unavailable
+    # (the wait doubles from 2 s); its events stay queued meanwhile.
+    webhook_retry_cap_seconds: float = Field(default=600.0, gt=0)
     # Webhook events and sync log entries older than this are purged daily.
     retention_days: int = Field(default=30, ge=1)
 

@@ -28,12 +28,14 @@ from app.core.jobs import (
     SCHEDULE_CATCHUPS,
 )
 from app.core.logging import configure_logging
+from app.previews.service import recover_lost_previews
 from app.previews.service import run_preview as compute_preview
 from app.syncs import runner
 from app.webhooks import processing
 
 log = structlog.get_logger(__name__)
 JOB_TIMEOUT_S = 12 * 3600
+WEBHOOK_MAX_TRIES = 10**9
 
 
 class JobContext(TypedDict, total=False):
@@ -75,14 +77,16 @@ async def run_preview(ctx: JobContext, preview_id: str) -> None:
 
 
 async def recover_stalled_runs(ctx: JobContext) -> int:
-    """Runs whose worker died get a new driver; webhook events left queued get their job."""
+    """Runs whose worker died get a new driver; webhook events left queued get a job; previews
+    whose job was lost are enqueued again or failed."""
     await processing.requeue_stale_events(ctx["app"])
+    await recover_lost_previews(ctx["app"])
     return await runner.recover_stalled_runs(ctx["app"])
 
 
 async def process_webhook_events(ctx: JobContext, connection_id: str) -> None:
     with structlog.contextvars.bound_contextvars(connection_id=connection_id, job_id=ctx.get("job_id")):
-        again = await processing.process_events(ctx["app"], uuid.UUID(connection_id), attempt=ctx.get("job_try", 1))
+        again = await processing.process_events(ctx["app"], uuid.UUID(connection_id), job_id=ctx.get("job_id"))
     if again is not None:
         # Same job id, so events arriving meanwhile still coalesce into this one job.
         raise Retry(defer=again)
@@ -94,6 +98,7 @@ async def catch_up(ctx: JobContext, connection_id: str) -> None:
 
 
 async def schedule_catchups(ctx: JobContext) -> int:
+    await processing.settle_events_written_by_manual_runs(ctx["app"])
     return await processing.schedule_catchups(ctx["app"])
 
 
@@ -109,7 +114,10 @@ class WorkerSettings:
         func(plan_run, name=PLAN_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
         func(drive_run, name=DRIVE_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
         # keep_result=0: once done, the connection's job id is free for the next event at once.
-        func(process_webhook_events, name=PROCESS_WEBHOOK_EVENTS, timeout=600, max_tries=1000, keep_result=0),
+        # max_tries is no limit: the job backs off on its own count of vendor failures, while
+        # arq's count also grows with every wait for another pass and every follow-up.
+        func(process_webhook_events, name=PROCESS_WEBHOOK_EVENTS, timeout=600, max_tries=WEBHOOK_MAX_TRIES,
+             keep_result=0),
         func(run_preview, name=RUN_PREVIEW, timeout=3600, max_tries=1),
         func(catch_up, name=CATCH_UP, timeout=JOB_TIMEOUT_S, max_tries=3, keep_result=0),
     ]

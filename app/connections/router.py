@@ -41,12 +41,11 @@ async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, se
 
 
 @router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> Response:
+async def delete_connection(connection_id: uuid.UUID, ctx: Ctx) -> Response:
     """Remove the connection (its runs and links too); its Zoho webhook and workflow are
-    deleted first when Zoho lets us, so Zoho stops calling a dead address."""
-    connection = await service.get_connection(session, connection_id)
-    await webhook_setup.teardown_quietly(session, ctx, connection)
-    await service.delete_connection(session, connection)
+    deleted first when Zoho lets us, so Zoho stops calling a dead address. The Zoho calls
+    happen with no transaction open (see app/webhooks/setup.py)."""
+    await webhook_setup.delete_with_webhook(ctx, connection_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

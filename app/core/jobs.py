@@ -3,18 +3,32 @@
 `app/` never imports `workers/`: it enqueues jobs by name. Request handlers collect jobs on the
 session (`defer_job`); the session dependency sends them once the commit succeeded, and drops
 them on rollback, so a worker never looks for a row that does not exist.
+
+Every job id is built here, so what an id means (one per run, one per connection while queued,
+a fresh one per retry) is decided in one place. arq keeps a running job's id blocked by an
+"in-progress" key that lives for the longest job timeout of the worker (12 h here): a job that
+must come back soon after a SIGKILL shortens its own key with `hold_in_progress`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger(__name__)
 
 PLAN_RUN = "plan_run"
 DRIVE_RUN = "drive_run"
@@ -48,8 +62,10 @@ def drop_jobs(session: AsyncSession) -> None:
     session.info.pop("jobs", None)
 
 
-def plan_job_id(run_id: uuid.UUID) -> str:
-    return f"plan:{run_id}"
+def plan_job_id(run_id: uuid.UUID, *, fresh: bool = False) -> str:
+    """One planner per run; `fresh` for a re-plan or a recovery, which must not meet the id of
+    the planner it replaces."""
+    return f"plan:{run_id}:{secrets.token_hex(4)}" if fresh else f"plan:{run_id}"
 
 
 def drive_job_id(run_id: uuid.UUID, *, bucket_seconds: float | None = None) -> str:
@@ -65,8 +81,72 @@ def webhook_job_id(connection_id: uuid.UUID) -> str:
     return f"webhook:{connection_id}"
 
 
-def catchup_job_id(connection_id: uuid.UUID) -> str:
-    return f"catchup:{connection_id}:{secrets.token_hex(4)}"
+WEBHOOK_FOLLOW_UP_SUFFIX = ":next"  # the pass enqueued while the connection's job runs
+
+
+def webhook_recovery_job_id(connection_id: uuid.UUID, *, bucket_seconds: float) -> str:
+    """A fresh id for events left queued, one per time bucket: it never meets the id of a job
+    that died holding arq's in-progress key, and repeated recovery ticks add one job, not many."""
+    return f"webhook:{connection_id}:stale:{int(time.time() // bucket_seconds)}"
+
+
+def catchup_job_id(connection_id: uuid.UUID, *, scheduled: bool = False) -> str:
+    """A fresh id for a catch-up asked for now; the scheduled one has a fixed id, so a schedule
+    that fires while one is queued adds nothing."""
+    return f"catchup:{connection_id}:scheduled" if scheduled else f"catchup:{connection_id}:{secrets.token_hex(4)}"
+
+
+def preview_job_id(preview_id: uuid.UUID, *, retry: bool = False) -> str:
+    """A preview's job; a preview whose job was lost is enqueued once more under `retry`'s id."""
+    return f"preview:{preview_id}:r" if retry else f"preview:{preview_id}"
+
+
+def job_key(job_id: str) -> str:
+    """arq's key holding a queued or running job (gone once it finished)."""
+    return job_key_prefix + job_id
+
+
+def in_progress_key(job_id: str) -> str:
+    """arq's key that keeps a running job's id from starting again."""
+    return in_progress_key_prefix + job_id
+
+
+_HOLD = """
+for i, key in ipairs(KEYS) do
+  if ARGV[i + 1] == '' or redis.call('GET', key) == ARGV[i + 1] then redis.call('PEXPIRE', key, ARGV[1]) end
+end
+return 1
+"""
+
+
+async def renew_keys(redis: ArqRedis, keys: dict[str, str], *, ttl_ms: int) -> None:
+    """Give `keys` `ttl_ms` more to live; a key whose value is given is renewed only while it
+    still holds that value (an owner token), the others only while they exist."""
+    await redis.eval(_HOLD, len(keys), *keys, ttl_ms, *keys.values())
+
+
+@asynccontextmanager
+async def hold_in_progress(redis: ArqRedis, keys: dict[str, str], *, ttl_seconds: float) -> AsyncIterator[None]:
+    """Keep `keys` alive for `ttl_seconds` at a time while the block runs, renewing every third
+    of it: when the process dies they expire within `ttl_seconds`, not the 12 h arq gives its
+    in-progress key."""
+    ttl_ms = max(1, int(ttl_seconds * 1000))
+
+    async def renew() -> None:
+        while True:
+            try:
+                await renew_keys(redis, keys, ttl_ms=ttl_ms)
+            except RedisError as exc:  # a blip: the next renewal, a third of a lease on, may do
+                log.warning("jobs.renew_failed", keys=list(keys), error=str(exc))
+            await asyncio.sleep(ttl_seconds / 3)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 # arq's enqueue_job costs a WATCH/MULTI transaction (several round trips) per job. For the
@@ -96,7 +176,7 @@ async def enqueue_unique(redis: ArqRedis, jobs: list[tuple[str, str, tuple[Any, 
     """Enqueue (function, job_id, args) jobs unless a job with that id is queued; with
     `follow_up_suffix`, a job whose id is running gets a follow-up `job_id + suffix`.
     How many were enqueued."""
-    from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+    from arq.constants import result_key_prefix
     from arq.jobs import serialize_job
     from arq.utils import timestamp_ms
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from app.api.deps import Session
 from app.api.pagination import Limit, Offset
 from app.connections.service import get_connection
-from app.core.jobs import RUN_PREVIEW, defer_job
+from app.core.jobs import RUN_PREVIEW, defer_job, preview_job_id
 from app.models import Preview
 from app.previews.service import get_preview
 
@@ -58,7 +58,7 @@ async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRe
     session.add(preview)
     await session.flush()
     await session.refresh(preview)
-    defer_job(session, RUN_PREVIEW, str(preview.id), job_id=f"preview:{preview.id}")
+    defer_job(session, RUN_PREVIEW, str(preview.id), job_id=preview_job_id(preview.id))
     return _view(preview, None, 0, 0)
 
 

@@ -20,6 +20,7 @@ from app.catalog.types import StoreSettings
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
 from app.core.errors import NotFound
+from app.core.jobs import RUN_PREVIEW, hold_in_progress, job_key, preview_job_id
 from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.mapping import draft_to_wc
@@ -31,26 +32,88 @@ from app.syncs.planner import fetch_catalogue, plan_items
 log = structlog.get_logger(__name__)
 
 
+REQUEUED = "its job was lost; computing it again"
+LOST = "its job was lost twice; start a new preview"
+
+
+def _alive_key(preview_id: uuid.UUID) -> str:
+    return f"skubridge:preview-alive:{preview_id}"
+
+
 async def run_preview(ctx: AppContext, preview_id: uuid.UUID) -> None:
-    async with transaction(ctx.sessionmaker) as session:
-        preview = await session.get(Preview, preview_id, with_for_update=True)
-        if preview is None or preview.status != "queued":
-            return
-        preview.status = "running"
-        connection = await session.get(Connection, preview.connection_id)
-    assert connection is not None
+    """Compute a queued preview and record its result or why it failed. While it runs, a key
+    renewed every third of a lease says so: `recover_lost_previews` tells a preview whose
+    worker died from one still being computed by that key."""
+    async with hold_in_progress(ctx.redis, {_alive_key(preview_id): ""}, ttl_seconds=ctx.settings.lease_seconds):
+        await ctx.redis.set(_alive_key(preview_id), "1", px=int(ctx.settings.lease_seconds * 1000))
+        async with transaction(ctx.sessionmaker) as session:
+            preview = await session.get(Preview, preview_id, with_for_update=True)
+            if preview is None or preview.status != "queued":
+                return
+            preview.status = "running"
+            connection = await session.get(Connection, preview.connection_id)
+        assert connection is not None
+        rows, status, reason = await _outcome(ctx, connection, preview_id)
+        summary = dict(Counter(r["action"] for r in rows)) if rows is not None else None
+        async with transaction(ctx.sessionmaker) as session:
+            await session.execute(text("""
+                UPDATE previews SET status = :status, reason = :reason, summary = CAST(:summary AS jsonb),
+                       result = CAST(:result AS jsonb), finished_at = now() WHERE id = :id AND status = 'running'
+            """), {"status": status, "reason": reason, "id": preview_id, "summary": _json(summary),
+                   "result": _json(rows)})
+
+
+async def _outcome(ctx: AppContext, connection: Connection, preview_id: uuid.UUID,
+                   ) -> tuple[list[dict[str, Any]] | None, str, str | None]:
     try:
-        rows = await _compute(ctx, connection)
-        status, reason = "completed", None
+        return await _compute(ctx, connection), "completed", None
     except Exception as exc:  # noqa: BLE001 - the preview records why it failed
         log.warning("preview.failed", preview_id=str(preview_id), error=str(exc))
-        rows, status, reason = None, "failed", getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-    summary = dict(Counter(r["action"] for r in rows)) if rows is not None else None
-    async with transaction(ctx.sessionmaker) as session:
-        await session.execute(text("""
-            UPDATE previews SET status = :status, reason = :reason, summary = CAST(:summary AS jsonb),
-                   result = CAST(:result AS jsonb), finished_at = now() WHERE id = :id
-        """), {"status": status, "reason": reason, "id": preview_id, "summary": _json(summary), "result": _json(rows)})
+        return None, "failed", getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+
+
+_UNFINISHED = text("""
+    SELECT id, status, reason FROM previews
+    WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => :age)
+""")
+# Guards in SQL: a preview that moved on since it was read (its job started or finished) is left alone.
+_REQUEUE = text("""
+    UPDATE previews SET status = 'queued', reason = :requeued
+    WHERE id = :id AND status = :status AND reason IS DISTINCT FROM :requeued
+""")
+_FAIL_LOST = text("""
+    UPDATE previews SET status = 'failed', reason = :lost, finished_at = now()
+    WHERE id = :id AND status = :status AND reason = :requeued
+""")
+
+
+async def recover_lost_previews(ctx: AppContext) -> int:
+    """Previews queued or running for longer than two leases whose job is gone (no arq job
+    left for a queued one, no live worker for a running one) are enqueued once more, under a
+    fresh job id; lost a second time, they fail with the reason. How many were recovered or
+    failed."""
+    async with ctx.sessionmaker() as session:
+        rows = (await session.execute(_UNFINISHED, {"age": 2 * ctx.settings.lease_seconds})).all()
+    handled = 0
+    for preview_id, status, reason in rows:
+        if not await _lost(ctx, preview_id, status):
+            continue
+        params = {"id": preview_id, "status": status, "requeued": REQUEUED, "lost": LOST}
+        async with transaction(ctx.sessionmaker) as session:
+            requeued = (await session.execute(_REQUEUE, params)).rowcount
+            failed = 0 if requeued else (await session.execute(_FAIL_LOST, params)).rowcount
+        if requeued:
+            await ctx.redis.enqueue_job(RUN_PREVIEW, str(preview_id), _job_id=preview_job_id(preview_id, retry=True))
+        log.warning("preview.lost", preview_id=str(preview_id), requeued=bool(requeued), failed=bool(failed))
+        handled += requeued + failed
+    return handled
+
+
+async def _lost(ctx: AppContext, preview_id: uuid.UUID, status: str) -> bool:
+    if status == "running":
+        return not await ctx.redis.exists(_alive_key(preview_id))
+    return not await ctx.redis.exists(job_key(preview_job_id(preview_id)),
+                                      job_key(preview_job_id(preview_id, retry=True)))
 
 
 async def _compute(ctx: AppContext, connection: Connection) -> list[dict[str, Any]]:

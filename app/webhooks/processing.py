@@ -6,6 +6,12 @@ connection (its arq job id), so a burst of events, for one item or for many, bec
 one `/itemdetails` call per 100 items and one store batch, which keeps webhooks inside Zoho's
 100 calls a minute. Events that arrive while the job runs are not lost: the job reports a
 retry, and the next pass (a no-op for unchanged items, thanks to the content hash) settles them.
+
+Only a verdict fails an event: credentials refused, the connection deleted, or the store or
+Zoho refusing the item itself. An unavailable, throttled or out-of-quota vendor keeps the
+events queued and the pass comes back later, waiting twice as long each time up to
+`webhook_retry_cap_seconds`. An event still failed or queued whose item a later run wrote
+(a pass, a catch-up or a manual sync) takes that run's outcome and run id.
 """
 
 from __future__ import annotations
@@ -15,35 +21,70 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import bindparam, delete, exists, func, select, text, update
+from sqlalchemy import Boolean, and_, bindparam, delete, exists, func, or_, select, text, update
 
 from app.catalog.types import CatalogItem
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
-from app.core.jobs import CATCH_UP, PROCESS_WEBHOOK_EVENTS, webhook_job_id
+from app.core.jobs import (
+    CATCH_UP,
+    PROCESS_WEBHOOK_EVENTS,
+    catchup_job_id,
+    hold_in_progress,
+    in_progress_key,
+    renew_keys,
+    webhook_recovery_job_id,
+)
 from app.db.session import transaction
 from app.integrations.woocommerce.errors import WooAuthError, WooError
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted
 from app.logs.service import entry, purge_logs, write_logs
-from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, WebhookEvent
+from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, SyncRunItem, WebhookEvent
 from app.syncs.immediate import ItemResult, sync_items_now
 
 log = structlog.get_logger(__name__)
-MAX_TRIES = 8
-PASS_LOCK_MS = 300_000  # a pass that dies holding the lock delays its connection's events this long at most
+MAX_PASS_ITEMS = 500
+LOCK_WAIT_S = 0.2  # another pass holds the connection: look again this soon
+FAILURES_TTL_S = 86_400
+# What the processor records for items of a batch the store could not answer (5xx, 429 or
+# timeouts that outlasted the client's retries): the store's state, not the item's, so their
+# events stay queued for the next pass.
+TRANSIENT_ITEM_CODES = frozenset({"store_error"})
 
 
-async def process_events(ctx: AppContext, connection_id: uuid.UUID, *, attempt: int = 1) -> float | None:
+def _pass_lock(connection_id: uuid.UUID) -> str:
+    return f"skubridge:webhook-pass:{connection_id}"
+
+
+def _backoff_key(connection_id: uuid.UUID) -> str:
+    return f"skubridge:webhook-backoff:{connection_id}"
+
+
+def _failures_key(connection_id: uuid.UUID) -> str:
+    return f"skubridge:webhook-failures:{connection_id}"
+
+
+async def process_events(ctx: AppContext, connection_id: uuid.UUID, *, job_id: str | None = None) -> float | None:
     """Sync every item with queued events of one connection: their authoritative state from
     Zoho in one `/itemdetails` call per 100 items, written through the manual sync's path.
     Returns seconds after which to run again (more events arrived, another pass holds the
-    connection, or a vendor was unavailable), or None when nothing is left."""
-    lock, token = f"skubridge:webhook-pass:{connection_id}", secrets.token_hex(8)
-    # One pass per connection at a time: two could both create the same new product.
-    if not await ctx.redis.set(lock, token, nx=True, px=PASS_LOCK_MS):
-        return 0.2
+    connection, or a vendor was unavailable), or None when nothing is left.
+
+    One pass per connection at a time (two could both create the same new product): a Redis
+    lock, and with it arq's in-progress key of `job_id`, live one lease at a time and are
+    renewed while the pass runs, so a pass killed with its worker holds the connection for a
+    lease, not for arq's 12 h."""
+    lease = ctx.settings.lease_seconds
+    running = {in_progress_key(job_id): ""} if job_id else {}
+    await renew_keys(ctx.redis, running, ttl_ms=int(lease * 1000))
+    if waiting := await _backoff_left(ctx, connection_id):
+        return waiting
+    lock, token = _pass_lock(connection_id), secrets.token_hex(8)
+    if not await ctx.redis.set(lock, token, nx=True, px=int(lease * 1000)):
+        return LOCK_WAIT_S
     try:
-        return await _pass(ctx, connection_id, attempt)
+        async with hold_in_progress(ctx.redis, running | {lock: token}, ttl_seconds=lease):
+            return await _pass(ctx, connection_id)
     finally:
         await ctx.redis.eval(_RELEASE, 1, lock, token)
 
@@ -51,30 +92,31 @@ async def process_events(ctx: AppContext, connection_id: uuid.UUID, *, attempt: 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
-async def _pass(ctx: AppContext, connection_id: uuid.UUID, attempt: int) -> float | None:
+async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
     async with ctx.sessionmaker() as session:
         started = await session.scalar(select(func.now()))
         connection = await session.get(Connection, connection_id)
-        item_ids = list((await session.execute(_QUEUED_ITEMS, {"connection_id": connection_id,
-                                                               "started": started})).scalars())
+        item_ids = list((await session.execute(_QUEUED_ITEMS, {"connection_id": connection_id, "started": started,
+                                                               "size": MAX_PASS_ITEMS})).scalars())
     if not item_ids:
         return None
     if connection is None:
-        await _settle(ctx, connection_id, item_ids, started, {}, default=(EventOutcome.FAILED, "the connection was deleted"))
+        await _settle(ctx, connection_id, started, _verdict(item_ids, EventOutcome.FAILED, "the connection was deleted"))
         return None
     try:
         outcomes, run_id = await _sync_items(ctx, connection, item_ids)
-    except (ZohoAuthError, WooAuthError) as exc:
-        await _settle(ctx, connection_id, item_ids, started, {}, default=(EventOutcome.FAILED, str(exc)))
+    except (ZohoAuthError, WooAuthError) as exc:  # a verdict: retrying cannot help
+        await _settle(ctx, connection_id, started, _verdict(item_ids, EventOutcome.FAILED, str(exc)))
         return None
-    except (ZohoError, WooError) as exc:
-        if attempt < MAX_TRIES and not isinstance(exc, ZohoQuotaExhausted):
-            log.warning("webhook.retry", items=len(item_ids), attempt=attempt, reason=str(exc))
-            return min(60.0, 2.0 ** attempt)
-        await _settle(ctx, connection_id, item_ids, started, {}, default=(EventOutcome.FAILED, str(exc)))
-        return None
-    await _settle(ctx, connection_id, item_ids, started, outcomes, run_id=run_id,
-                  default=(EventOutcome.NOT_FOUND, "Zoho says this item does not exist"))
+    except (ZohoError, WooError) as exc:  # unavailable, throttled or out of quota: wait, keep them queued
+        return await _back_off(ctx, connection_id, reason=str(exc), items=len(item_ids))
+    retry = await _transient_failures(ctx, run_id)
+    missing = (EventOutcome.NOT_FOUND, "Zoho says this item does not exist")
+    await _settle(ctx, connection_id, started, [(i, *outcomes.get(i, missing), run_id if i in outcomes else None)
+                                                for i in item_ids if i not in retry])
+    if retry:
+        return await _back_off(ctx, connection_id, reason="the store did not answer", items=len(retry))
+    await ctx.redis.delete(_failures_key(connection_id))
     if await _more_events(ctx, connection_id):
         return ctx.settings.webhook_coalesce_seconds or 0.1
     return None
@@ -83,8 +125,37 @@ async def _pass(ctx: AppContext, connection_id: uuid.UUID, attempt: int) -> floa
 _QUEUED_ITEMS = text("""
     SELECT DISTINCT zoho_item_id FROM webhook_events
     WHERE connection_id = :connection_id AND outcome = 'queued' AND received_at <= :started
-    LIMIT 500
+    LIMIT :size
 """)
+
+
+async def _backoff_left(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
+    """Seconds left of the connection's back-off, whichever job id set it."""
+    left = await ctx.redis.pttl(_backoff_key(connection_id))
+    return left / 1000 if left > 0 else None
+
+
+async def _back_off(ctx: AppContext, connection_id: uuid.UUID, *, reason: str, items: int) -> float:
+    """Wait twice as long as after the previous failure, up to the cap; the events stay queued.
+    The count lives in Redis, not in arq's job_try, which also counts lock waits and follow-ups."""
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.incr(_failures_key(connection_id))
+        pipe.expire(_failures_key(connection_id), FAILURES_TTL_S)
+        failures, _ = await pipe.execute()
+    delay = min(ctx.settings.webhook_retry_cap_seconds, 2.0 ** min(int(failures), 30))
+    await ctx.redis.set(_backoff_key(connection_id), "1", px=max(1, int(delay * 1000)))
+    log.warning("webhook.retry", items=items, failures=int(failures), delay=delay, reason=reason)
+    return delay
+
+
+async def _transient_failures(ctx: AppContext, run_id: uuid.UUID | None) -> set[str]:
+    if run_id is None:
+        return set()
+    async with ctx.sessionmaker() as session:
+        rows = await session.scalars(select(SyncRunItem.zoho_item_id).where(
+            SyncRunItem.run_id == run_id, SyncRunItem.status == ItemStatus.FAILED,
+            SyncRunItem.error_code.in_(TRANSIENT_ITEM_CODES)))
+        return set(rows)
 
 
 async def _sync_items(ctx: AppContext, connection: Connection, item_ids: list[str],
@@ -107,26 +178,34 @@ def _outcome_of(result: ItemResult) -> tuple[str, str | None]:
     return EventOutcome.FAILED, result.reason
 
 
-async def _settle(ctx: AppContext, connection_id: uuid.UUID, item_ids: list[str], started: datetime,
-                  outcomes: dict[str, tuple[str, str | None]], *, default: tuple[str, str | None],
-                  run_id: uuid.UUID | None = None) -> None:
-    """Give the items' events received before this pass began their outcome (one statement,
-    executed for every item)."""
-    rows = []
-    for item_id in item_ids:
-        outcome, detail = outcomes.get(item_id, default)
-        rows.append({"b_item": item_id, "b_outcome": outcome, "b_detail": detail,
-                     "b_run": run_id if item_id in outcomes else None})
+Settled = tuple[str, str, str | None, uuid.UUID | None]  # item id, outcome, detail, run id
+
+
+def _verdict(item_ids: list[str], outcome: str, detail: str) -> list[Settled]:
+    return [(item_id, outcome, detail, None) for item_id in item_ids]
+
+
+async def _settle(ctx: AppContext, connection_id: uuid.UUID, started: datetime, rows: list[Settled]) -> None:
+    """Give the items' events received before `started` their outcome (one statement, executed
+    for every item). A run that wrote an item (or found it already in step) also settles its
+    older failed events: what failed then is done now."""
+    if not rows:
+        return
+    params = [{"b_connection": connection_id, "b_started": started, "b_item": item_id, "b_outcome": outcome,
+               "b_detail": detail, "b_run": run_id,
+               "b_done": outcome in (EventOutcome.SYNCED, EventOutcome.UNCHANGED)}
+              for item_id, outcome, detail, run_id in rows]
     async with transaction(ctx.sessionmaker) as session:
-        await session.execute(_SETTLE, [row | {"b_connection": connection_id, "b_started": started} for row in rows],
-                              execution_options={"synchronize_session": False})
+        await session.execute(_SETTLE, params, execution_options={"synchronize_session": False})
 
 
 _events = WebhookEvent.__table__
 _SETTLE = (
     update(_events)
     .where(_events.c.connection_id == bindparam("b_connection"), _events.c.zoho_item_id == bindparam("b_item"),
-           _events.c.outcome == EventOutcome.QUEUED, _events.c.received_at <= bindparam("b_started"))
+           _events.c.received_at <= bindparam("b_started"),
+           or_(_events.c.outcome == EventOutcome.QUEUED,
+               and_(_events.c.outcome == EventOutcome.FAILED, bindparam("b_done", type_=Boolean))))
     .values(outcome=bindparam("b_outcome"), detail=bindparam("b_detail"), run_id=bindparam("b_run"),
             processed_at=func.now())
 )
@@ -152,10 +231,15 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
             items: dict[str, CatalogItem] = {}
             async for page in zoho.iter_item_pages(modified_since=since):
                 items.update((item.zoho_item_id, item) for item in page)
-            run_id, _ = await sync_items_now(ctx, connection, list(items.values()), kind="catchup", zoho=zoho, woo=woo)
+            run_id, results = await sync_items_now(ctx, connection, list(items.values()), kind="catchup", zoho=zoho,
+                                                   woo=woo)
     except (ZohoError, WooError) as exc:
         await _log(ctx, connection_id, "error", f"catch-up failed: {exc}")
         return None
+    # Zoho was read after `started`: events received before it are for changes this run saw.
+    done = [(r.zoho_item_id, *_outcome_of(r), run_id) for r in results
+            if r.status == ItemStatus.SYNCED and r.zoho_item_id in items]
+    await _settle(ctx, connection_id, started, done)
     async with transaction(ctx.sessionmaker) as session:
         await session.execute(update(Connection).where(Connection.id == connection_id)
                               .values(catchup_watermark=started, last_catchup_at=func.now()))
@@ -170,14 +254,53 @@ _STALE_EVENTS = text("""
 """)
 
 
-async def requeue_stale_events(ctx: AppContext, *, age_seconds: float = 30.0) -> int:
-    """Events still queued long after arrival (their enqueue met a job that was just finishing)
-    get their job again; an id already queued makes this a no-op."""
+def stale_after(ctx: AppContext) -> float:
+    """How long an event may stay queued before its job counts as lost: two leases (a killed
+    pass holds its connection for one), at most 30 s."""
+    return min(30.0, 2 * ctx.settings.lease_seconds)
+
+
+async def requeue_stale_events(ctx: AppContext, *, age_seconds: float | None = None) -> int:
+    """Events still queued long after arrival (their enqueue met a job just finishing, or a job
+    died with its worker) get a job under a fresh id, which no dead job's in-progress key can
+    block. A connection whose pass is running or backing off is left alone. How many jobs."""
+    age = stale_after(ctx) if age_seconds is None else age_seconds
     async with ctx.sessionmaker() as session:
-        rows = (await session.execute(_STALE_EVENTS, {"age": age_seconds})).all()
-    for (connection_id,) in rows:
-        await ctx.redis.enqueue_job(PROCESS_WEBHOOK_EVENTS, str(connection_id), _job_id=webhook_job_id(connection_id))
-    return len(rows)
+        connections = list((await session.execute(_STALE_EVENTS, {"age": age})).scalars())
+    enqueued = 0
+    for connection_id in connections:
+        if await ctx.redis.exists(_pass_lock(connection_id), _backoff_key(connection_id)):
+            continue
+        job_id = webhook_recovery_job_id(connection_id, bucket_seconds=max(age, 1.0))
+        if await ctx.redis.enqueue_job(PROCESS_WEBHOOK_EVENTS, str(connection_id), _job_id=job_id):
+            enqueued += 1
+    return enqueued
+
+
+_WRITTEN_BY_MANUAL_RUNS = text("""
+    UPDATE webhook_events e
+    SET outcome = CASE WHEN i.action = 'unchanged' THEN 'unchanged' ELSE 'synced' END,
+        detail = CASE WHEN i.action = 'unchanged' THEN NULL ELSE i.action || 'd' END,
+        run_id = r.id, processed_at = now()
+    FROM sync_runs r JOIN sync_run_items i ON i.run_id = r.id AND i.status = 'synced'
+    WHERE r.kind = 'manual' AND r.status = 'completed' AND r.finished_at > :since AND r.finished_at <= :until
+      AND e.connection_id = r.connection_id AND e.zoho_item_id = i.zoho_item_id
+      AND e.outcome IN ('queued', 'failed') AND e.received_at <= r.started_at
+""")
+_SETTLED_UNTIL = "skubridge:webhook-events-settled-until"
+
+
+async def settle_events_written_by_manual_runs(ctx: AppContext) -> int:
+    """Failed or queued events whose item a manual run finished since the last call wrote take
+    that run's outcome (passes and catch-ups settle theirs as they go). Driven by the runs, so
+    it reads their items and the events of those items only."""
+    async with transaction(ctx.sessionmaker) as session:
+        until = await session.scalar(select(func.now()))
+        stored = await ctx.redis.get(_SETTLED_UNTIL)
+        since = datetime.fromisoformat(stored.decode()) if stored else until - timedelta(days=1)
+        settled = (await session.execute(_WRITTEN_BY_MANUAL_RUNS, {"since": since, "until": until})).rowcount
+    await ctx.redis.set(_SETTLED_UNTIL, until.isoformat())
+    return settled or 0
 
 
 _DUE = text("""
@@ -193,7 +316,7 @@ async def schedule_catchups(ctx: AppContext) -> int:
     async with ctx.sessionmaker() as session:
         due = list((await session.execute(_DUE)).scalars())
     for connection_id in due:
-        await ctx.redis.enqueue_job(CATCH_UP, str(connection_id), _job_id=f"catchup:{connection_id}:scheduled")
+        await ctx.redis.enqueue_job(CATCH_UP, str(connection_id), _job_id=catchup_job_id(connection_id, scheduled=True))
     return len(due)
 
 

@@ -31,20 +31,17 @@ async def read_webhook(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> 
 
 @router.put("", response_model=WebhookRead)
 async def enable_webhook(connection_id: uuid.UUID, body: WebhookEnable, session: Session, ctx: Ctx) -> WebhookRead:
-    """`{"enabled": true}` creates the Zoho webhook and workflow; `false` deletes both."""
-    connection = await get_connection(session, connection_id)
-    await (setup.enable if body.enabled else setup.disable)(session, ctx, connection)
-    await session.flush()
-    return await setup.read(session, ctx, connection)
+    """`{"enabled": true}` creates the Zoho webhook and workflow; `false` deletes both. The
+    request's session is first used after Zoho answered: no transaction waits on Zoho."""
+    await (setup.enable if body.enabled else setup.disable)(ctx, connection_id)
+    return await setup.read(session, ctx, await get_connection(session, connection_id))
 
 
 @router.patch("", response_model=WebhookRead)
 async def toggle_webhook(connection_id: uuid.UUID, body: WebhookToggle, session: Session, ctx: Ctx) -> WebhookRead:
     """`{"active": false}` pauses real-time sync (events are acknowledged and ignored)."""
-    connection = await get_connection(session, connection_id)
-    await setup.set_active(session, ctx, connection, body.active)
-    await session.flush()
-    return await setup.read(session, ctx, connection)
+    await setup.set_active(ctx, connection_id, body.active)
+    return await setup.read(session, ctx, await get_connection(session, connection_id))
 
 
 @router.get("/events", response_model=Page[WebhookEventRead])
