@@ -55,10 +55,6 @@ class RunFailure(Exception):
     the store refusing whole batches)."""
 
 
-class StoreOutage(Exception):
-    """The store stayed unavailable through every retry: the run pauses and comes back later."""
-
-
 @dataclass(slots=True)
 class Claimed:
     id: int
@@ -123,8 +119,8 @@ class BatchProcessor:
             self.outages = 0
         except WooAuthError as exc:
             raise RunFailure(f"the store refused the credentials: {exc.message}") from exc
-        except WooUnavailable as exc:
-            raise StoreOutage(f"the store is unavailable: {exc.message}") from exc
+        except WooUnavailable:
+            raise  # an outage, not a verdict on these items: the run pauses (runner.judge)
         except WooError as exc:
             self.outages += 1
             outcomes = [Outcome(item, False, error_code=exc.code or "store_error", message=exc.message) for item in batch]

@@ -22,7 +22,7 @@ from app.connections.clients import woo_client_for, zoho_client_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
-from app.core.jobs import DRIVE_RUN, PLAN_RUN, drive_job_id
+from app.core.jobs import DRIVE_RUN, PLAN_RUN, drive_job_id, plan_job_id
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooAuthError, WooError, WooUnavailable
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted, ZohoUnavailable
@@ -30,7 +30,7 @@ from app.models import Connection, RunStatus, SyncRun
 from app.syncs import state
 from app.syncs.images import run_image_step
 from app.syncs.planner import build_plan, save_plan
-from app.syncs.processor import BatchProcessor, RunFailure, StoreOutage, drive_batches
+from app.syncs.processor import BatchProcessor, RunFailure, drive_batches
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +101,7 @@ async def recover_stalled_runs(ctx: AppContext) -> int:
         if status == RunStatus.RUNNING:
             await enqueue_driver(ctx, run_id, recovery=True)
         else:
-            await ctx.redis.enqueue_job(PLAN_RUN, str(run_id), _job_id=f"plan:{run_id}:{secrets.token_hex(4)}")
+            await ctx.redis.enqueue_job(PLAN_RUN, str(run_id), _job_id=plan_job_id(run_id, fresh=True))
     return len(stalled) + len(due)
 
 
@@ -137,7 +137,7 @@ class Verdict:
 
 
 # What says "the service is away", not "this data or these credentials are wrong".
-_FAULTS = (ZohoUnavailable, WooUnavailable, StoreOutage, DBAPIError, RedisError, httpx.TransportError, OSError,
+_FAULTS = (ZohoUnavailable, WooUnavailable, DBAPIError, RedisError, httpx.TransportError, OSError,
            asyncio.TimeoutError)
 
 

@@ -118,7 +118,7 @@ async def resume_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun:
     if status is None:
         raise Conflict(f"cannot resume a sync that is {run.status}")
     if status == RunStatus.QUEUED:
-        defer_job(session, PLAN_RUN, str(run.id), job_id=f"{plan_job_id(run.id)}:{uuid.uuid4().hex[:8]}")
+        defer_job(session, PLAN_RUN, str(run.id), job_id=plan_job_id(run.id, fresh=True))
     else:
         defer_job(session, DRIVE_RUN, str(run.id), job_id=drive_job_id(run.id))
     await _log_control(session, run, "resumed")

@@ -13,7 +13,8 @@ from sqlalchemy import insert, select
 from app.connections.clients import woo_client_for
 from app.connections.service import connection_settings, get_connection
 from app.models import LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
-from app.syncs.processor import BatchProcessor, StoreOutage
+from app.integrations.woocommerce.errors import WooUnavailable
+from app.syncs.processor import BatchProcessor
 from app.syncs.state import Lease
 from tests.helpers import create_connection, sim
 
@@ -93,7 +94,7 @@ async def test_a_store_outage_fails_no_item_and_stops_the_driver(api, ctx, store
         {"action": "create", "payload": draft(f"OK-{n}") } for n in range(4)], batch_size=3)
     sim(woo_server.base_url, "PUT", "/config", json={"fail_next": [
         {"status": 503, "body": "<html>Service Unavailable</html>", "path_contains": "/products/batch"}] * 3})
-    with pytest.raises(StoreOutage, match="3 attempts"):
+    with pytest.raises(WooUnavailable, match="3 attempts"):
         await process(ctx, connection, run, token)
     async with ctx.sessionmaker() as session:
         statuses = list(await session.scalars(select(SyncRunItem.status).where(SyncRunItem.run_id == run.id)))
