@@ -91,8 +91,10 @@ plausible behaviour, and every choice lives in this module so it is easy to chan
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import functools
+import itertools
 import math
 import random
 import secrets
@@ -465,6 +467,7 @@ class ZohoState:
             "webhooks_failed": self.webhooks_failed,
             "concurrency_refused": self.concurrency_refused,
             "max_in_flight": self.max_in_flight,
+            "arrivals_inside_retry_windows": len(self.arrivals_inside_retry_windows()),
         }
 
     @_locked
@@ -475,7 +478,15 @@ class ZohoState:
     @_locked
     def arrivals_inside_retry_windows(self) -> list[float]:
         """Arrivals that came after a 429 was answered and before its Retry-After had passed."""
-        return [t for t in self.arrivals if any(start < t < end for start, end in self.retry_windows)]
+        windows = sorted(self.retry_windows)
+        starts = [start for start, _ in windows]
+        ends = list(itertools.accumulate((end for _, end in windows), max))  # latest end so far
+        inside = []
+        for t in self.arrivals:
+            n = bisect.bisect_left(starts, t)  # windows that started strictly before t
+            if n and t < ends[n - 1]:
+                inside.append(t)
+        return inside
 
     @_locked
     def enter_call(self) -> SimError | None:
