@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     zoho_daily_limit: int | None = None
     # A 429 whose Retry-After is longer than this is a quota block: the run pauses instead of waiting.
     zoho_max_retry_wait_seconds: float = 120.0
+    # Zoho calls in flight at once per organization, across every worker: Zoho refuses more
+    # (code 1070) above 5 on free plans and 10 on paid ones.
+    zoho_max_concurrency: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

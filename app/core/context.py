@@ -38,7 +38,7 @@ async def open_context(settings: Settings, *, redis: ArqRedis | None = None) -> 
     owns_redis = redis is None
     redis = redis or await create_pool(redis_settings(settings), default_queue_name=settings.queue_name)
     budget = ZohoBudget(redis_url=settings.redis_url, redis=redis, per_minute=settings.zoho_requests_per_minute,
-                        daily_limit=settings.zoho_daily_limit)
+                        daily_limit=settings.zoho_daily_limit, max_concurrency=settings.zoho_max_concurrency)
     return AppContext(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), redis=redis,
                       budget=budget, owns_redis=owns_redis)
 

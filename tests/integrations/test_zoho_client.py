@@ -70,12 +70,19 @@ async def test_429_without_retry_after_waits_and_succeeds(ctx, zoho, zoho_server
     assert len(items) == 5 and zoho.stats()["injected_faults"] == 2
 
 
-async def test_long_retry_after_is_a_quota_block(ctx, zoho, zoho_server):
-    zoho.update_knobs({"fail_next": [{"status": 429, "body": {"code": 45, "message": "daily limit"},
+async def test_long_retry_after_is_a_quota_block_for_every_worker(ctx, zoho, zoho_server):
+    zoho.update_knobs({"fail_next": [{"status": 429, "body": {"code": 44, "message": "Too many requests"},
                                       "headers": {"Retry-After": "1800"}, "path_contains": "/items"}]})
     async with client_for(ctx, zoho_server, max_retry_wait=60) as client:
-        with pytest.raises(ZohoQuotaExhausted, match="1800"):
+        with pytest.raises(ZohoQuotaExhausted, match="1800") as caught:
             await client.check_access()
+    assert caught.value.retry_after == 1800
+    calls = sum(zoho.stats()["requests"].values())
+    async with client_for(ctx, zoho_server, max_retry_wait=60) as other:  # another worker, same organization
+        with pytest.raises(ZohoQuotaExhausted) as blocked:
+            await other.check_access()
+    assert 1790 < blocked.value.retry_after <= 1800
+    assert sum(zoho.stats()["requests"].values()) == calls  # refused without asking Zoho again
 
 
 async def test_daily_budget_is_enforced_before_calling(ctx, zoho, zoho_server, settings):
@@ -83,9 +90,10 @@ async def test_daily_budget_is_enforced_before_calling(ctx, zoho, zoho_server, s
     budget = ZohoBudget(redis_url=settings.redis_url, redis=ctx.redis, per_minute=1000, daily_limit=3)
     for _ in range(3):
         await budget.acquire(org)
-    with pytest.raises(ZohoQuotaExhausted, match="daily API budget"):
+    with pytest.raises(ZohoQuotaExhausted, match="daily API budget") as caught:
         await budget.acquire(org)
     assert await budget.calls_today(org) == 3
+    assert 0 < caught.value.retry_after <= 86400  # the next UTC midnight
 
 
 async def test_budget_is_shared_across_processes(settings):

@@ -1,15 +1,20 @@
 """Zoho Inventory API v1 client.
 
-Every call: waits for the organization's shared budget, carries `Authorization:
-Zoho-oauthtoken` and `organization_id`, checks the envelope's `code`, and retries what is worth
-retrying. A 429 always waits (Retry-After when given, else capped backoff with jitter); a wait
-longer than `max_retry_wait` is a quota block and raises `ZohoQuotaExhausted` so the run pauses.
+Every call, item pages, details, groups, images and settings alike, goes through `_exchange`:
+it waits for the organization's shared budget (any block in force, the minute window, a free
+in-flight slot), carries `Authorization: Zoho-oauthtoken` and `organization_id`, checks the
+envelope's `code`, and retries what is worth retrying. A 429 blocks the whole organization, in
+every worker, for its Retry-After (capped backoff with jitter when absent); a wait longer than
+`max_retry_wait`, or a spent daily quota (code 45), raises `ZohoQuotaExhausted` so the run
+pauses. Too many calls in flight (code 1070) is retried after a short backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,7 +37,7 @@ from app.integrations.zoho.errors import (
 )
 from app.integrations.zoho.images import MAX_IMAGE_BYTES, DownloadedImage, read_image
 from app.integrations.zoho.parse import parse_item
-from app.integrations.zoho.ratelimit import IMAGE_RESERVE, ZohoBudget
+from app.integrations.zoho.ratelimit import IMAGE_RESERVE, ZohoBudget, seconds_to_utc_midnight
 from app.integrations.zoho.tokens import AccessToken, TokenManager
 
 log = structlog.get_logger(__name__)
@@ -41,6 +46,16 @@ PER_PAGE = 200  # Zoho's default and, as far as any client has found, its maximu
 DETAILS_CHUNK = 100  # ids per /itemdetails call (used by zoho-ts; Zoho documents no maximum)
 MAX_RATE_WAITS = 30  # consecutive 429s sat out before the run is paused instead
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+# Envelope codes of refusals for load. Zoho Inventory documents none of them: these are Zoho
+# Books' (shared/reference/operator.md §5, zoho-api.md §5.2), answered with HTTP 429 there.
+CODE_RATE_MINUTE = 44  # over 100 calls a minute
+CODE_DAILY_QUOTA = 45  # the plan's calls for the day are spent; the message states the limit
+CODE_TOO_MANY_IN_FLIGHT = 1070  # over the plan's concurrent calls (5 free, 10 paid)
+# "... exceeded the maximum call rate limit of 1000." (Books' wording; Inventory's is unverified)
+_STATED_LIMIT = re.compile(r"limit of\s+([\d,]+)")
+
+_Reader = Callable[[httpx.Response], Awaitable[Any]]
 
 
 class ZohoClient:
@@ -144,15 +159,14 @@ class ZohoClient:
         bytes were expected, an empty body, or more than `max_bytes` (refused while streaming).
         Bytes that are not an image are returned as they are; the optimiser refuses them.
         """
-        response = await self._exchange("GET", f"/items/{item_id}/image", endpoint="GET /items/{item_id}/image",
-                                        stream=True, reserve=IMAGE_RESERVE)
-        try:
-            if response.is_success and not _is_json(response):
-                return await read_image(response, item_id=item_id, max_bytes=max_bytes)
-            await response.aread()  # an envelope or an error page: small
-        finally:
-            await response.aclose()
-        raise _no_image(response, item_id)
+        async def read(response: httpx.Response) -> DownloadedImage | None:
+            return None if _is_json(response) else await read_image(response, item_id=item_id, max_bytes=max_bytes)
+
+        answer = await self._exchange("GET", f"/items/{item_id}/image", endpoint="GET /items/{item_id}/image",
+                                      read=read, reserve=IMAGE_RESERVE)
+        if isinstance(answer, DownloadedImage):
+            return answer
+        raise _no_image(answer, item_id)
 
     async def check_access(self) -> None:
         """One cheap call that proves the credentials and the organization id."""
@@ -201,42 +215,61 @@ class ZohoClient:
         return _envelope(await self._exchange(method, path, endpoint=endpoint, params=params, json=json))
 
     async def _exchange(self, method: str, path: str, *, endpoint: str, params: dict[str, Any] | None = None,
-                        json: Any = None, stream: bool = False, reserve: int = 0) -> httpx.Response:
-        """One call through the budget, the token and the retries; the response it ended on.
-
-        With `stream`, a 2xx comes back unread (the caller reads and closes it); every other
-        response is read at once, as the envelope it carries is small and needed.
+                        json: Any = None, read: _Reader | None = None, reserve: int = 0) -> Any:
+        """The one way a call reaches Zoho: the budget (blocks, minute window, in-flight slot), the
+        token, and the retries. Returns the response it ended on, read; or, with `read`, what
+        `read` made of a 2xx, consumed inside the call's slot (an image's bytes). `read` returns
+        None to decline a 2xx (a JSON envelope where bytes were expected), which then comes back
+        as a response.
         """
-        failures = rate_waits = 0
-        refreshed = False
+        tries = _Tries()
+        org = self.organization_id
         while True:
-            await self._budget.acquire(self.organization_id, reserve=reserve)
+            await self._budget.acquire(org, reserve=reserve, max_wait=self._max_retry_wait)
             token = await self._tokens.get()
+            async with self._budget.call_slot(org, max_wait=self._max_retry_wait):
+                outcome = await self._try_once(method, path, token, params=params, json=json, read=read,
+                                               tries=tries, endpoint=endpoint)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            # Backoffs are slept outside the slot; a 429's wait is the organization's block,
+            # which the next acquire waits out.
+            await asyncio.sleep(outcome.delay)
+
+    async def _try_once(self, method: str, path: str, token: AccessToken, *, params: dict[str, Any] | None,
+                        json: Any, read: _Reader | None, tries: _Tries, endpoint: str) -> Any:
+        """One request and its verdict: what to return, or a _Retry. Raises what is final."""
+        try:
+            response = await self._send(method, path, token, params=params, json=json, stream=read is not None)
             try:
-                response = await self._send(method, path, token, params=params, json=json, stream=stream)
-            except httpx.TransportError as exc:
-                VENDOR_REQUESTS.labels("zoho", endpoint, "network").inc()
-                failures += 1
-                await self._after_failure(failures, endpoint, f"{type(exc).__name__}")
-                continue
-            VENDOR_REQUESTS.labels("zoho", endpoint, str(response.status_code)).inc()
-            if stream and not response.is_success:
-                await response.aread()
-            status = response.status_code
-            if status == 401 and not refreshed:
-                # The cached token expired early or was revoked: drop it and retry once.
-                await self._tokens.invalidate(token)
-                refreshed = True
-                continue
-            if status == 429:
-                rate_waits += 1
-                await self._sit_out_429(response, rate_waits, endpoint)
-                continue
-            if status >= 500:
-                failures += 1
-                await self._after_failure(failures, endpoint, f"HTTP {status}")
-                continue
-            return response
+                return await self._judge(response, token, read=read, tries=tries, endpoint=endpoint)
+            finally:
+                await response.aclose()
+        except httpx.TransportError as exc:  # before the answer or while its body streamed in
+            VENDOR_REQUESTS.labels("zoho", endpoint, "network").inc()
+            tries.failures += 1
+            return self._after_failure(tries.failures, endpoint, type(exc).__name__)
+
+    async def _judge(self, response: httpx.Response, token: AccessToken, *, read: _Reader | None,
+                     tries: _Tries, endpoint: str) -> Any:
+        VENDOR_REQUESTS.labels("zoho", endpoint, str(response.status_code)).inc()
+        if read is not None and response.is_success:
+            consumed = await read(response)
+            if consumed is not None:
+                return consumed
+        await response.aread()  # an envelope or an error page: small
+        status, code = response.status_code, _code_of(response)
+        if status == 401 and not tries.refreshed:
+            # The cached token expired early or was revoked: drop it and retry once.
+            await self._tokens.invalidate(token)
+            tries.refreshed = True
+            return _Retry(0.0)
+        if status == 429 or code in (CODE_RATE_MINUTE, CODE_DAILY_QUOTA, CODE_TOO_MANY_IN_FLIGHT):
+            return await self._throttled(response, code, tries, endpoint)
+        if status >= 500:
+            tries.failures += 1
+            return self._after_failure(tries.failures, endpoint, f"HTTP {status}")
+        return response
 
     async def _send(self, method: str, path: str, token: AccessToken, *, params: dict[str, Any] | None,
                     json: Any, stream: bool = False) -> httpx.Response:
@@ -249,23 +282,83 @@ class ZohoClient:
         )
         return await self._http.send(request, stream=stream)
 
-    async def _sit_out_429(self, response: httpx.Response, waits: int, endpoint: str) -> None:
+    async def _throttled(self, response: httpx.Response, code: Any, tries: _Tries, endpoint: str) -> "_Retry":
+        """A refusal for load. Too many calls in flight (1070) is this call's to retry soon; a
+        spent day (45) pauses the run; any other 429 blocks the whole organization for its
+        Retry-After, recorded before this call's slot is given back."""
         asked = retry_after_seconds(response)
-        if (asked is not None and asked > self._max_retry_wait) or waits > MAX_RATE_WAITS:
+        if code == CODE_DAILY_QUOTA:
+            await self._daily_quota_spent(response, asked)
+        if code == CODE_TOO_MANY_IN_FLIGHT:
+            tries.crowded += 1
+            if tries.crowded > MAX_RATE_WAITS:
+                raise ZohoUnavailable(f"Zoho kept refusing {endpoint} for too many calls in flight (code 1070)")
+            log.warning("zoho.too_many_in_flight", endpoint=endpoint, attempt=tries.crowded)
+            return _Retry(backoff_seconds(tries.crowded, base=0.25, cap=2.0))
+        tries.rate_waits += 1
+        if (asked is not None and asked > self._max_retry_wait) or tries.rate_waits > MAX_RATE_WAITS:
+            if asked is not None:
+                await self._budget.block(self.organization_id, asked)
             raise ZohoQuotaExhausted(
                 f"Zoho is refusing calls (HTTP 429, Retry-After {asked if asked is not None else 'absent'}); "
-                "the run is paused, resume it later"
+                "the run is paused, resume it later", retry_after=asked, status=response.status_code, code=code,
             )
-        delay = asked if asked is not None else backoff_seconds(waits, base=1.0, cap=60.0)
-        log.warning("zoho.rate_limited", endpoint=endpoint, wait=round(delay, 2), attempt=waits)
-        await asyncio.sleep(delay)
+        delay = asked if asked is not None else backoff_seconds(tries.rate_waits, base=1.0, cap=60.0)
+        log.warning("zoho.rate_limited", endpoint=endpoint, wait=round(delay, 2), attempt=tries.rate_waits)
+        await self._budget.block(self.organization_id, delay)
+        return _Retry(0.0)
 
-    async def _after_failure(self, failures: int, endpoint: str, reason: str) -> None:
+    async def _daily_quota_spent(self, response: httpx.Response, asked: float | None) -> None:
+        """Code 45: the organization's daily calls are spent. Records the limit Zoho states and
+        blocks the organization until the daily window turns, then raises ZohoQuotaExhausted."""
+        message = _message_of(response)
+        limit = _stated_limit(message)
+        if limit is not None:
+            await self._budget.record_daily_limit(self.organization_id, limit)
+        wait = daily_window_left(response, asked)
+        await self._budget.block(self.organization_id, wait)
+        raise ZohoQuotaExhausted(
+            f"Zoho's daily API limit{f' of {limit} calls' if limit else ''} for organization "
+            f"{self.organization_id} is spent ({message}); the run is paused until the daily window turns",
+            retry_after=wait, status=response.status_code, code=CODE_DAILY_QUOTA,
+        )
+
+    def _after_failure(self, failures: int, endpoint: str, reason: str) -> "_Retry":
         if failures >= self._max_attempts:
             raise ZohoUnavailable(f"Zoho did not answer {endpoint} after {failures} attempts ({reason})")
         delay = backoff_seconds(failures, base=0.5, cap=30.0)
         log.warning("zoho.retry", endpoint=endpoint, attempt=failures, wait=round(delay, 2), reason=reason)
-        await asyncio.sleep(delay)
+        return _Retry(delay)
+
+
+@dataclass(slots=True)
+class _Tries:
+    """What one call has met so far, for the retry limits."""
+
+    failures: int = 0  # network errors and 5xx
+    rate_waits: int = 0  # 429s sat out
+    crowded: int = 0  # code 1070
+    refreshed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    delay: float
+
+
+def daily_window_left(response: httpx.Response, asked: float | None) -> float:
+    """Seconds until a spent daily quota (code 45) is worth trying again.
+
+    Zoho's own word first: Retry-After, else X-Rate-Limit-Reset (reported to count down the
+    daily quota). Without either, the next midnight UTC: shared/reference/operator.md says the
+    reset time is undocumented for Inventory (one connector assumes midnight in the data
+    centre's zone), and UTC is the day our own daily counter uses. A window that turns earlier
+    only resumes the run later; one that turns later costs the resumed run one refused call.
+    """
+    if asked is not None:
+        return asked
+    reset = response.headers.get("x-rate-limit-reset", "")
+    return float(reset) if reset.isdigit() and int(reset) > 0 else seconds_to_utc_midnight()
 
 
 def format_zoho_time(moment: datetime) -> str:
@@ -299,6 +392,29 @@ def _no_image(response: httpx.Response, item_id: str) -> ZohoError:
         return exc
     return ZohoImageUnavailable(f"Zoho answered HTTP {response.status_code} instead of the image of item {item_id}",
                                 status=response.status_code)
+
+
+def _code_of(response: httpx.Response) -> Any:
+    """The envelope's `code` of a read response, None when it has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _message_of(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or ""
+    return str(body.get("message") or "") if isinstance(body, dict) else ""
+
+
+def _stated_limit(message: str) -> int | None:
+    """The daily call limit a code-45 message states, if it states one."""
+    match = _STATED_LIMIT.search(message)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any]:

@@ -28,7 +28,16 @@ class ZohoUnavailable(ZohoError):
 
 
 class ZohoQuotaExhausted(ZohoError):
-    """The daily budget is spent or Zoho asked for a wait too long to sit out: pause, resume later."""
+    """The daily budget is spent or Zoho asked for a wait too long to sit out: pause, resume later.
+
+    `retry_after`: seconds until calls are worth trying again (the next daily window, or the
+    Retry-After Zoho gave), None when nobody knows; the sync runner schedules the resume from it.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None, status: int | None = None,
+                 code: int | str | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
 
 
 class ZohoImageUnavailable(ZohoError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.integrations.zoho.errors import ZohoImageUnavailable, ZohoUnavailable
+from app.integrations.zoho.errors import ZohoImageUnavailable
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
@@ -22,7 +22,8 @@ class DownloadedImage:
 
 
 async def read_image(response: httpx.Response, *, item_id: str, max_bytes: int) -> DownloadedImage:
-    """The body of a streamed 2xx image response, refused as soon as it passes `max_bytes`
+    """The body of a streamed 2xx image response, read inside the call's budget slot (see
+    ZohoClient.download_item_image), refused as soon as it passes `max_bytes`
     (announced in Content-Length or actually sent) and when it is empty.
 
     Anything else that is not a valid image (text, a truncated file) is passed on as it came:
@@ -33,14 +34,13 @@ async def read_image(response: httpx.Response, *, item_id: str, max_bytes: int) 
         raise ZohoImageUnavailable(f"the image is {int(declared)} bytes, over the limit of {max_bytes}")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise ZohoImageUnavailable(f"the image is over the limit of {max_bytes} bytes")
-            chunks.append(chunk)
-    except httpx.TransportError as exc:
-        raise ZohoUnavailable(f"Zoho broke off sending the image of item {item_id} ({type(exc).__name__})") from exc
+    # A transport error mid-body goes up as it is: the client's one retry loop tries the whole
+    # call again, inside the budget, like any other call that broke off.
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ZohoImageUnavailable(f"the image is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
     if not size:
         raise ZohoImageUnavailable("Zoho sent an empty image (0 bytes)")
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -2,7 +2,11 @@
 
 Zoho issues about 10 access tokens per refresh token per 10 minutes and then blocks the rest of
 the window, so a token is cached until a minute before it expires, exactly one process refreshes
-at a time (a Redis lock), and a throttled refresh sets a cool-down that every process honours.
+at a time, and a throttled refresh sets a cool-down that every process honours.
+
+The refresh lock is redis-py's Lock: it carries an owner token, so a holder whose lock lapsed and
+was taken over never releases the new owner's. The token request is bounded well below the
+lock's TTL, so a lock never lapses while its holder is still asking Zoho.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import secrets
 import time
 from dataclasses import dataclass
 
 import httpx
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.zoho.errors import ZohoAuthError, ZohoUnavailable
@@ -24,7 +29,11 @@ from app.integrations.zoho.errors import ZohoAuthError, ZohoUnavailable
 log = structlog.get_logger(__name__)
 
 REFRESH_MARGIN_S = 60  # refresh a minute before expiry
-LOCK_TTL_MS = 20_000
+LOCK_TTL_S = 20.0
+# Each phase of the token request (connect, send, each read) and the whole of it, below the
+# lock's TTL with room for the Redis writes that follow.
+TOKEN_REQUEST_TIMEOUT = httpx.Timeout(5.0)
+TOKEN_REQUEST_DEADLINE_S = 12.0
 WAIT_FOR_PEER_S = 25.0
 THROTTLE_COOLDOWN_S = 60  # Zoho's advice is "try again after some time"; a minute at least
 ERROR_MEMORY_S = 30  # peers waiting on a refresh that failed for bad credentials fail too
@@ -71,14 +80,15 @@ class TokenManager:
             if await self._cooling_down():
                 await asyncio.sleep(1.0)
                 continue
-            lock = secrets.token_hex(8)
-            if await self._redis.set(f"{self._key}:lock", lock, nx=True, px=LOCK_TTL_MS):
+            lock = self._redis.lock(f"{self._key}:lock", timeout=LOCK_TTL_S, blocking=False)
+            if await lock.acquire():
                 try:
-                    return await self._refresh()
+                    # A peer may have stored a token between our look and our lock.
+                    return await self._cached() or await self._refresh()
                 except _Throttled:
                     continue  # the cool-down is set: wait it out above
                 finally:
-                    await self._redis.delete(f"{self._key}:lock")
+                    await _release(lock)
             if time.monotonic() > deadline:
                 raise ZohoUnavailable("timed out waiting for another worker to refresh the Zoho token")
             await asyncio.sleep(0.1)
@@ -104,7 +114,12 @@ class TokenManager:
 
     async def _refresh(self) -> AccessToken:
         try:
-            response = await self._http.post(f"{self._accounts_url}/oauth/v2/token", data=self._form)
+            async with asyncio.timeout(TOKEN_REQUEST_DEADLINE_S):
+                response = await self._http.post(f"{self._accounts_url}/oauth/v2/token", data=self._form,
+                                                 timeout=TOKEN_REQUEST_TIMEOUT)
+        except TimeoutError as exc:
+            VENDOR_REQUESTS.labels("zoho", "POST /oauth/v2/token", "network").inc()
+            raise ZohoUnavailable("Zoho accounts server did not answer in time") from exc
         except httpx.TransportError as exc:
             VENDOR_REQUESTS.labels("zoho", "POST /oauth/v2/token", "network").inc()
             raise ZohoUnavailable(f"Zoho accounts server unreachable: {type(exc).__name__}") from exc
@@ -135,6 +150,15 @@ class TokenManager:
         message = _describe_token_error(str(body.get("error") or f"HTTP {status}"))
         await self._redis.set(f"{self._key}:error", message, ex=ERROR_MEMORY_S)
         raise ZohoAuthError(message)
+
+
+async def _release(lock: Lock) -> None:
+    """Give the refresh lock back if it is still ours; one that lapsed (and may now be another
+    worker's) is left alone."""
+    try:
+        await lock.release()
+    except LockError:  # LockNotOwnedError included: lapsed, or taken over by another worker
+        log.warning("zoho.token_lock_lost", lock=lock.name)
 
 
 def _describe_token_error(error: str) -> str:

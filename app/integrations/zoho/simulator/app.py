@@ -11,7 +11,8 @@ same server:
   are delivered over HTTP in the background (`GET /__sim__/deliveries` shows the log,
   `POST /__sim__/webhooks/redeliver` replays one, `POST /__sim__/items/{id}/touch` fires an edit).
   `PUT /__sim__/items/{id}/image` stores any bytes as the item's image; the `broken_images` knob
-  (`PUT /__sim__/config`) makes listed images fail to download.
+  (`PUT /__sim__/config`) makes listed images fail to download. The `concurrency_limit` knob
+  refuses calls over that many in flight (429 code 1070, counted by the `InFlight` middleware).
 
 Behaviour lives in `state.ZohoState`; this module only translates between HTTP and that state.
 """
@@ -374,6 +375,31 @@ async def control_reset(zoho: Zoho) -> dict[str, Any]:
     return {"reset": True, "items": len(zoho.items)}
 
 
+# --------------------------------------------------------------------------- calls in flight
+
+
+class InFlight:
+    """ASGI middleware counting /inventory/v1 calls from arrival until their response is sent,
+    refusing one over the `concurrency_limit` knob with code 1070 before anything else runs."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        zoho: ZohoState = scope["app"].state.zoho
+        refusal = zoho.enter_call()
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            zoho.leave_call()
+
+
 # --------------------------------------------------------------------------- factory
 
 
@@ -386,4 +412,5 @@ def create_app(state: ZohoState | None = None) -> FastAPI:
     app.include_router(accounts)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(control, prefix=CONTROL_PREFIX)
+    app.add_middleware(InFlight)
     return app

@@ -26,7 +26,14 @@ plausible behaviour, and every choice lives in this module so it is easy to chan
   `organization_id` → HTTP 400 code 6041. Bad parameter values → HTTP 400 code 2 "Invalid value
   passed for <param>". Missing item/group/webhook → HTTP 404 code 1002 "<Thing> does not exist."
   Unknown URL → 404 code 5 "Invalid URL Passed". Rate limits: per minute → 429 code 44, per day →
-  429 code 45 (from a Zoho Invoice document, not an Inventory page). Internal error → 500 code 1000.
+  429 code 45 (from a Zoho Invoice document, not an Inventory page), its message stating the
+  limit in Zoho Books' words ("... exceeded the maximum call rate limit of N."; the start of the
+  sentence is a guess). Internal error → 500 code 1000.
+- Concurrency (`concurrency_limit` knob, off by default): a call arriving while that many are in
+  flight → 429 code 1070 (Books' code for too many concurrent calls). The message and whether
+  Zoho sends a Retry-After with it are unknown: "Too many concurrent requests." and none here.
+  A call counts as in flight from its arrival until its response is sent; refused calls never
+  count, and they are not counted in `requests` either (`concurrency_refused` counts them).
 - `Authorization` must use the `Zoho-oauthtoken` scheme; `Bearer` is refused, so a client that
   sends the wrong scheme fails here rather than in production.
 - `organization_id` is required on every call; Zoho may fall back to the user's default org.
@@ -84,8 +91,10 @@ plausible behaviour, and every choice lives in this module so it is easy to chan
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import functools
+import itertools
 import math
 import random
 import secrets
@@ -122,12 +131,14 @@ CODE_RATE_DAY = 45
 CODE_NOT_AUTHORIZED = 57
 CODE_INTERNAL = 1000
 CODE_NOT_FOUND = 1002
+CODE_TOO_MANY_IN_FLIGHT = 1070
 CODE_ORGANIZATION = 6041
 CODE_WEBHOOK_IN_USE = 1040  # invented: no Zoho source gives this refusal's code
 
 MSG_NOT_AUTHORIZED = "You are not authorized to perform this operation"
 MSG_RATE_MINUTE = "You have made too many requests in a minute. Please try again after some time."
-MSG_RATE_DAY = "You have reached the maximum number of API requests allowed per day for your plan."
+MSG_RATE_DAY = "You have exceeded the maximum call rate limit of {limit}."
+MSG_TOO_MANY_IN_FLIGHT = "Too many concurrent requests."
 MSG_TOKEN_THROTTLED = "You have made too many requests continuously. Please try again after some time."
 
 MAX_PER_PAGE = 200
@@ -225,6 +236,10 @@ class ZohoKnobs:
 
     `broken_images`: ids of items that keep their image fields (listed, with a document id) but
     whose `GET /items/{id}/image` fails as if the image were missing.
+
+    `throttle_every`: every n-th API call (counted after the token and organization checks) is
+    answered 429 code 44 with `Retry-After: retry_after_seconds` (1 when that knob is "auto",
+    none when it is None). `concurrency_limit`: calls in flight at once before code 1070.
     """
 
     latency_ms: float = 0.0
@@ -245,6 +260,8 @@ class ZohoKnobs:
     webhook_latency_ms: float = 0.0
     webhook_timeout_seconds: float = 10.0
     broken_images: list[str] = field(default_factory=list)
+    throttle_every: int | None = None
+    concurrency_limit: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return copy.deepcopy(asdict(self))
@@ -271,7 +288,7 @@ def _check_knob(name: str, value: Any) -> Any:
         return _number(name, value, low=0.001)
     if name in ("token_ttl", "token_limit", "token_window_seconds", "seed", "webhook_retries"):
         return int(_number(name, value, low=0))
-    if name in ("rate_limit_per_minute", "daily_limit"):
+    if name in ("rate_limit_per_minute", "daily_limit", "throttle_every", "concurrency_limit"):
         return None if value is None else int(_number(name, value, low=1))
     if name == "retry_after_seconds":
         return value if value in (None, "auto") else int(_number(name, value, low=0))
@@ -404,6 +421,8 @@ class ZohoState:
         self._token_issues: dict[str, deque[float]] = {}
         self._minute_windows: dict[str, deque[float]] = {}
         self._daily_counts: dict[str, tuple[str, int]] = {}
+        self._calls_admitted = 0  # for `throttle_every`
+        self._in_flight = 0
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
@@ -426,6 +445,13 @@ class ZohoState:
         self.injected_faults = 0
         self.webhooks_delivered = 0
         self.webhooks_failed = 0
+        self.concurrency_refused = 0
+        self.max_in_flight = 0
+        # Arrival moments (the state's clock) of API calls, and the Retry-After windows of 429s
+        # as (answered at, answered at + Retry-After): a client honouring Retry-After sends
+        # nothing that arrives inside one.
+        self.arrivals: list[float] = []
+        self.retry_windows: list[tuple[float, float]] = []
 
     @_locked
     def stats(self) -> dict[str, Any]:
@@ -439,11 +465,45 @@ class ZohoState:
             "injected_faults": self.injected_faults,
             "webhooks_delivered": self.webhooks_delivered,
             "webhooks_failed": self.webhooks_failed,
+            "concurrency_refused": self.concurrency_refused,
+            "max_in_flight": self.max_in_flight,
+            "arrivals_inside_retry_windows": len(self.arrivals_inside_retry_windows()),
         }
 
     @_locked
     def record_request(self, key: str) -> None:
         self.requests[key] += 1
+        self.arrivals.append(self.now())
+
+    @_locked
+    def arrivals_inside_retry_windows(self) -> list[float]:
+        """Arrivals that came after a 429 was answered and before its Retry-After had passed."""
+        windows = sorted(self.retry_windows)
+        starts = [start for start, _ in windows]
+        ends = list(itertools.accumulate((end for _, end in windows), max))  # latest end so far
+        inside = []
+        for t in self.arrivals:
+            n = bisect.bisect_left(starts, t)  # windows that started strictly before t
+            if n and t < ends[n - 1]:
+                inside.append(t)
+        return inside
+
+    @_locked
+    def enter_call(self) -> SimError | None:
+        """Count a call in flight, or the 1070 refusal when `concurrency_limit` are already."""
+        limit = self.knobs.concurrency_limit
+        if limit is not None and self._in_flight >= limit:
+            self.arrivals.append(self.now())
+            self.concurrency_refused += 1
+            self.throttled += 1
+            return SimError.envelope(429, CODE_TOO_MANY_IN_FLIGHT, MSG_TOO_MANY_IN_FLIGHT)
+        self._in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        return None
+
+    @_locked
+    def leave_call(self) -> None:
+        self._in_flight -= 1
 
     @_locked
     def update_knobs(self, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -581,7 +641,7 @@ class ZohoState:
         if used >= self.knobs.daily_limit:
             self.throttled += 1
             midnight = datetime.combine(today.date() + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-            raise SimError.envelope(429, CODE_RATE_DAY, MSG_RATE_DAY,
+            raise SimError.envelope(429, CODE_RATE_DAY, MSG_RATE_DAY.format(limit=self.knobs.daily_limit),
                                     self._retry_headers(math.ceil(midnight.timestamp() - now)))
         self._daily_counts[org] = (today.date().isoformat(), used + 1)
 
@@ -591,10 +651,13 @@ class ZohoState:
         return max(1, math.ceil(window[0] + RATE_WINDOW_SECONDS - now)) if window else RATE_WINDOW_SECONDS
 
     def _retry_headers(self, natural_wait: int) -> dict[str, str]:
+        """Retry-After for a 429 being answered now, its window recorded (see `arrivals`)."""
         setting = self.knobs.retry_after_seconds
         if setting is None:
             return {}
-        return {"Retry-After": str(natural_wait if setting == "auto" else setting)}
+        wait = natural_wait if setting == "auto" else setting
+        self.retry_windows.append((self.now(), self.now() + wait))
+        return {"Retry-After": str(wait)}
 
     @staticmethod
     def _limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
@@ -602,6 +665,12 @@ class ZohoState:
                 "X-Rate-Limit-Reset": str(reset)}
 
     def _random_fault(self, headers: dict[str, str]) -> None:
+        self._calls_admitted += 1
+        every = self.knobs.throttle_every
+        if every and self._calls_admitted % every == 0:
+            self.throttled += 1
+            self.injected_faults += 1
+            raise SimError.envelope(429, CODE_RATE_MINUTE, MSG_RATE_MINUTE, self._retry_headers(1) | headers)
         if self.knobs.rate_429 and self.rng.random() < self.knobs.rate_429:
             self.throttled += 1
             self.injected_faults += 1
