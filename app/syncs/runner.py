@@ -161,8 +161,10 @@ def judge(exc: BaseException) -> Verdict:
 
 
 def _fault_reason(exc: BaseException) -> str:
-    if isinstance(exc, ZohoError | WooError):
-        return exc.message
+    if isinstance(exc, WooError):
+        return f"the store is unavailable: {exc.message}"
+    if isinstance(exc, ZohoError):
+        return f"Zoho is unavailable: {exc.message}"
     if isinstance(exc, DBAPIError):
         return f"the database is unavailable: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}"
     if isinstance(exc, RedisError):
