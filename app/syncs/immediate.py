@@ -12,7 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.catalog.types import CatalogItem, StoreSettings
 from app.connections.schemas import ConnectionSettings
@@ -21,7 +21,7 @@ from app.core.context import AppContext
 from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
-from app.models import Connection, RunStatus, SyncRun, SyncRunItem
+from app.models import Connection, RunStatus, SyncRunItem
 from app.syncs.images import run_image_step
 from app.syncs.planner import insert_plan, plan_items
 from app.syncs import state
@@ -48,14 +48,9 @@ async def sync_items_now(ctx: AppContext, connection: Connection, items: list[Ca
     plan = await plan_items(ctx, connection, items, zoho=zoho, woo=woo, store=store, whole_catalogue=False)
     token = secrets.token_hex(16)
     async with transaction(ctx.sessionmaker) as session:
-        run = SyncRun(connection_id=connection.id, kind=kind, status=RunStatus.QUEUED, driver_token=token)
-        session.add(run)
-        await session.flush()
-        await session.execute(text("UPDATE sync_runs SET started_at = now(), heartbeat_at = now() WHERE id = :id"),
-                              {"id": run.id})
+        run = await state.open_driven_run(session, connection_id=connection.id, kind=kind, token=token)
         await insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan,
                           status=RunStatus.RUNNING)
-    await state.start_driving(ctx, run.id, token)
     await _write(ctx, run.id, connection, token, woo, store, settings, zoho)
     return run.id, await _results(ctx, run.id)
 

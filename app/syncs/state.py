@@ -201,10 +201,10 @@ async def record_outcomes(session: AsyncSession, *, run_id: uuid.UUID, rows: lis
 
 # ── the driver's transitions ─────────────────────────────────────────────────────────────────
 
-_START_DRIVING = text("""
-    UPDATE sync_runs SET status = 'running', reason = NULL, retry_at = NULL
-    WHERE id = :run_id AND driver_token = :token AND status = 'queued'
-    RETURNING status
+_OPEN_DRIVEN = text("""
+    INSERT INTO sync_runs (id, connection_id, kind, status, driver_token, started_at, heartbeat_at, faults)
+    VALUES (:run_id, :connection_id, :kind, 'running', :token, now(), now(), 0)
+    RETURNING id
 """)
 _COMPLETE = text("""
     UPDATE sync_runs SET status = 'completed', finished_at = now(), driver_token = NULL, retry_at = NULL
@@ -234,10 +234,15 @@ _RELEASE = text("""
 """)
 
 
-async def start_driving(ctx: AppContext, run_id: uuid.UUID, token: str) -> None:
-    """queued → running for a run this driver holds (a run made and driven in one job)."""
-    async with transaction(ctx.sessionmaker) as session:
-        await session.execute(_START_DRIVING, {"run_id": run_id, "token": token})
+async def open_driven_run(session: AsyncSession, *, connection_id: uuid.UUID, kind: str, token: str) -> SyncRun:
+    """A run made and driven in one job (webhook, catch-up): `running` from the start, its lease
+    held by `token`."""
+    run_id = uuid.uuid4()
+    await session.execute(_OPEN_DRIVEN, {"run_id": run_id, "connection_id": connection_id, "kind": kind,
+                                         "token": token})
+    run = await session.get(SyncRun, run_id)
+    assert run is not None
+    return run
 
 
 async def finish(ctx: AppContext, run_id: uuid.UUID, token: str) -> bool:
