@@ -141,3 +141,25 @@ async def test_plan_in_chunks_equals_the_plan_in_memory(ctx, api, zoho, store, z
     assert by_id[changed["item_id"]]["action"] == "update" and by_id["990005"]["action"] == "create"
     assert Counter(row["action"] for row in rows)["unchanged"] > 40
     assert len({row["zoho_item_id"] for row in rows}) == len(rows) > 80
+
+
+async def test_plan_in_chunks_for_a_run_cancelled_meanwhile_or_taken_over(ctx, api, zoho, store, zoho_server,
+                                                                          woo_server, monkeypatch):
+    zoho.generate_catalogue(30, seed=4, groups=3)
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    async with ctx.sessionmaker() as session:
+        connection = await session.get(Connection, uuid.UUID(conn["id"]))
+    monkeypatch.setattr(planner, "PLAN_CHUNK", 4)
+
+    run, token = await new_run(ctx, connection.id)
+    assert await planner.plan_run_items(ctx, run=run, connection=connection, token="another driver's") is None
+    assert await saved_rows(ctx, run) == []  # the lease decided: nothing was saved
+
+    async with ctx.sessionmaker() as session:
+        await session.execute(text("UPDATE sync_runs SET status = 'cancelled' WHERE id = :id"), {"id": run.id})
+        await session.commit()
+    assert await planner.plan_run_items(ctx, run=run, connection=connection, token=token) == RunStatus.CANCELLED
+    statuses = Counter(row["status"] for row in await saved_rows(ctx, run))
+    assert statuses["cancelled"] > 20 and statuses["pending"] == 0  # nothing will be written
+    async with ctx.engine.connect() as conn_:  # the staging tables went with the plan
+        assert await conn_.scalar(text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'plan\\_%'")) == 0
