@@ -706,7 +706,8 @@ class ChunkPlanner:
         screened, plan = Plan(), Plan()
         chosen = await _screen_items(items, screened, sku_counts=sku_counts, zoho=self.zoho, settings=self.settings)
         found = await self.woo.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
-        _sort_links(links, await self._links_where(ProductLink.woo_id.in_(list({ref.store_id for ref in found.values()}))))
+        holders = {ref.store_id for ref in found.values()}  # whether a holder is ours decides a move
+        _sort_links(links, await self._links_where(ProductLink.woo_id.in_(list(holders))))
         _decide_items(chosen, plan, settings=self.settings, store=self.store, links=links, found=found)
         await self._stage_rows(screened.rows, skips)
         await self._stage_rows(plan.rows, decided)
@@ -726,7 +727,8 @@ class ChunkPlanner:
             _sort_links(links, await self._links_where(ProductLink.kind == LinkKind.VARIABLE, ProductLink.woo_id.in_(
                 list({link.woo_parent_id for link in vanished}))))
             parents = {link.woo_id: link.zoho_id for link in links.variable.values()}
-            keys = [f"group:{parents[p]}" if p in parents else f"parent:{p}" for p in {v.woo_parent_id for v in vanished}]
+            keys = [f"group:{parents[p]}" if p in parents else f"parent:{p}"
+                    for p in {link.woo_parent_id for link in vanished}]
             staged = {key: {"zoho_item_id": key, "status": status}
                       for key, status in await self.session.execute(_STAGED_HEADS, {"keys": keys})}
             plan = Plan(heads=dict(staged))
@@ -740,9 +742,10 @@ class ChunkPlanner:
     async def _links_of(self, items: list[CatalogItem]) -> Links:
         """The links of a chunk's items and of their groups."""
         links = Links()
+        groups = list({item.group_id for item in items if item.group_id})
         _sort_links(links, await self._links_where(or_(
             and_(ProductLink.kind != LinkKind.VARIABLE, ProductLink.zoho_id.in_([i.zoho_item_id for i in items])),
-            and_(ProductLink.kind == LinkKind.VARIABLE, ProductLink.zoho_id.in_(list({i.group_id for i in items if i.group_id}))),
+            and_(ProductLink.kind == LinkKind.VARIABLE, ProductLink.zoho_id.in_(groups)),
         )))
         return links
 
@@ -807,15 +810,14 @@ async def insert_plan(session: AsyncSession, run: SyncRun, rows: list[dict[str, 
     """The run's items, a log line summing up the plan, and one per skipped item."""
     for start in range(0, len(rows), INSERT_CHUNK):
         await session.execute(insert(SyncRunItem), rows[start : start + INSERT_CHUNK])
-    await write_logs(session, [_plan_entry(run, plan.summary(), status=status)] + [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
-                sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
-          for row in rows if row["action"] == ItemAction.SKIP])
+    skips = [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
+                   sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
+             for row in rows if row["action"] == ItemAction.SKIP]
+    await write_logs(session, [_plan_entry(run, plan.summary(), status=status)] + skips)
 
 
 def _plan_entry(run: SyncRun, counts: Counter[str], *, status: str) -> dict[str, Any]:
     """The log line that sums up a plan."""
-    return entry(
-        level="info", action="plan", status=status, connection_id=run.connection_id, run_id=run.id,
-        message="planned {} items: {}".format(sum(counts.values()), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))),
-        details=dict(counts),
-    )
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return entry(level="info", action="plan", status=status, connection_id=run.connection_id, run_id=run.id,
+                 message=f"planned {sum(counts.values())} items: {summary}", details=dict(counts))

@@ -813,7 +813,8 @@ class ZohoState:
                    "sort_column": sort_column, "sort_order": sort_order}
         return {"items": [self._row(item) for item in window], "page_context": context}
 
-    def _selection(self, params: Mapping[str, str], filter_by: str, sort_column: str, sort_order: str) -> list[StoredItem]:
+    def _selection(self, params: Mapping[str, str], filter_by: str, sort_column: str,
+                   sort_order: str) -> list[StoredItem]:
         """The filtered, sorted items of a listing. A scan of a 100,000-item catalogue lists it
         500 times, so the last selection is kept while the same items (the same objects: every
         change stores a new StoredItem) are asked for the same way."""
