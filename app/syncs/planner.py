@@ -7,6 +7,7 @@ asking Zoho again, and the plan itself is the audit of what the run meant to do.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import pickle
 import uuid
@@ -531,7 +532,7 @@ def _unusable_match(item: CatalogItem, found: StoreProductRef, settings: Connect
 # order the in-memory plan gives them, so the run starts with its whole plan or not at all.
 
 #: Items decided at a time by a manual run's plan: what bounds the planning worker's memory.
-PLAN_CHUNK = 2000
+PLAN_CHUNK = 5000
 
 
 class _Phase(enum.IntEnum):
@@ -636,11 +637,27 @@ async def plan_run_items(ctx: AppContext, *, run: SyncRun, connection: Connectio
         async with _staging_session(ctx) as session:
             chunks = ChunkPlanner(session=session, connection_id=connection.id, zoho=zoho, woo=woo, store=store,
                                   settings=connection_settings(connection))
-            await chunks.stage_catalogue(zoho.iter_item_pages())
+            await chunks.stage_catalogue(_read_ahead(zoho.iter_item_pages()))
             await chunks.plan_simple()
             await chunks.plan_groups()
             await chunks.retire_vanished()
             return await _start_with_staged_rows(session, run, token)
+
+
+async def _read_ahead(pages: AsyncIterator[list[CatalogItem]]) -> AsyncIterator[list[CatalogItem]]:
+    """`pages`, the next one already asked for while this one is staged: staging then costs
+    no time beyond Zoho's own."""
+    ahead = asyncio.ensure_future(anext(pages, None))
+    try:
+        while (page := await ahead) is not None:
+            ahead = asyncio.ensure_future(anext(pages, None))
+            yield page
+    finally:
+        ahead.cancel()
+        await asyncio.wait([ahead])
+        if not ahead.cancelled() and ahead.exception() is not None:
+            # The plan already stops for its own reason; this page's error comes second.
+            log.info("plan.read_ahead_dropped", error=repr(ahead.exception()))
 
 
 @asynccontextmanager
