@@ -45,6 +45,7 @@ test: venv
 bench: venv
 	$(BIN)/python bench/bench_sync.py
 	$(BIN)/python bench/bench_sync.py --scenario catalogue
+	$(BIN)/python bench/bench_sync.py --scenario plan100k
 
 bench-catalogue: venv
 	$(BIN)/python bench/bench_sync.py --scenario catalogue

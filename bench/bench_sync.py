@@ -13,9 +13,16 @@ process; each runs a full sync, then the same catalogue again, unchanged.
   peak RSS, next to the targets: image downloads = images in the catalogue on the first sync and
   0 on the re-sync, media uploads = distinct images, and a first-sync wall time within 1.2x of
   the time Zoho's limit alone imposes (Zoho calls / 100 a minute).
+- `plan100k`: the plan alone for 100,000 Zoho items (2,000 item groups among them), with Zoho's
+  limit raised to 1,000 requests a minute so the 500 list pages do not wait five minutes. Each
+  plan runs in a fresh worker; the run is cancelled as soon as its items are saved. First a plan
+  with nothing in the store, then a re-plan with every planned product linked (links written
+  straight into Postgres, as a finished sync leaves them). Prints plan time, Zoho calls, store
+  lookups and the worker's peak RSS next to the target (< 300 MB).
 
-    make bench                     # both scenarios, one after the other
+    make bench                     # every scenario, one after the other
     make bench-catalogue           # or: .venv/bin/python bench/bench_sync.py --scenario catalogue
+    .venv/bin/python bench/bench_sync.py --scenario plan100k
     .venv/bin/python bench/bench_sync.py --items 2000
 """
 
@@ -39,6 +46,7 @@ ZOHO_PER_MINUTE = 100
 os.environ["ZOHO_REQUESTS_PER_MINUTE"] = str(ZOHO_PER_MINUTE)
 
 import httpx  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
@@ -51,7 +59,11 @@ from app.integrations.zoho.simulator.app import create_app as create_zoho  # noq
 from app.main import create_app  # noqa: E402
 
 FINAL = {"completed", "failed", "cancelled", "paused"}
-DEFAULT_ITEMS = {"simple": 10_000, "catalogue": 2_000}
+DEFAULT_ITEMS = {"simple": 10_000, "catalogue": 2_000, "plan100k": 100_000}
+DEFAULT_GROUPS = {"catalogue": 300, "plan100k": 2_000}
+#: plan100k: Zoho's limit, raised in the simulator and the worker alike.
+PLAN_PER_MINUTE = 1_000
+PLAN_RSS_TARGET_MB = 300
 
 #: Zoho endpoints by kind, as the simulator names them in its stats.
 ZOHO_KINDS = {
@@ -235,14 +247,98 @@ async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: 
           f"({again['zoho_total'] * 60 / ZOHO_PER_MINUTE:.1f} s at {ZOHO_PER_MINUTE} a minute)")
 
 
+# Links for every product a plan meant to create, under made-up store ids: what a finished sync
+# leaves behind, without writing 100,000 products to the store first. A variation points at its
+# parent's made-up id; links the cancelled run really wrote are kept.
+_SEED_LINKS = text("""
+    INSERT INTO product_links (connection_id, kind, zoho_id, woo_id, woo_parent_id, sku, content_hash)
+    SELECT r.connection_id, i.kind,
+           CASE WHEN i.kind = 'variable' THEN substr(i.zoho_item_id, 7) ELSE i.zoho_item_id END,
+           :base + i.id, CASE WHEN i.kind = 'variation' THEN :base + h.id END, i.sku, i.content_hash
+    FROM sync_run_items i
+    JOIN sync_runs r ON r.id = i.run_id
+    LEFT JOIN sync_run_items h ON h.run_id = i.run_id AND h.zoho_item_id = i.parent_key
+    WHERE i.run_id = :run_id AND i.action = 'create'
+    ON CONFLICT DO NOTHING
+""")
+
+
+def start_worker(args: argparse.Namespace) -> subprocess.Popen:
+    return subprocess.Popen([str(Path(sys.executable).parent / "skubridge"), "worker"], cwd=ROOT,
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=args.worker_log)
+
+
+async def worker_ready(ctx: Any) -> None:
+    """Wait for a new worker's first health check, so its start-up is not counted as plan time."""
+    key = f"{ctx.settings.queue_name}:health-check"
+    await ctx.redis.delete(key)
+    for _ in range(600):
+        if await ctx.redis.exists(key):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the worker did not start within a minute")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    worker.wait(timeout=30)
+
+
+async def plan_once(api: httpx.AsyncClient, connection_id: str, worker: subprocess.Popen) -> tuple[dict, float, float]:
+    """Start a run and wait for its plan to be saved (the run leaves `queued`); the run as then,
+    the plan time and the worker's peak RSS. The run is cancelled right after."""
+    started = time.monotonic()
+    run = (await api.post(f"/api/v1/connections/{connection_id}/syncs")).raise_for_status().json()
+    while run["status"] == "queued":
+        await asyncio.sleep(0.1)
+        run = (await api.get(f"/api/v1/syncs/{run['id']}")).raise_for_status().json()
+    seconds, rss = time.monotonic() - started, peak_rss_mb(worker.pid)
+    if run["status"] == "running":
+        await api.post(f"/api/v1/syncs/{run['id']}/cancel")
+    while (await api.get(f"/api/v1/syncs/{run['id']}")).json()["status"] not in FINAL:
+        await asyncio.sleep(0.25)
+    return run, seconds, rss
+
+
+async def run_plan100k(api: httpx.AsyncClient, connection_id: str, zoho_state: Any, woo: ServerThread,
+                       args: argparse.Namespace, ctx: Any) -> None:
+    for title in ("plan, nothing in the store", "re-plan, every product linked"):
+        zoho_state.reset_stats()
+        woo.app.state.store.reset_stats()
+        worker = start_worker(args)
+        try:
+            await worker_ready(ctx)
+            run, seconds, rss = await plan_once(api, connection_id, worker)
+        finally:
+            stop_worker(worker)
+        zoho_calls = Counter(zoho_state.stats()["requests"])
+        store_calls = Counter(woo.app.state.store.stats()["requests"])
+        print(f"\n== {title}")
+        print(f"run: {run['status']}  total {run['total']}  to write {run['pending']}  unchanged {run['synced']}  "
+              f"skipped {run['skipped']}  failed {run['failed']}")
+        print(f"plan time: {seconds:.1f} s   items planned/s: {run['total'] / seconds:.0f}")
+        print(f"Zoho calls: {sum(zoho_calls.values())} {dict(sorted(zoho_calls.items()))}")
+        print(f"store requests: {sum(store_calls.values())} {dict(sorted(store_calls.items()))}")
+        print(f"worker peak RSS: {rss:.0f} MB (target < {PLAN_RSS_TARGET_MB} MB) "
+              f"{'ok' if rss < PLAN_RSS_TARGET_MB else 'MISSED'}")
+        async with ctx.sessionmaker() as session:
+            await session.execute(_SEED_LINKS, {"run_id": run["id"], "base": 10**12})
+            await session.commit()
+
+
 async def main(args: argparse.Namespace) -> None:
     await prepare_database()
     settings = get_settings()
     catalogue = args.scenario == "catalogue"
     items = args.items or DEFAULT_ITEMS[args.scenario]
+    groups = args.groups if args.groups is not None else DEFAULT_GROUPS.get(args.scenario, 0)
     if catalogue:
-        zoho_state = build_state(items=items, seed=args.seed, groups=args.groups, image_ratio=args.image_ratio,
+        zoho_state = build_state(items=items, seed=args.seed, groups=groups, image_ratio=args.image_ratio,
                                  latency_ms=args.zoho_latency_ms, rate_limit_per_minute=ZOHO_PER_MINUTE)
+    elif args.scenario == "plan100k":
+        os.environ["ZOHO_REQUESTS_PER_MINUTE"] = str(PLAN_PER_MINUTE)  # read by the workers it starts
+        zoho_state = build_state(items=items, seed=3, groups=groups, latency_ms=args.zoho_latency_ms,
+                                 rate_limit_per_minute=PLAN_PER_MINUTE)
     else:
         zoho_state = build_state(items=items, seed=3, latency_ms=args.zoho_latency_ms,
                                  rate_limit_per_minute=ZOHO_PER_MINUTE)
@@ -252,11 +348,13 @@ async def main(args: argparse.Namespace) -> None:
     woo.app.state.store.update_knobs({"per_item_latency_ms": args.store_ms_per_product})
     ctx = await open_context(settings)
     await ctx.redis.flushdb()
-    worker = subprocess.Popen([str(Path(sys.executable).parent / "skubridge"), "worker"], cwd=ROOT,
-                              env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=args.worker_log)
+    worker = None if args.scenario == "plan100k" else start_worker(args)
     app = create_app(settings, ctx=ctx)
     app.state.ctx = ctx
-    if catalogue:
+    if args.scenario == "plan100k":
+        print(f"benchmark (plan100k): {items} items of which {groups} item groups; Zoho {args.zoho_latency_ms} "
+              f"ms/call, {PLAN_PER_MINUTE} calls/min; the plan only (the run is cancelled once planned)")
+    elif catalogue:
         groups = len({item.fields["group_id"] for item in zoho_state.items.values() if item.fields.get("group_id")})
         variants = sum(1 for item in zoho_state.items.values() if item.fields.get("group_id"))
         inactive = sum(1 for item in zoho_state.items.values() if item.fields.get("status") == "inactive")
@@ -274,6 +372,9 @@ async def main(args: argparse.Namespace) -> None:
             body = demo_connection_body(zoho.base_url, woo.base_url, name="bench", batch_size=args.batch_size,
                                         store_concurrency=args.concurrency)
             connection = (await api.post("/api/v1/connections", json=body)).raise_for_status().json()
+            if worker is None:
+                await run_plan100k(api, connection["id"], zoho_state, woo, args, ctx)
+                return
             if catalogue:
                 await run_catalogue(api, connection["id"], zoho_state, answers, woo, worker)
                 return
@@ -286,8 +387,8 @@ async def main(args: argparse.Namespace) -> None:
             print(f"\nfloor set by Zoho's limit alone for {pages} list calls: "
                   f"{max(0, pages - 100) * 0.6:.1f} s of waiting (100 calls fit the first minute)")
     finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+        if worker is not None:
+            stop_worker(worker)
         await ctx.close()
         zoho.stop()
         woo.stop()
@@ -296,8 +397,10 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=sorted(DEFAULT_ITEMS), default="simple")
-    parser.add_argument("--items", type=int, default=None, help="10,000 for simple, 2,000 for catalogue")
-    parser.add_argument("--groups", type=int, default=300, help="catalogue: item groups of 2-6 variants")
+    parser.add_argument("--items", type=int, default=None,
+                        help="10,000 for simple, 2,000 for catalogue, 100,000 for plan100k")
+    parser.add_argument("--groups", type=int, default=None,
+                        help="catalogue, plan100k: item groups of 2-6 variants (300, 2,000)")
     parser.add_argument("--image-ratio", type=float, default=0.4, help="catalogue: share of items with an image")
     parser.add_argument("--seed", type=int, default=5, help="catalogue: catalogue seed")
     parser.add_argument("--zoho-latency-ms", type=int, default=150)

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BASE_DB = os.environ.get("DATABASE_URL", "postgresql+asyncpg://skubridge:skubridge@127.0.0.1:5432/skubridge")
-BENCH_DB = BASE_DB.rsplit("/", 1)[0] + "/skubridge_bench"
+# BENCH_DATABASE_URL lets benchmarks run side by side, each on its own database.
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL") or BASE_DB.rsplit("/", 1)[0] + "/skubridge_bench"
+BENCH_DB_NAME = BENCH_DB.rsplit("/", 1)[1]
 os.environ.update({
     "DATABASE_URL": BENCH_DB,
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
@@ -26,7 +28,7 @@ os.environ.update({
 
 
 async def prepare_database() -> None:
-    """Create `skubridge_bench` if needed and rebuild its schema from the migrations."""
+    """Create the bench database if needed and rebuild its schema from the migrations."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -34,8 +36,8 @@ async def prepare_database() -> None:
 
     admin = create_async_engine(BASE_DB, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
-        if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'skubridge_bench'")):
-            await conn.execute(text("CREATE DATABASE skubridge_bench"))
+        if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": BENCH_DB_NAME}):
+            await conn.execute(text(f'CREATE DATABASE "{BENCH_DB_NAME}"'))
     await admin.dispose()
     engine = create_async_engine(BENCH_DB)
     async with engine.begin() as conn:

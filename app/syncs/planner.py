@@ -7,13 +7,37 @@ asking Zoho again, and the plan itself is the audit of what the run meant to do.
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import pickle
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Row,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.types import CatalogItem, StoreProductRef, StoreSettings
@@ -114,12 +138,13 @@ async def build_plan(ctx: AppContext, connection: Connection) -> Plan:
 
 async def plan_items(ctx: AppContext, connection: Connection, items: list[CatalogItem], *, zoho: ZohoClient,
                      woo: WooClient, store: StoreSettings, whole_catalogue: bool = True) -> Plan:
-    """The shared decision path of manual runs, webhook events and catch-ups.
+    """The shared decision path of manual runs, webhook events and catch-ups, all in memory.
 
     With the whole catalogue at hand, a SKU is duplicated when two Zoho items carry it; for a
     few items (a webhook, a catch-up), when another Zoho item is already linked under it. A few
     items that belong to item groups bring their whole group (one call per group), because a
-    variable product is written from all of its variants.
+    variable product is written from all of its variants. A manual run plans the same way, a
+    chunk at a time, through `plan_run_items`.
     """
     settings = connection_settings(connection)
     links = await load_links(ctx, connection.id)
@@ -130,23 +155,42 @@ async def plan_items(ctx: AppContext, connection: Connection, items: list[Catalo
         ids = {item.zoho_item_id for item in items}
         sku_counts.update((link.sku or "").lower() for link in links.product.values()
                           if link.sku and link.zoho_id not in ids)
-    plan = Plan()
+    screened, decided = Plan(), Plan()
+    chosen = await _screen_items(items, screened, sku_counts=sku_counts, zoho=zoho, settings=settings)
+    found = await woo.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
+    _decide_items(chosen, decided, settings=settings, store=store, links=links, found=found)
+    if whole_catalogue:
+        _retire_vanished(decided, settings, links, {item.zoho_item_id for item in items})
+    return Plan(rows=screened.rows + decided.rows, heads=decided.heads)
+
+
+@dataclass
+class Chosen:
+    """Items that passed screening, completed from /itemdetails where needed."""
+
+    simple: list[CatalogItem]
+    groups: list[GroupCandidates]
+
+
+async def _screen_items(items: list[CatalogItem], plan: Plan, *, sku_counts: Counter[str], zoho: ZohoClient,
+                        settings: ConnectionSettings) -> Chosen:
+    """Skip what must never be guessed at (into `plan`); the rest, with every field synced."""
     simple = _screen([i for i in items if not i.group_id], plan, sku_counts)
     groups = [_screen_group(members, plan, sku_counts) for members in _by_group(items).values()]
     completed = {i.zoho_item_id: i for i in await complete_details(
         zoho, simple + [m for g in groups for m in g.active], settings)}
-    simple = [completed[i.zoho_item_id] for i in simple]
     for group in groups:
         group.active = [completed[m.zoho_item_id] for m in group.active]
-    found = await woo.find_by_skus(_skus_to_look_up(simple, groups, links))
-    for item in simple:
+    return Chosen([completed[i.zoho_item_id] for i in simple], groups)
+
+
+def _decide_items(chosen: Chosen, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings, links: Links,
+                  found: dict[str, StoreProductRef]) -> None:
+    for item in chosen.simple:
         _decide(item, plan, settings=settings, store=store, link=links.product.get(item.zoho_item_id),
                 found=found.get((item.sku or "").lower()), links=links)
-    for group in groups:
+    for group in chosen.groups:
         _decide_group(group, plan, settings=settings, store=store, links=links, found=found)
-    if whole_catalogue:
-        _retire_vanished(plan, settings, links, {item.zoho_item_id for item in items})
-    return plan
 
 
 @dataclass
@@ -170,15 +214,19 @@ class GroupCandidates:
 async def load_links(ctx: AppContext, connection_id: uuid.UUID) -> Links:
     links = Links()
     async with ctx.sessionmaker() as session:
-        for link in await session.scalars(select(ProductLink).where(ProductLink.connection_id == connection_id)):
-            links.by_store_id[link.woo_id] = link
-            if link.kind == LinkKind.PRODUCT and not link.retired:  # a freed product no longer stands for its item
-                links.product[link.zoho_id] = link
-            elif link.kind == LinkKind.VARIABLE:
-                links.variable[link.zoho_id] = link
-            elif link.kind == LinkKind.VARIATION:
-                links.variation[link.zoho_id] = link
+        _sort_links(links, await session.scalars(select(ProductLink).where(ProductLink.connection_id == connection_id)))
     return links
+
+
+def _sort_links(links: Links, found: Iterable[ProductLink]) -> None:
+    for link in found:
+        links.by_store_id[link.woo_id] = link
+        if link.kind == LinkKind.PRODUCT and not link.retired:  # a freed product no longer stands for its item
+            links.product[link.zoho_id] = link
+        elif link.kind == LinkKind.VARIABLE:
+            links.variable[link.zoho_id] = link
+        elif link.kind == LinkKind.VARIATION:
+            links.variation[link.zoho_id] = link
 
 
 async def _with_whole_groups(zoho: ZohoClient, items: list[CatalogItem]) -> list[CatalogItem]:
@@ -474,6 +522,281 @@ def _unusable_match(item: CatalogItem, found: StoreProductRef, settings: Connect
     return None
 
 
+# --- a whole catalogue, a chunk at a time ----------------------------------------------------
+#
+# A catalogue can hold 100,000 items; held in memory with their rows and the content to write,
+# that is gigabytes. So a manual run stages the pages in temporary tables as they arrive, asks
+# Postgres what needs the whole catalogue (a SKU on two items, a group whose variants sit on
+# several pages, variations whose item is gone), and decides PLAN_CHUNK items at a time. Rows
+# reach sync_run_items in one INSERT ... SELECT in the transaction that starts the run, in the
+# order the in-memory plan gives them, so the run starts with its whole plan or not at all.
+
+#: Items decided at a time by a manual run's plan: what bounds the planning worker's memory.
+PLAN_CHUNK = 5000
+
+
+class _Phase(enum.IntEnum):
+    """Where a staged row goes in the plan; the in-memory plan orders its rows the same way."""
+
+    SIMPLE_SKIPS = 0
+    GROUP_SKIPS = 1
+    SIMPLE = 2
+    GROUPS = 3
+    VANISHED = 4
+
+
+_staging = MetaData()
+_catalogue = Table(
+    "plan_catalogue", _staging,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),  # the item's first place in the scan
+    Column("zoho_item_id", Text, nullable=False, unique=True),
+    Column("sku_key", Text),  # lower-cased, as duplicates are counted
+    Column("group_id", Text, index=True),
+    # The job's own CatalogItem, pickled: written and read back by this job alone, through a
+    # table no other session can see.
+    Column("item", LargeBinary, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_duplicates = Table(
+    "plan_duplicates", _staging,
+    Column("sku_key", Text, primary_key=True),
+    Column("items", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_groups = Table(
+    "plan_groups", _staging,
+    Column("group_id", Text, primary_key=True),
+    Column("chunk", BigInteger, nullable=False, index=True),
+    Column("first_seq", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_rows = Table(
+    "plan_rows", _staging,
+    Column("ord", BigInteger, primary_key=True, autoincrement=True),
+    Column("phase", SmallInteger, nullable=False),
+    Column("zoho_item_id", String(80), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("parent_key", String(80)),
+    Column("sku", String(200)),
+    Column("name", Text),
+    Column("action", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("payload", JSONB),
+    Column("content_hash", String(64)),
+    Column("woo_id", BigInteger),
+    prefixes=["TEMPORARY"],
+)
+_DROP_STAGING = text("DROP TABLE IF EXISTS pg_temp.plan_rows, pg_temp.plan_groups, pg_temp.plan_duplicates, "
+                     "pg_temp.plan_catalogue")
+_COUNT_DUPLICATES = text("""
+    INSERT INTO plan_duplicates (sku_key, items)
+    SELECT sku_key, count(*) FROM plan_catalogue WHERE sku_key IS NOT NULL GROUP BY sku_key HAVING count(*) > 1
+""")
+# A chunk of groups holds whole groups, in the order each group first appears: group k goes to
+# chunk (variants of the groups before it) / PLAN_CHUNK.
+_CHUNK_GROUPS = text("""
+    INSERT INTO plan_groups (group_id, chunk, first_seq)
+    SELECT group_id, (sum(size) OVER (ORDER BY first_seq) - size)::bigint / :size, first_seq
+    FROM (SELECT group_id, min(seq) AS first_seq, count(*) AS size
+          FROM plan_catalogue WHERE group_id IS NOT NULL GROUP BY group_id) AS g
+""")
+_SIMPLE_CHUNK = text("""
+    SELECT c.seq, c.item, c.sku_key, d.items FROM plan_catalogue c LEFT JOIN plan_duplicates d USING (sku_key)
+    WHERE c.group_id IS NULL AND c.seq > :after ORDER BY c.seq LIMIT :size
+""")
+_GROUP_CHUNKS = text("SELECT DISTINCT chunk FROM plan_groups ORDER BY chunk")
+_GROUP_CHUNK = text("""
+    SELECT c.seq, c.item, c.sku_key, d.items FROM plan_groups g
+    JOIN plan_catalogue c USING (group_id) LEFT JOIN plan_duplicates d USING (sku_key)
+    WHERE g.chunk = :chunk ORDER BY g.first_seq, c.seq
+""")
+_STAGED_HEADS = text("SELECT zoho_item_id, status FROM plan_rows WHERE kind = 'variable' AND zoho_item_id = ANY(:keys)")
+_HEADS_PENDING = text("UPDATE plan_rows SET status = 'pending' WHERE kind = 'variable' AND zoho_item_id = ANY(:keys)")
+_SAVE_ROWS = text("""
+    INSERT INTO sync_run_items (run_id, zoho_item_id, kind, parent_key, sku, name, action, status, reason, payload,
+                                content_hash, woo_id, attempts)
+    SELECT :run_id, zoho_item_id, kind, parent_key, sku, name, action,
+           CASE WHEN :cancelled AND status = 'pending' THEN 'cancelled' ELSE status END,
+           reason, payload, content_hash, woo_id, 0
+    FROM plan_rows ORDER BY phase, ord
+""")
+_COUNT_ACTIONS = text("SELECT action, count(*) FROM plan_rows GROUP BY action")
+_SKIP_LOGS = text("""
+    INSERT INTO sync_logs (level, action, status, connection_id, run_id, sku, zoho_item_id, message)
+    SELECT 'info', 'skip', 'skipped', :connection_id, :run_id, sku, zoho_item_id, format('skipped: %s', reason)
+    FROM plan_rows WHERE action = 'skip' ORDER BY phase, ord
+""")
+
+
+async def plan_run_items(ctx: AppContext, *, run: SyncRun, connection: Connection, token: str) -> str | None:
+    """Plan a manual run over the whole catalogue, a chunk at a time, and start the run with its
+    items atomically; the run's status after, or None when this job lost its lease meanwhile."""
+    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
+        store = await woo.get_store_settings()  # first: wrong store credentials fail the run here
+        async with _staging_session(ctx) as session:
+            chunks = ChunkPlanner(session=session, connection_id=connection.id, zoho=zoho, woo=woo, store=store,
+                                  settings=connection_settings(connection))
+            await chunks.stage_catalogue(_read_ahead(zoho.iter_item_pages()))
+            await chunks.plan_simple()
+            await chunks.plan_groups()
+            await chunks.retire_vanished()
+            return await _start_with_staged_rows(session, run, token)
+
+
+async def _read_ahead(pages: AsyncIterator[list[CatalogItem]]) -> AsyncIterator[list[CatalogItem]]:
+    """`pages`, the next one already asked for while this one is staged: staging then costs
+    no time beyond Zoho's own."""
+    ahead = asyncio.ensure_future(anext(pages, None))
+    try:
+        while (page := await ahead) is not None:
+            ahead = asyncio.ensure_future(anext(pages, None))
+            yield page
+    finally:
+        ahead.cancel()
+        await asyncio.wait([ahead])
+        if not ahead.cancelled() and ahead.exception() is not None:
+            # The plan already stops for its own reason; this page's error comes second.
+            log.info("plan.read_ahead_dropped", error=repr(ahead.exception()))
+
+
+@asynccontextmanager
+async def _staging_session(ctx: AppContext) -> AsyncIterator[AsyncSession]:
+    """A session on a connection of its own, which holds the staging tables while the plan is
+    made (temporary tables live with their connection); they are dropped after."""
+    async with ctx.engine.connect() as conn:
+        await conn.execute(_DROP_STAGING)
+        await conn.run_sync(lambda sync: _staging.create_all(sync, checkfirst=False))
+        await conn.commit()
+        session = AsyncSession(bind=conn, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            await session.close()
+            await conn.execute(_DROP_STAGING)
+            await conn.commit()
+
+
+@dataclass
+class ChunkPlanner:
+    """The steps of `plan_run_items`, over the staging tables of `session`."""
+
+    session: AsyncSession
+    connection_id: uuid.UUID
+    zoho: ZohoClient
+    woo: WooClient
+    store: StoreSettings
+    settings: ConnectionSettings
+
+    async def stage_catalogue(self, pages: AsyncIterator[list[CatalogItem]]) -> None:
+        """Every page as it arrives; an item seen twice (it changed during the scan) keeps its
+        first place and its last content. Then the duplicate SKUs and the chunks of groups."""
+        upsert = pg_insert(_catalogue)
+        upsert = upsert.on_conflict_do_update(index_elements=[_catalogue.c.zoho_item_id], set_={
+            "sku_key": upsert.excluded.sku_key, "group_id": upsert.excluded.group_id, "item": upsert.excluded.item})
+        async for page in pages:
+            fresh = {item.zoho_item_id: item for item in page if item.zoho_item_id}
+            if fresh:
+                await self.session.execute(upsert, [_staged_item(item) for item in fresh.values()])
+                await self.session.commit()
+        await self.session.execute(_COUNT_DUPLICATES)
+        await self.session.execute(_CHUNK_GROUPS, {"size": PLAN_CHUNK})
+        await self.session.execute(text("ANALYZE plan_catalogue, plan_groups"))  # temporary tables get no autovacuum
+        await self.session.commit()
+
+    async def plan_simple(self) -> None:
+        after = 0
+        while rows := (await self.session.execute(_SIMPLE_CHUNK, {"after": after, "size": PLAN_CHUNK})).all():
+            after = rows[-1].seq
+            await self._plan_chunk(rows, skips=_Phase.SIMPLE_SKIPS, decided=_Phase.SIMPLE)
+
+    async def plan_groups(self) -> None:
+        for chunk in (await self.session.scalars(_GROUP_CHUNKS)).all():
+            rows = (await self.session.execute(_GROUP_CHUNK, {"chunk": chunk})).all()
+            await self._plan_chunk(rows, skips=_Phase.GROUP_SKIPS, decided=_Phase.GROUPS)
+
+    async def _plan_chunk(self, rows: Sequence[Row[Any]], *, skips: _Phase, decided: _Phase) -> None:
+        items = [pickle.loads(row.item) for row in rows]  # noqa: S301 - see _catalogue.item
+        sku_counts = Counter({row.sku_key: row.items for row in rows if row.items})
+        links = await self._links_of(items)
+        await self.session.commit()  # no transaction stays open while Zoho and the store answer
+        screened, plan = Plan(), Plan()
+        chosen = await _screen_items(items, screened, sku_counts=sku_counts, zoho=self.zoho, settings=self.settings)
+        found = await self.woo.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
+        holders = {ref.store_id for ref in found.values()}  # whether a holder is ours decides a move
+        _sort_links(links, await self._links_where(ProductLink.woo_id.in_(list(holders))))
+        _decide_items(chosen, plan, settings=self.settings, store=self.store, links=links, found=found)
+        await self._stage_rows(screened.rows, skips)
+        await self._stage_rows(plan.rows, decided)
+        await self.session.commit()
+        self.session.expunge_all()
+
+    async def retire_vanished(self) -> None:
+        """Variations whose Zoho item is gone, a chunk at a time; a head already staged turns
+        pending when one of its variations is to be set aside."""
+        after = 0
+        while vanished := await self._links_where(
+                ProductLink.kind == LinkKind.VARIATION, ProductLink.retired.is_(False),
+                ProductLink.woo_parent_id.is_not(None), ProductLink.id > after,
+                ~exists().where(_catalogue.c.zoho_item_id == ProductLink.zoho_id), order=True):
+            after = vanished[-1].id
+            links = Links(variation={link.zoho_id: link for link in vanished})
+            _sort_links(links, await self._links_where(ProductLink.kind == LinkKind.VARIABLE, ProductLink.woo_id.in_(
+                list({link.woo_parent_id for link in vanished}))))
+            parents = {link.woo_id: link.zoho_id for link in links.variable.values()}
+            keys = [f"group:{parents[p]}" if p in parents else f"parent:{p}"
+                    for p in {link.woo_parent_id for link in vanished}]
+            staged = {key: {"zoho_item_id": key, "status": status}
+                      for key, status in await self.session.execute(_STAGED_HEADS, {"keys": keys})}
+            plan = Plan(heads=dict(staged))
+            _retire_vanished(plan, self.settings, links, set())
+            await self._stage_rows(plan.rows, _Phase.VANISHED)
+            await self.session.execute(_HEADS_PENDING, {"keys": [
+                key for key, head in staged.items() if head["status"] == ItemStatus.PENDING]})
+            await self.session.commit()
+            self.session.expunge_all()
+
+    async def _links_of(self, items: list[CatalogItem]) -> Links:
+        """The links of a chunk's items and of their groups."""
+        links = Links()
+        groups = list({item.group_id for item in items if item.group_id})
+        _sort_links(links, await self._links_where(or_(
+            and_(ProductLink.kind != LinkKind.VARIABLE, ProductLink.zoho_id.in_([i.zoho_item_id for i in items])),
+            and_(ProductLink.kind == LinkKind.VARIABLE, ProductLink.zoho_id.in_(groups)),
+        )))
+        return links
+
+    async def _links_where(self, *where: Any, order: bool = False) -> list[ProductLink]:
+        query = select(ProductLink).where(ProductLink.connection_id == self.connection_id, *where)
+        if order:
+            query = query.order_by(ProductLink.id).limit(PLAN_CHUNK)
+        return list(await self.session.scalars(query))
+
+    async def _stage_rows(self, rows: list[dict[str, Any]], phase: _Phase) -> None:
+        if rows:
+            await self.session.execute(insert(_rows), [row | {"phase": phase} for row in rows])
+
+
+def _staged_item(item: CatalogItem) -> dict[str, Any]:
+    return {"zoho_item_id": item.zoho_item_id, "sku_key": item.sku.lower() if item.sku else None,
+            "group_id": item.group_id or None, "item": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)}
+
+
+async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: str) -> str | None:
+    """Start the run and copy the staged rows into its items, with the plan's log lines."""
+    status = (await session.execute(_START, {"run_id": run.id, "token": token})).scalar()
+    if status is None:
+        await session.rollback()
+        return None
+    await session.execute(_SAVE_ROWS, {"run_id": run.id, "cancelled": status == RunStatus.CANCELLED})
+    counts = Counter({str(action): n for action, n in await session.execute(_COUNT_ACTIONS)})
+    await write_logs(session, [_plan_entry(run, counts, status=status)])
+    await session.execute(_SKIP_LOGS, {"run_id": run.id, "connection_id": run.connection_id})
+    await session.commit()
+    log.info("plan.saved", run_id=str(run.id), items=sum(counts.values()), status=status)
+    return status
+
+
 _START = text("""
     UPDATE sync_runs SET status = CASE status WHEN 'queued' THEN 'running' WHEN 'pausing' THEN 'paused'
                                               WHEN 'cancelling' THEN 'cancelled' ELSE status END,
@@ -505,11 +828,14 @@ async def insert_plan(session: AsyncSession, run: SyncRun, rows: list[dict[str, 
     """The run's items, a log line summing up the plan, and one per skipped item."""
     for start in range(0, len(rows), INSERT_CHUNK):
         await session.execute(insert(SyncRunItem), rows[start : start + INSERT_CHUNK])
-    counts = plan.summary()
-    await write_logs(session, [entry(
-        level="info", action="plan", status=status, connection_id=run.connection_id, run_id=run.id,
-        message="planned {} items: {}".format(len(rows), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))),
-        details=dict(counts),
-    )] + [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
-                sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
-          for row in rows if row["action"] == ItemAction.SKIP])
+    skips = [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
+                   sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
+             for row in rows if row["action"] == ItemAction.SKIP]
+    await write_logs(session, [_plan_entry(run, plan.summary(), status=status)] + skips)
+
+
+def _plan_entry(run: SyncRun, counts: Counter[str], *, status: str) -> dict[str, Any]:
+    """The log line that sums up a plan."""
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return entry(level="info", action="plan", status=status, connection_id=run.connection_id, run_id=run.id,
+                 message=f"planned {sum(counts.values())} items: {summary}", details=dict(counts))
