@@ -19,14 +19,15 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 export DATABASE_URL REDIS_URL
 
-.PHONY: help venv demo test bench bench-catalogue bench-webhook migrate api worker clean
+.PHONY: help venv demo test bench bench-catalogue bench-plan bench-webhook migrate api worker clean
 
 help:
 	@echo "make venv           create/refresh .venv and start local Postgres/Redis"
 	@echo "make demo           run the end-to-end demo (skubridge demo)"
 	@echo "make test           run the test suite (PYTEST_ARGS='...' to pass options)"
-	@echo "make bench          sync benchmarks: 10k simple products, then the catalogue one"
+	@echo "make bench          sync benchmarks: 10k simple products, the catalogue one, a 100k-item plan"
 	@echo "make bench-catalogue sync benchmark with item groups and images only"
+	@echo "make bench-plan     the 100,000-item plan alone: plan time and the worker's peak RSS"
 	@echo "make bench-webhook  webhook benchmark (bench/bench_webhook.py)"
 	@echo "make migrate        apply database migrations"
 	@echo "make api            run the HTTP API"
@@ -49,6 +50,9 @@ bench: venv
 
 bench-catalogue: venv
 	$(BIN)/python bench/bench_sync.py --scenario catalogue
+
+bench-plan: venv
+	$(BIN)/python bench/bench_sync.py --scenario plan100k
 
 bench-webhook: venv
 	$(BIN)/python bench/bench_webhook.py

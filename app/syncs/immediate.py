@@ -26,7 +26,7 @@ from app.syncs.images import run_image_step
 from app.syncs.planner import insert_plan, plan_items
 from app.syncs import state
 from app.syncs.processor import BatchProcessor
-from app.syncs.runner import stop_for
+from app.syncs.runner import judge
 
 STORE_SETTINGS_TTL_S = 300  # units and the manage-stock option change rarely; one read per 5 min
 
@@ -57,8 +57,9 @@ async def sync_items_now(ctx: AppContext, connection: Connection, items: list[Ca
 
 async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, token: str, woo: WooClient,
                  store: StoreSettings, settings: ConnectionSettings, zoho: ZohoClient) -> None:
-    """Drive the run under a renewed lease, like a manual run's driver: a fault pauses it (the
-    recovery job resumes it) and is raised on, so the caller's events stay queued for a retry."""
+    """Drive the run under a renewed lease, like a manual run's driver. A fault ends the run
+    (`cancelled`, with the reason) and is raised on: the caller's events stay queued and its next
+    pass plans them afresh, so nothing waits on a stale plan and nothing is written twice."""
     async with state.keep_lease(ctx, run_id, token) as lease:
         try:
             processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, lease=lease, woo=woo,
@@ -68,7 +69,11 @@ async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, tok
                                  settings=settings, keep_going=lease.driving)
             await state.finish(ctx, run_id, token)
         except Exception as exc:
-            await stop_for(ctx, run_id, token, exc)
+            verdict = judge(exc)
+            if verdict.fault:
+                await state.hand_back(ctx, run_id, token, reason=f"{verdict.reason}; the next pass retries its items")
+            else:
+                await state.fail(ctx, run_id, token, reason=verdict.reason)
             raise
 
 

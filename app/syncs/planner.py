@@ -60,6 +60,7 @@ from app.models import (
     SyncRun,
     SyncRunItem,
 )
+from app.syncs import state
 from app.syncs.drafts import (
     UnitError,
     build_draft,
@@ -126,14 +127,6 @@ async def complete_details(zoho: ZohoClient, items: list[CatalogItem], settings:
         return items
     detailed = {item.zoho_item_id: item for item in await zoho.get_item_details(partial)}
     return [detailed.get(item.zoho_item_id, item) for item in items]
-
-
-async def build_plan(ctx: AppContext, connection: Connection) -> Plan:
-    """Decide, for every Zoho item, what this run will do with it."""
-    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        store = await woo.get_store_settings()  # first: wrong store credentials fail the run here
-        catalogue = await fetch_catalogue(zoho)
-        return await plan_items(ctx, connection, catalogue, zoho=zoho, woo=woo, store=store)
 
 
 async def plan_items(ctx: AppContext, connection: Connection, items: list[CatalogItem], *, zoho: ZohoClient,
@@ -784,7 +777,7 @@ def _staged_item(item: CatalogItem) -> dict[str, Any]:
 
 async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: str) -> str | None:
     """Start the run and copy the staged rows into its items, with the plan's log lines."""
-    status = (await session.execute(_START, {"run_id": run.id, "token": token})).scalar()
+    status = await state.start_planned(session, run_id=run.id, token=token)
     if status is None:
         await session.rollback()
         return None
@@ -797,20 +790,11 @@ async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: st
     return status
 
 
-_START = text("""
-    UPDATE sync_runs SET status = CASE status WHEN 'queued' THEN 'running' WHEN 'pausing' THEN 'paused'
-                                              WHEN 'cancelling' THEN 'cancelled' ELSE status END,
-                         started_at = now(), driver_token = NULL
-    WHERE id = :run_id AND driver_token = :token
-    RETURNING status
-""")
-
-
 async def save_plan(ctx: AppContext, run: SyncRun, plan: Plan, token: str) -> str | None:
     """Persist the items and start the run, atomically; the run's status after, or None when
     this job lost its lease meanwhile (another driver took over)."""
     async with transaction(ctx.sessionmaker) as session:
-        status = (await session.execute(_START, {"run_id": run.id, "token": token})).scalar()
+        status = await state.start_planned(session, run_id=run.id, token=token)
         if status is None:
             await session.rollback()
             return None

@@ -29,7 +29,7 @@ from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExha
 from app.models import Connection, RunStatus, SyncRun
 from app.syncs import state
 from app.syncs.images import run_image_step
-from app.syncs.planner import build_plan, save_plan
+from app.syncs.planner import plan_run_items
 from app.syncs.processor import BatchProcessor, RunFailure, drive_batches
 
 log = structlog.get_logger(__name__)
@@ -47,12 +47,11 @@ async def plan_run(ctx: AppContext, run_id: uuid.UUID) -> None:
         return
     async with state.keep_lease(ctx, run_id, token):
         try:
-            plan = await build_plan(ctx, connection)
-            status = await save_plan(ctx, run, plan, token)
+            status = await plan_run_items(ctx, run=run, connection=connection, token=token)
         except Exception as exc:  # noqa: BLE001 - a fault pauses the run, a verdict fails it
             await stop_for(ctx, run_id, token, exc)
             return
-    log.info("sync.planned", run_id=str(run_id), items=len(plan.rows), status=status)
+    log.info("sync.planned", run_id=str(run_id), status=status)
     if status == RunStatus.RUNNING:
         await enqueue_driver(ctx, run_id)
 

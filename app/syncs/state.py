@@ -146,6 +146,7 @@ async def keep_lease(ctx: AppContext, run_id: uuid.UUID, token: str) -> AsyncIte
 _LOCK_RUNNING = text("""
     SELECT 1 FROM sync_runs WHERE id = :run_id AND status = 'running' AND driver_token = :token FOR SHARE
 """)
+_LOCK_RUN = text("SELECT 1 FROM sync_runs WHERE id = :run_id FOR NO KEY UPDATE")
 _CLAIM = text("""
     UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
     WHERE id IN (
@@ -194,13 +195,24 @@ async def claim_rows(session: AsyncSession, *, run_id: uuid.UUID, token: str, si
 
 async def record_outcomes(session: AsyncSession, *, run_id: uuid.UUID, rows: list[dict],
                           pace: dict[str, int] | None = None) -> None:
-    """Item outcomes (`RECORD_OUTCOME` rows), and the pace the batch was written at."""
+    """Item outcomes (`RECORD_OUTCOME` rows), and the pace the batch was written at. The run row
+    is locked first, as the heartbeat, claims and controls lock it before any item: one order,
+    so a record and a lease renewal never deadlock over the same items."""
+    await session.execute(_LOCK_RUN, {"run_id": run_id})
     await session.execute(RECORD_OUTCOME, [row | {"b_run": run_id} for row in rows])
     await session.execute(_AFTER_BATCH, {"run_id": run_id, "pace": json.dumps(pace) if pace else None})
 
 
 # ── the driver's transitions ─────────────────────────────────────────────────────────────────
 
+# Planned: queued → running, or an operator's pause or cancel that came while planning settles.
+_START_PLANNED = text("""
+    UPDATE sync_runs SET status = CASE status WHEN 'queued' THEN 'running' WHEN 'pausing' THEN 'paused'
+                                              WHEN 'cancelling' THEN 'cancelled' ELSE status END,
+                         started_at = now(), driver_token = NULL
+    WHERE id = :run_id AND driver_token = :token
+    RETURNING status
+""")
 _OPEN_DRIVEN = text("""
     INSERT INTO sync_runs (id, connection_id, kind, status, driver_token, started_at, heartbeat_at, faults)
     VALUES (:run_id, :connection_id, :kind, 'running', :token, now(), now(), 0)
@@ -232,6 +244,12 @@ _STILL_MINE = text("SELECT 1 FROM sync_runs WHERE id = :run_id AND driver_token 
 _RELEASE = text("""
     UPDATE sync_runs SET driver_token = NULL WHERE id = :run_id AND driver_token = :token RETURNING id
 """)
+
+
+async def start_planned(session: AsyncSession, *, run_id: uuid.UUID, token: str) -> str | None:
+    """The plan is saved (in `session`'s transaction): the run's status after, or None when this
+    planner lost its lease meanwhile."""
+    return (await session.execute(_START_PLANNED, {"run_id": run_id, "token": token})).scalar()
 
 
 async def open_driven_run(session: AsyncSession, *, connection_id: uuid.UUID, kind: str, token: str) -> SyncRun:
@@ -283,6 +301,12 @@ _FAULT = text("""
     WHERE id = :run_id AND driver_token = :token AND status IN ('queued', 'running', 'pausing', 'cancelling')
     RETURNING status, connection_id, retry_at
 """)
+_HAND_BACK = text("""
+    UPDATE sync_runs SET status = 'cancelled', reason = :reason, finished_at = now(), driver_token = NULL,
+                         retry_at = NULL
+    WHERE id = :run_id AND driver_token = :token AND status IN ('running', 'pausing', 'cancelling')
+    RETURNING connection_id
+""")
 _FAIL = text("""
     UPDATE sync_runs SET status = 'failed', reason = :reason, finished_at = now(), driver_token = NULL,
                          retry_at = NULL
@@ -311,6 +335,17 @@ async def pause_for_fault(ctx: AppContext, run_id: uuid.UUID, token: str, *, rea
         when = f"; retrying at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else ""
         await _log(session, run_id, connection_id, status, f"run {status}: {reason}{when}", level="warning")
     return retry_at
+
+
+async def hand_back(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: str) -> None:
+    """A webhook or catch-up run stopped by a fault: `cancelled` with the reason, its pending
+    items too. Its events stay queued (or its watermark unmoved) and the next pass plans them
+    afresh; resuming the old plan as well would write the same items twice."""
+    row = await _with_retries(ctx, _HAND_BACK, {"run_id": run_id, "token": token, "reason": reason}, run_id=run_id)
+    if row is not None:
+        async with transaction(ctx.sessionmaker) as session:
+            await session.execute(_CANCEL_PENDING, {"run_id": run_id})
+            await _log(session, run_id, row[0], S.CANCELLED, f"run stopped: {reason}", level="warning")
 
 
 async def fail(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: str) -> None:
@@ -395,6 +430,15 @@ async def request_resume(session: AsyncSession, run: SyncRun) -> str | None:
 
 # ── recovery ─────────────────────────────────────────────────────────────────────────────────
 
+# A webhook or catch-up run whose worker died is handed back (see `hand_back`): its events are
+# still queued, and the next pass plans them afresh.
+_HAND_BACK_STALLED = text("""
+    UPDATE sync_runs SET status = 'cancelled', finished_at = now(), driver_token = NULL,
+                         reason = 'its worker stopped; the next pass retries its items'
+    WHERE kind IN ('webhook', 'catchup') AND status IN ('queued', 'running', 'pausing', 'cancelling')
+      AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => :lease)
+    RETURNING id, status
+""")
 _STALLED = text("""
     SELECT id, status FROM sync_runs
     WHERE status IN ('queued', 'running')
@@ -421,12 +465,16 @@ _DUE = text("""
 
 async def stalled_runs(ctx: AppContext) -> list[tuple[uuid.UUID, str]]:
     """Runs whose driver died (their lease is stale), after settling orphaned pauses and cancels."""
+    lease = {"lease": ctx.settings.lease_seconds}
     async with transaction(ctx.sessionmaker) as session:
-        for run_id, status in (await session.execute(_SETTLE_ORPHANS, {"lease": ctx.settings.lease_seconds})).all():
+        for run_id, _ in (await session.execute(_HAND_BACK_STALLED, lease)).all():
+            await session.execute(_CANCEL_PENDING, {"run_id": run_id})
+            log.warning("run.handed_back", run_id=str(run_id))
+        for run_id, status in (await session.execute(_SETTLE_ORPHANS, lease)).all():
             if status == S.CANCELLED:
                 await session.execute(_CANCEL_PENDING, {"run_id": run_id})
             log.warning("run.settled_orphan", run_id=str(run_id), status=status)
-        return [(r, s) for r, s in (await session.execute(_STALLED, {"lease": ctx.settings.lease_seconds})).all()]
+        return [(r, s) for r, s in (await session.execute(_STALLED, lease)).all()]
 
 
 async def due_retries(ctx: AppContext) -> list[tuple[uuid.UUID, str]]:
