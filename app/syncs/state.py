@@ -383,10 +383,12 @@ _PAUSE = text(f"""
     WHERE id = :run_id AND (status IN ('queued', 'running') OR (status = 'paused' AND retry_at IS NOT NULL))
     RETURNING status, driver_token
 """)
+# A paused run has no batch in flight, whatever token it still carries: it is cancelled at once.
+_WINDING_DOWN = f"status <> 'paused' AND {_LIVE_DRIVER}"
 _CANCEL = text(f"""
-    UPDATE sync_runs SET status = CASE WHEN {_LIVE_DRIVER} THEN 'cancelling' ELSE 'cancelled' END,
-                         finished_at = CASE WHEN {_LIVE_DRIVER} THEN NULL ELSE now() END,
-                         driver_token = CASE WHEN {_LIVE_DRIVER} THEN driver_token END,
+    UPDATE sync_runs SET status = CASE WHEN {_WINDING_DOWN} THEN 'cancelling' ELSE 'cancelled' END,
+                         finished_at = CASE WHEN {_WINDING_DOWN} THEN NULL ELSE now() END,
+                         driver_token = CASE WHEN {_WINDING_DOWN} THEN driver_token END,
                          reason = 'cancelled by the operator', retry_at = NULL
     WHERE id = :run_id AND status IN ('queued', 'running', 'pausing', 'paused')
     RETURNING status, driver_token
