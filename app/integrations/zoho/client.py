@@ -298,14 +298,14 @@ class ZohoClient:
         tries.rate_waits += 1
         if (asked is not None and asked > self._max_retry_wait) or tries.rate_waits > MAX_RATE_WAITS:
             if asked is not None:
-                await self._budget.block(self.organization_id, asked)
+                await self._budget.block(self.organization_id, seconds=asked)
             raise ZohoQuotaExhausted(
                 f"Zoho is refusing calls (HTTP 429, Retry-After {asked if asked is not None else 'absent'}); "
                 "the run is paused, resume it later", retry_after=asked, status=response.status_code, code=code,
             )
         delay = asked if asked is not None else backoff_seconds(tries.rate_waits, base=1.0, cap=60.0)
         log.warning("zoho.rate_limited", endpoint=endpoint, wait=round(delay, 2), attempt=tries.rate_waits)
-        await self._budget.block(self.organization_id, delay)
+        await self._budget.block(self.organization_id, seconds=delay)
         return _Retry(0.0)
 
     async def _daily_quota_spent(self, response: httpx.Response, asked: float | None) -> None:
@@ -314,9 +314,9 @@ class ZohoClient:
         message = _message_of(response)
         limit = _stated_limit(message)
         if limit is not None:
-            await self._budget.record_daily_limit(self.organization_id, limit)
+            await self._budget.record_daily_limit(self.organization_id, limit=limit)
         wait = daily_window_left(response, asked)
-        await self._budget.block(self.organization_id, wait)
+        await self._budget.block(self.organization_id, seconds=wait)
         raise ZohoQuotaExhausted(
             f"Zoho's daily API limit{f' of {limit} calls' if limit else ''} for organization "
             f"{self.organization_id} is spent ({message}); the run is paused until the daily window turns",

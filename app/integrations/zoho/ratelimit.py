@@ -93,7 +93,7 @@ class ZohoBudget:
         finally:
             await self._slots.give_back(lease)
 
-    async def block(self, organization_id: str, seconds: float) -> None:
+    async def block(self, organization_id: str, *, seconds: float) -> None:
         """No call of the organization goes out for `seconds` (Zoho's Retry-After), unless a
         longer block is already in force."""
         await self._redis.eval(_BLOCK_AT_LEAST, 1, self._block_key(organization_id), max(1, int(seconds * 1000)))
@@ -112,7 +112,7 @@ class ZohoBudget:
                 )
             await asyncio.sleep(left + random.uniform(0, 0.05))
 
-    async def record_daily_limit(self, organization_id: str, limit: int) -> None:
+    async def record_daily_limit(self, organization_id: str, *, limit: int) -> None:
         """Keep the daily call limit Zoho stated for the organization (its plan's), for the
         budget figures; kept a month, as a plan rarely changes sooner."""
         await self._redis.set(self._daily_limit_key(organization_id), limit, ex=30 * 86400)
