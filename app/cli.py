@@ -143,7 +143,8 @@ def sim_woocommerce(host: str = "127.0.0.1", port: int = 8102, https: bool = Fal
 
 
 def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict:
-    """A live progress bar (total, synced, failed, pending, skipped) until the run ends."""
+    """A live progress bar (total, synced, failed, pending, skipped) until the run ends or the
+    operator pauses it; a run paused by a fault is followed on until it resumes and ends."""
     columns = (TextColumn("[bold]{task.fields[status]}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[counts]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -152,9 +153,11 @@ def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> d
             run = _call(client.get(f"/api/v1/syncs/{run_id}"))
             counts = (f"total {run['total']}  synced {run['synced']}  failed {run['failed']}  "
                       f"pending {run['pending']}  skipped {run['skipped']}")
+            if run.get("retry_at"):  # paused by a fault: it resumes by itself, so keep following
+                counts += f"  (retrying at {run['retry_at']}: {run.get('reason')})"
             progress.update(task, total=run["total"] or None, completed=run["total"] - run["pending"],
                             status=run["status"], counts=counts)
-            if run["status"] in FINAL or run["status"] == "paused":
+            if run["status"] in FINAL or (run["status"] == "paused" and not run.get("retry_at")):
                 break
             time.sleep(interval)
     if run.get("reason"):
