@@ -29,12 +29,12 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
@@ -274,7 +274,7 @@ async def finish(ctx: AppContext, run_id: uuid.UUID, token: str) -> bool:
             return True
         if (settled := (await session.execute(_SETTLE, args)).first()) is not None:
             status, connection_id = settled
-            await session.execute(_CANCEL_PENDING if status == S.CANCELLED else _RELEASE_CLAIMS, args)
+            await _wind_up(session, run_id=run_id, token=token, status=status)
             await _log(session, run_id, connection_id, status, f"run {status}: its last batch is recorded")
             return True
         return (await session.execute(_STILL_MINE, args)).first() is None
@@ -323,54 +323,66 @@ async def pause_for_fault(ctx: AppContext, run_id: uuid.UUID, token: str, *, rea
     backoff = list(ctx.settings.fault_backoff_seconds)
     args = {"run_id": run_id, "token": token, "reason": reason, "wait": wait_seconds, "backoff": backoff,
             "steps": len(backoff)}
-    row = await _with_retries(ctx, _FAULT, args, run_id=run_id)
-    if row is None:
-        return None
-    status, connection_id, retry_at = row
-    async with transaction(ctx.sessionmaker) as session:
-        if status == S.CANCELLED:
-            await session.execute(_CANCEL_PENDING, {"run_id": run_id})
-        else:
-            await session.execute(_RELEASE_CLAIMS, {"run_id": run_id, "token": token})
+
+    async def then(session: AsyncSession, row: tuple) -> None:
+        status, connection_id, retry_at = row
+        await _wind_up(session, run_id=run_id, token=token, status=status)
         when = f"; retrying at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else ""
         await _log(session, run_id, connection_id, status, f"run {status}: {reason}{when}", level="warning")
-    return retry_at
+
+    row = await _stop(ctx, _FAULT, args, then)
+    return row[2] if row is not None else None
 
 
 async def hand_back(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: str) -> None:
     """A webhook or catch-up run stopped by a fault: `cancelled` with the reason, its pending
     items too. Its events stay queued (or its watermark unmoved) and the next pass plans them
     afresh; resuming the old plan as well would write the same items twice."""
-    row = await _with_retries(ctx, _HAND_BACK, {"run_id": run_id, "token": token, "reason": reason}, run_id=run_id)
-    if row is not None:
-        async with transaction(ctx.sessionmaker) as session:
-            await session.execute(_CANCEL_PENDING, {"run_id": run_id})
-            await _log(session, run_id, row[0], S.CANCELLED, f"run stopped: {reason}", level="warning")
+
+    async def then(session: AsyncSession, row: tuple) -> None:
+        await _wind_up(session, run_id=run_id, token=token, status=S.CANCELLED)
+        await _log(session, run_id, row[0], S.CANCELLED, f"run stopped: {reason}", level="warning")
+
+    await _stop(ctx, _HAND_BACK, {"run_id": run_id, "token": token, "reason": reason}, then)
 
 
 async def fail(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: str) -> None:
     """End the run for good: a verdict about the data or the credentials."""
-    row = await _with_retries(ctx, _FAIL, {"run_id": run_id, "token": token, "reason": reason}, run_id=run_id)
-    if row is not None:
-        async with transaction(ctx.sessionmaker) as session:
-            await _log(session, run_id, row[0], S.FAILED, f"run failed: {reason}", level="error")
+
+    async def then(session: AsyncSession, row: tuple) -> None:
+        await _log(session, run_id, row[0], S.FAILED, f"run failed: {reason}", level="error")
+
+    await _stop(ctx, _FAIL, {"run_id": run_id, "token": token, "reason": reason}, then)
 
 
-async def _with_retries(ctx: AppContext, statement: object, args: dict, *, run_id: uuid.UUID,
-                        attempts: int = 4) -> tuple | None:
-    """A state change that must not be lost to a database blip. When the database stays away,
+async def _stop(ctx: AppContext, statement: TextClause, args: dict,
+                then: Callable[[AsyncSession, tuple], Awaitable[None]], *, attempts: int = 4) -> tuple | None:
+    """A driver's last state change (`statement`, then `then` with its row, in one transaction)
+    must not be lost to a database blip: tried `attempts` times. When the database stays away,
     the run keeps its stale lease and the recovery job takes it up once Postgres is back."""
     for attempt in range(attempts):
         try:
             async with transaction(ctx.sessionmaker) as session:
-                row = (await session.execute(statement, args)).first()  # type: ignore[call-overload]
-                return tuple(row) if row is not None else None
+                row = (await session.execute(statement, args)).first()
+                if row is None:  # not ours any more: nothing to change
+                    return None
+                await then(session, tuple(row))
+                return tuple(row)
         except Exception:
             if attempt == attempts - 1:
-                log.exception("run.state_unrecorded", run_id=str(run_id))
+                log.exception("run.state_unrecorded", run_id=str(args["run_id"]))
                 return None
             await asyncio.sleep(2**attempt)
     return None
+
+
+async def _wind_up(session: AsyncSession, *, run_id: uuid.UUID, token: str | None, status: str) -> None:
+    """The items of a run that just stopped: a cancelled run's pending items are cancelled; a
+    paused one's claims by `token` are released, so a resume claims them at once."""
+    if status == S.CANCELLED:
+        await session.execute(_CANCEL_PENDING, {"run_id": run_id})
+    elif token is not None:
+        await session.execute(_RELEASE_CLAIMS, {"run_id": run_id, "token": token})
 
 
 # ── the operator's controls (inside the request's transaction) ───────────────────────────────
@@ -469,12 +481,11 @@ async def stalled_runs(ctx: AppContext) -> list[tuple[uuid.UUID, str]]:
     """Runs whose driver died (their lease is stale), after settling orphaned pauses and cancels."""
     lease = {"lease": ctx.settings.lease_seconds}
     async with transaction(ctx.sessionmaker) as session:
-        for run_id, _ in (await session.execute(_HAND_BACK_STALLED, lease)).all():
-            await session.execute(_CANCEL_PENDING, {"run_id": run_id})
+        for run_id, status in (await session.execute(_HAND_BACK_STALLED, lease)).all():
+            await _wind_up(session, run_id=run_id, token=None, status=status)
             log.warning("run.handed_back", run_id=str(run_id))
         for run_id, status in (await session.execute(_SETTLE_ORPHANS, lease)).all():
-            if status == S.CANCELLED:
-                await session.execute(_CANCEL_PENDING, {"run_id": run_id})
+            await _wind_up(session, run_id=run_id, token=None, status=status)  # a dead driver's claims lapse
             log.warning("run.settled_orphan", run_id=str(run_id), status=status)
         return [(r, s) for r, s in (await session.execute(_STALLED, lease)).all()]
 
