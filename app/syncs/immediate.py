@@ -23,10 +23,10 @@ from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection, RunStatus, SyncRunItem
 from app.syncs.images import run_image_step
-from app.syncs.planner import insert_plan, plan_items
 from app.syncs import state
+from app.syncs.planner import insert_plan, plan_items
 from app.syncs.processor import BatchProcessor
-from app.syncs.runner import judge
+from app.syncs.runner import stop_for
 
 STORE_SETTINGS_TTL_S = 300  # units and the manage-stock option change rarely; one read per 5 min
 
@@ -69,11 +69,7 @@ async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, tok
                                  settings=settings, keep_going=lease.driving)
             await state.finish(ctx, run_id, token)
         except Exception as exc:
-            verdict = judge(exc)
-            if verdict.fault:
-                await state.hand_back(ctx, run_id, token, reason=f"{verdict.reason}; the next pass retries its items")
-            else:
-                await state.fail(ctx, run_id, token, reason=verdict.reason)
+            await stop_for(ctx, run_id, token, exc, hand_back=True)
             raise
 
 

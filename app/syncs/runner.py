@@ -117,12 +117,16 @@ async def _load(ctx: AppContext, run_id: uuid.UUID) -> tuple[SyncRun, Connection
         return run, connection
 
 
-async def stop_for(ctx: AppContext, run_id: uuid.UUID, token: str, exc: BaseException) -> None:
+async def stop_for(ctx: AppContext, run_id: uuid.UUID, token: str, exc: BaseException, *,
+                   hand_back: bool = False) -> None:
     """Pause the run for a fault (it resumes by itself), or fail it for a verdict about the data
-    or the credentials, with a reason a merchant can act on."""
+    or the credentials, with a reason a merchant can act on. With `hand_back` (webhook and
+    catch-up runs) a fault ends the run instead: the next pass plans its items afresh."""
     verdict = judge(exc)
     log.warning("sync.stopped", run_id=str(run_id), fault=verdict.fault, reason=verdict.reason)
-    if verdict.fault:
+    if verdict.fault and hand_back:
+        await state.hand_back(ctx, run_id, token, reason=f"{verdict.reason}; the next pass retries its items")
+    elif verdict.fault:
         await state.pause_for_fault(ctx, run_id, token, reason=verdict.reason, wait_seconds=verdict.wait_seconds)
     else:
         await state.fail(ctx, run_id, token, reason=verdict.reason)
@@ -144,7 +148,7 @@ def judge(exc: BaseException) -> Verdict:
     """Faults pause, verdicts fail. A bug (an error nobody expected) also pauses: the run waits
     with the error as its reason, retried on the backoff, rather than ending for good."""
     if isinstance(exc, ZohoQuotaExhausted):
-        return Verdict(True, exc.message, getattr(exc, "retry_after", None))
+        return Verdict(True, exc.message, exc.retry_after)
     if isinstance(exc, ZohoAuthError):
         return Verdict(False, f"Zoho refused the credentials: {exc.message}")
     if isinstance(exc, WooAuthError):
