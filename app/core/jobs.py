@@ -12,8 +12,6 @@ must come back soon after a SIGKILL shortens its own key with `hold_in_progress`
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 import time
 import uuid
@@ -27,6 +25,8 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.heartbeat import heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -129,24 +129,11 @@ async def renew_keys(redis: ArqRedis, keys: dict[str, str], *, ttl_ms: int) -> N
 async def hold_in_progress(redis: ArqRedis, keys: dict[str, str], *, ttl_seconds: float) -> AsyncIterator[None]:
     """Keep `keys` alive for `ttl_seconds` at a time while the block runs, renewing every third
     of it: when the process dies they expire within `ttl_seconds`, not the 12 h arq gives its
-    in-progress key."""
+    in-progress key. A Redis blip is logged; the next renewal, a third of a lease on, may do."""
     ttl_ms = max(1, int(ttl_seconds * 1000))
-
-    async def renew() -> None:
-        while True:
-            try:
-                await renew_keys(redis, keys, ttl_ms=ttl_ms)
-            except RedisError as exc:  # a blip: the next renewal, a third of a lease on, may do
-                log.warning("jobs.renew_failed", keys=list(keys), error=str(exc))
-            await asyncio.sleep(ttl_seconds / 3)
-
-    task = asyncio.create_task(renew())
-    try:
+    async with heartbeat(lambda: renew_keys(redis, keys, ttl_ms=ttl_ms), every=ttl_seconds / 3, immediately=True,
+                         errors=RedisError, event="jobs.renew_failed", keys=list(keys)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # arq's enqueue_job costs a WATCH/MULTI transaction (several round trips) per job. For the

@@ -27,8 +27,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,6 +39,7 @@ from app.catalog.types import ProductWrite, StoreSettings, WriteResult
 from app.connections.schemas import ConnectionSettings
 from app.connections.clients import wp_media_for
 from app.core.context import AppContext
+from app.core.heartbeat import heartbeat
 from app.db.session import transaction
 from app.images.optimize import ImageRejected, OptimisedImage, optimise
 from app.integrations.woocommerce.client import WooClient
@@ -301,7 +301,8 @@ class ImageStep:
         """Upload with no transaction open, renewing the claim meanwhile, then record the media
         id only if the claim is still ours."""
         try:
-            async with self._renewing(claim):
+            async with heartbeat(lambda: self._claim_update(_RENEW_CLAIM, claim), every=self.lease / 3,
+                                 event="images.claim_renewal_failed", sha=claim.sha):
                 media_id = await self._upload(claim, carrier)
         except Exception:
             await self._claim_update(_RELEASE_CLAIM, claim)  # free at once for the next try
@@ -310,23 +311,6 @@ class ImageStep:
             # Our lease lapsed and another worker took the picture over: its media id stands,
             # and this upload stays an unused media item in the store.
             log.warning("images.claim_lost", sha=claim.sha, media_id=media_id)
-
-    @asynccontextmanager
-    async def _renewing(self, claim: Claim) -> AsyncIterator[None]:
-        """Keep the claim's lease fresh while the upload takes its time."""
-        renewal = asyncio.create_task(self._renew(claim))
-        try:
-            yield
-        finally:
-            renewal.cancel()
-
-    async def _renew(self, claim: Claim) -> None:
-        while True:
-            await asyncio.sleep(self.lease / 3)
-            try:
-                await self._claim_update(_RENEW_CLAIM, claim)
-            except Exception as exc:  # noqa: BLE001 - the next renewal may succeed before the lease lapses
-                log.warning("images.claim_renewal_failed", sha=claim.sha, error=str(exc))
 
     async def _claim_update(self, statement: Any, claim: Claim, **values: Any) -> bool:
         """One guarded statement on our claim; False when the claim is no longer ours."""

@@ -38,9 +38,10 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
+from app.core.heartbeat import heartbeat
 from app.db.session import transaction
 from app.logs.service import entry, write_logs
-from app.models import ItemStatus, RunStatus, SyncRun
+from app.models import RunStatus, SyncRun
 
 log = structlog.get_logger(__name__)
 
@@ -121,22 +122,14 @@ async def keep_lease(ctx: AppContext, run_id: uuid.UUID, token: str) -> AsyncIte
     """Renew the lease in the background for as long as the block runs."""
     lease = Lease(ctx, run_id, token)
 
-    async def beat() -> None:
-        while not lease.lost:
-            await asyncio.sleep(ctx.settings.lease_seconds / 3)
-            try:
-                lease.lost = not await renew(ctx, run_id, token)
-            except Exception:  # a missed beat is survivable; the next one may succeed
-                log.warning("lease.renew_failed", run_id=str(run_id), exc_info=True)
-        log.info("lease.lost", run_id=str(run_id))
+    async def beat() -> bool:
+        lease.lost = not await renew(ctx, run_id, token)
+        if lease.lost:
+            log.info("lease.lost", run_id=str(run_id))
+        return not lease.lost
 
-    task = asyncio.create_task(beat())
-    try:
+    async with heartbeat(beat, every=ctx.settings.lease_seconds / 3, event="lease.renew_failed", run_id=str(run_id)):
         yield lease
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # ── claims and records ───────────────────────────────────────────────────────────────────────
