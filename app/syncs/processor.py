@@ -47,7 +47,8 @@ INVALID_SKU = "product_invalid_sku"
 INVALID_ID = "woocommerce_rest_product_invalid_id"
 INVALID_VARIATION_ID = "woocommerce_rest_product_variation_invalid_id"
 TRASHED_SKU = "woocommerce_rest_product_not_created"
-# Consecutive whole-batch failures (store down, timeouts) after which the run stops.
+# Consecutive batches the store refused as a whole (a 4xx, not an outage: that pauses the run)
+# after which the run fails.
 MAX_BATCH_OUTAGES = 3
 
 class RunFailure(Exception):

@@ -37,19 +37,15 @@ from app.core.jobs import (
 )
 from app.db.session import transaction
 from app.integrations.woocommerce.errors import WooAuthError, WooError
-from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted
+from app.integrations.zoho.errors import ZohoAuthError, ZohoError
 from app.logs.service import entry, purge_logs, write_logs
-from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, SyncRunItem, WebhookEvent
+from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, WebhookEvent
 from app.syncs.immediate import ItemResult, sync_items_now
 
 log = structlog.get_logger(__name__)
 MAX_PASS_ITEMS = 500
 LOCK_WAIT_S = 0.2  # another pass holds the connection: look again this soon
 FAILURES_TTL_S = 86_400
-# What the processor records for items of a batch the store could not answer (5xx, 429 or
-# timeouts that outlasted the client's retries): the store's state, not the item's, so their
-# events stay queued for the next pass.
-TRANSIENT_ITEM_CODES = frozenset({"store_error"})
 
 
 def _pass_lock(connection_id: uuid.UUID) -> str:
@@ -110,12 +106,9 @@ async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
         return None
     except (ZohoError, WooError) as exc:  # unavailable, throttled or out of quota: wait, keep them queued
         return await _back_off(ctx, connection_id, reason=str(exc), items=len(item_ids))
-    retry = await _transient_failures(ctx, run_id)
     missing = (EventOutcome.NOT_FOUND, "Zoho says this item does not exist")
     await _settle(ctx, connection_id, started, [(i, *outcomes.get(i, missing), run_id if i in outcomes else None)
-                                                for i in item_ids if i not in retry])
-    if retry:
-        return await _back_off(ctx, connection_id, reason="the store did not answer", items=len(retry))
+                                                for i in item_ids])
     await ctx.redis.delete(_failures_key(connection_id))
     if await _more_events(ctx, connection_id):
         return ctx.settings.webhook_coalesce_seconds or 0.1
@@ -146,16 +139,6 @@ async def _back_off(ctx: AppContext, connection_id: uuid.UUID, *, reason: str, i
     await ctx.redis.set(_backoff_key(connection_id), "1", px=max(1, int(delay * 1000)))
     log.warning("webhook.retry", items=items, failures=int(failures), delay=delay, reason=reason)
     return delay
-
-
-async def _transient_failures(ctx: AppContext, run_id: uuid.UUID | None) -> set[str]:
-    if run_id is None:
-        return set()
-    async with ctx.sessionmaker() as session:
-        rows = await session.scalars(select(SyncRunItem.zoho_item_id).where(
-            SyncRunItem.run_id == run_id, SyncRunItem.status == ItemStatus.FAILED,
-            SyncRunItem.error_code.in_(TRANSIENT_ITEM_CODES)))
-        return set(rows)
 
 
 async def _sync_items(ctx: AppContext, connection: Connection, item_ids: list[str],
