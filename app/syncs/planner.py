@@ -45,7 +45,6 @@ from app.connections.clients import woo_client_for, zoho_client_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
-from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
 from app.logs.service import entry, write_logs
@@ -788,23 +787,6 @@ async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: st
     await session.commit()
     log.info("plan.saved", run_id=str(run.id), items=sum(counts.values()), status=status)
     return status
-
-
-async def save_plan(ctx: AppContext, run: SyncRun, plan: Plan, token: str) -> str | None:
-    """Persist the items and start the run, atomically; the run's status after, or None when
-    this job lost its lease meanwhile (another driver took over)."""
-    async with transaction(ctx.sessionmaker) as session:
-        status = await state.start_planned(session, run_id=run.id, token=token)
-        if status is None:
-            await session.rollback()
-            return None
-        rows = [row | {"run_id": run.id} for row in plan.rows]
-        if status == RunStatus.CANCELLED:  # cancelled while planning: nothing will be written
-            for row in rows:
-                if row["status"] == ItemStatus.PENDING:
-                    row["status"] = ItemStatus.CANCELLED
-        await insert_plan(session, run, rows, plan, status=status)
-        return status
 
 
 async def insert_plan(session: AsyncSession, run: SyncRun, rows: list[dict[str, Any]], plan: Plan, *,

@@ -14,9 +14,10 @@ from sqlalchemy import select, text
 
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
+from app.db.session import transaction
 from app.integrations.zoho import client as zoho_client
 from app.models import Connection, RunStatus, SyncLog, SyncRun, SyncRunItem
-from app.syncs import planner
+from app.syncs import planner, state
 from tests.catalogue.test_group_changes import variant
 from tests.catalogue.test_variable_and_images import sync
 from tests.helpers import create_connection
@@ -62,7 +63,10 @@ async def plan_in_memory(ctx: AppContext, connection: Connection) -> SyncRun:
         store = await woo.get_store_settings()
         catalogue = await planner.fetch_catalogue(zoho)
         plan = await planner.plan_items(ctx, connection, catalogue, zoho=zoho, woo=woo, store=store)
-    assert await planner.save_plan(ctx, run, plan, token) == RunStatus.RUNNING
+    async with transaction(ctx.sessionmaker) as session:  # the plan saved whole, as webhook runs save theirs
+        assert await state.start_planned(session, run_id=run.id, token=token) == RunStatus.RUNNING
+        await planner.insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan,
+                                  status=RunStatus.RUNNING)
     await finish(ctx, run)
     return run
 
