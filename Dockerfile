@@ -19,12 +19,14 @@ RUN groupadd --system --gid 10001 skubridge \
 
 WORKDIR /app
 
-COPY pyproject.toml alembic.ini ./
+COPY pyproject.toml requirements.lock alembic.ini ./
 COPY app ./app
 COPY workers ./workers
 COPY migrations ./migrations
 
-RUN pip install . \
+# Exact versions, each file checked against the lock's sha256; then the service itself.
+RUN pip install --require-hashes -r requirements.lock \
+ && pip install --no-deps . \
  && rm -rf build ./*.egg-info
 
 USER skubridge

@@ -19,10 +19,11 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 export DATABASE_URL REDIS_URL
 
-.PHONY: help venv demo test bench bench-catalogue bench-plan bench-webhook migrate api worker clean
+.PHONY: help venv lock demo test bench bench-catalogue bench-plan bench-webhook migrate api worker clean
 
 help:
 	@echo "make venv           create/refresh .venv and start local Postgres/Redis"
+	@echo "make lock           refresh requirements*.lock from pyproject.toml (UPGRADE=1: newest releases)"
 	@echo "make demo           run the end-to-end demo (skubridge demo)"
 	@echo "make test           run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make bench          sync benchmarks: 10k simple products, the catalogue one, a 100k-item plan"
@@ -36,6 +37,9 @@ help:
 
 venv:
 	@bash scripts/bootstrap.sh
+
+lock:
+	bash scripts/lock.sh $(if $(UPGRADE),--upgrade,)
 
 demo: venv
 	$(BIN)/skubridge demo

@@ -2,9 +2,10 @@
 # Prepare a working checkout: .venv with skubridge installed editable (plus dev
 # extras), then the local Postgres/Redis via scripts/ensure-services.sh.
 #
-# Quiet when nothing needs doing. Dependencies are (re)installed only when
-# pyproject.toml changed since the last successful install: .venv/.installed holds
-# the sha256 of the pyproject.toml that was installed.
+# Quiet when nothing needs doing. Dependencies come from requirements-dev.lock (exact versions,
+# every file checked against its sha256; refresh it with scripts/lock.sh) and are (re)installed
+# only when the lock or pyproject.toml changed since the last successful install:
+# .venv/.installed holds the sha256 of both as they were installed.
 #
 # Environment: PYTHON (interpreter to build the venv with; default: first python3
 # >= 3.11 found), SKUBRIDGE_SKIP_SERVICES=1 (skip Postgres/Redis checks).
@@ -105,15 +106,16 @@ fi
 
 # --------------------------------------------------------------------------- deps
 
-want="$(file_sha256 pyproject.toml)"
+want="$(file_sha256 requirements-dev.lock) $(file_sha256 pyproject.toml)"
 have_stamp="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ "$want" != "$have_stamp" || ! -x "$VENV/bin/skubridge" ]]; then
   say "installing skubridge and dev dependencies into $VENV"
   rm -f "$STAMP"
-  "$VENV/bin/python" -m pip install -q --upgrade pip \
-    || die "upgrading pip failed"
-  "$VENV/bin/python" -m pip install -q -e '.[dev]' \
-    || die "pip install -e '.[dev]' failed"
+  "$VENV/bin/python" -m pip install -q --require-hashes -r requirements-dev.lock \
+    || die "pip install -r requirements-dev.lock failed"
+  # The project itself, editable; its dependencies are all in the lock already.
+  "$VENV/bin/python" -m pip install -q --no-deps -e . \
+    || die "pip install -e . failed"
   printf '%s\n' "$want" >"$STAMP.tmp"
   mv -f "$STAMP.tmp" "$STAMP"
 fi
