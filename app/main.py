@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import require_token
+from app.api.responses import API_ERRORS
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.core.context import AppContext, open_context
@@ -25,6 +27,15 @@ from app.syncs.router import router as syncs_router
 from app.images.router import router as images_router
 from app.previews.router import router as previews_router
 from app.webhooks.router import INTAKE_ROUTE, router as webhooks_router
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
 
 RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
 
@@ -47,7 +58,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     app = FastAPI(title="skubridge", version="0.1.0", lifespan=lifespan,
                   description="Keeps WooCommerce stores in step with Zoho Inventory.")
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=API_ERRORS)
     for router in (connections_router, syncs_router, logs_router, webhooks_router, previews_router):
         api.include_router(router)
     app.include_router(api)
@@ -61,11 +72,12 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 def _ops_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", response_model=Readiness,
+                responses={503: {"model": Readiness, "description": "Postgres or Redis is unreachable"}})
     async def readyz(request: Request) -> JSONResponse:
         ctx: AppContext = request.app.state.ctx
         checks = {"postgres": await _check_postgres(ctx), "redis": await _check_redis(ctx)}
@@ -73,7 +85,8 @@ def _ops_router() -> APIRouter:
         return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
                             status_code=200 if ready else 503)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse,
+                responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
     async def metrics(request: Request) -> Response:
         ctx: AppContext = request.app.state.ctx
         async with ctx.sessionmaker() as session:
@@ -116,7 +129,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        name = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
         return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip")]
 
 
 class Page(BaseModel, Generic[T]):

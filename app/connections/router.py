@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
+from app.api.responses import errors
 from app.connections import service
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
@@ -23,24 +24,24 @@ async def create_connection(body: ConnectionCreate, session: Session, ctx: Ctx) 
     return service.to_read(connection, secret_key=ctx.secret_key)
 
 
-@router.get("", response_model=list[ConnectionRead])
+@router.get("", response_model=list[ConnectionRead], responses=errors(409))
 async def list_connections(session: Session, ctx: Ctx) -> list[ConnectionRead]:
     return [service.to_read(c, secret_key=ctx.secret_key) for c in await service.list_connections(session)]
 
 
-@router.get("/{connection_id}", response_model=ConnectionRead)
+@router.get("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
 async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> ConnectionRead:
     return service.to_read(await service.get_connection(session, connection_id), secret_key=ctx.secret_key)
 
 
-@router.patch("/{connection_id}", response_model=ConnectionRead)
+@router.patch("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
 async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
     connection = await service.get_connection(session, connection_id)
     connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key)
     return service.to_read(connection, secret_key=ctx.secret_key)
 
 
-@router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 502))
 async def delete_connection(connection_id: uuid.UUID, ctx: Ctx) -> Response:
     """Remove the connection (its runs and links too); its Zoho webhook and workflow are
     deleted first when Zoho lets us, so Zoho stops calling a dead address. The Zoho calls
@@ -49,13 +50,14 @@ async def delete_connection(connection_id: uuid.UUID, ctx: Ctx) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{connection_id}/syncs", status_code=status.HTTP_202_ACCEPTED, response_model=RunRead)
+@router.post("/{connection_id}/syncs", status_code=status.HTTP_202_ACCEPTED, response_model=RunRead,
+             responses=errors(404, 409))
 async def start_sync(connection_id: uuid.UUID, session: Session) -> RunRead:
     run = await syncs.start_sync(session, await service.get_connection(session, connection_id))
     return (await syncs.run_views(session, [run]))[0]
 
 
-@router.get("/{connection_id}/syncs", response_model=Page[RunRead])
+@router.get("/{connection_id}/syncs", response_model=Page[RunRead], responses=errors(404))
 async def list_syncs(connection_id: uuid.UUID, session: Session, kind: RunKind | None = None, limit: Limit = 50,
                      offset: Offset = 0) -> Page[RunRead]:
     """Runs newest first: manual syncs, webhook events (`webhook`) and catch-ups (`catchup`)."""

@@ -18,7 +18,9 @@ CSV_COLUMNS = ["created_at", "level", "action", "status", "sku", "zoho_item_id",
                "connection_id", "run_id"]
 
 
-@router.get("", response_model=Page[LogRead])
+@router.get("", response_model=Page[LogRead], responses={200: {
+    "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+    "description": "A page of the log; `format=csv` answers it as CSV"}})
 async def list_logs(
     session: Session,
     connection_id: uuid.UUID | None = None,

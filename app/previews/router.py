@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from app.api.deps import Session
 from app.api.pagination import Limit, Offset
+from app.api.responses import errors
 from app.connections.service import get_connection
 from app.core.jobs import RUN_PREVIEW, defer_job, preview_job_id
 from app.models import Preview
@@ -48,7 +49,7 @@ class PreviewRead(BaseModel):
 
 
 @router.post("/connections/{connection_id}/preview", response_model=PreviewRead,
-             status_code=status.HTTP_202_ACCEPTED)
+             status_code=status.HTTP_202_ACCEPTED, responses=errors(404))
 async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRead:
     """What a sync would do now: per SKU the action (create, update, unchanged, skip with the
     reason) and, for creates and updates, each field with the store's value and Zoho's. Runs as
@@ -62,7 +63,7 @@ async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRe
     return _view(preview, None, 0, 0)
 
 
-@router.get("/previews/{preview_id}", response_model=PreviewRead)
+@router.get("/previews/{preview_id}", response_model=PreviewRead, responses=errors(404))
 async def read_preview(preview_id: uuid.UUID, session: Session, action: str | None = None, sku: str | None = None,
                        limit: Limit = 100, offset: Offset = 0) -> PreviewRead:
     """One preview; `items` pages through its result (filter by `action` or `sku`)."""

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
+from app.api.responses import errors
 from app.models import ItemStatus, RunStatus, SyncRun
 from app.syncs import service
 from app.syncs.schemas import RunItemRead, RunRead
@@ -12,12 +13,12 @@ from app.syncs.schemas import RunItemRead, RunRead
 router = APIRouter(prefix="/syncs", tags=["syncs"])
 
 
-@router.get("/{run_id}", response_model=RunRead)
+@router.get("/{run_id}", response_model=RunRead, responses=errors(404))
 async def read_sync(run_id: uuid.UUID, session: Session) -> RunRead:
     return (await service.run_views(session, [await service.get_run(session, run_id)]))[0]
 
 
-@router.get("/{run_id}/items", response_model=Page[RunItemRead])
+@router.get("/{run_id}/items", response_model=Page[RunItemRead], responses=errors(404))
 async def list_sync_items(run_id: uuid.UUID, session: Session, status: ItemStatus | None = None,
                           limit: Limit = 100, offset: Offset = 0) -> Page[RunItemRead]:
     await service.get_run(session, run_id)
@@ -27,7 +28,7 @@ async def list_sync_items(run_id: uuid.UUID, session: Session, status: ItemStatu
 
 # 202 while the run is `pausing` / `cancelling` (a batch in flight is still being recorded).
 _CONTROL_RESPONSES = {202: {"model": RunRead, "description": "accepted: the batch in flight is being recorded"},
-                      409: {"description": "the run is in no state for this control"}}
+                      **errors(404, 409)}
 
 
 @router.post("/{run_id}/pause", response_model=RunRead, responses=_CONTROL_RESPONSES)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
+from app.api.responses import errors
 from app.connections.service import get_connection
 from app.models import EventOutcome, WebhookEvent
 from app.webhooks import setup
@@ -24,12 +25,12 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/connections/{connection_id}/webhook", tags=["webhooks"])
 
 
-@router.get("", response_model=WebhookRead)
+@router.get("", response_model=WebhookRead, responses=errors(404, 409))
 async def read_webhook(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> WebhookRead:
     return await setup.read(session, ctx, await get_connection(session, connection_id))
 
 
-@router.put("", response_model=WebhookRead)
+@router.put("", response_model=WebhookRead, responses=errors(404, 409, 502))
 async def enable_webhook(connection_id: uuid.UUID, body: WebhookEnable, session: Session, ctx: Ctx) -> WebhookRead:
     """`{"enabled": true}` creates the Zoho webhook and workflow; `false` deletes both. The
     request's session is first used after Zoho answered: no transaction waits on Zoho."""
@@ -37,14 +38,14 @@ async def enable_webhook(connection_id: uuid.UUID, body: WebhookEnable, session:
     return await setup.read(session, ctx, await get_connection(session, connection_id))
 
 
-@router.patch("", response_model=WebhookRead)
+@router.patch("", response_model=WebhookRead, responses=errors(404, 409, 502))
 async def toggle_webhook(connection_id: uuid.UUID, body: WebhookToggle, session: Session, ctx: Ctx) -> WebhookRead:
     """`{"active": false}` pauses real-time sync (events are acknowledged and ignored)."""
     await setup.set_active(ctx, connection_id, body.active)
     return await setup.read(session, ctx, await get_connection(session, connection_id))
 
 
-@router.get("/events", response_model=Page[WebhookEventRead])
+@router.get("/events", response_model=Page[WebhookEventRead], responses=errors(404))
 async def list_events(
     connection_id: uuid.UUID, session: Session,
     outcome: EventOutcome | None = None,
