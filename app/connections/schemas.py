@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from app.api.params import storable
 from app.integrations.zoho.datacenters import DATA_CENTERS
 
 SyncField = Literal["name", "description", "price", "stock", "low_stock", "weight", "dimensions", "images", "gallery"]
@@ -25,6 +26,12 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        """Text Postgres can store, everywhere in the body: a NUL or a lone surrogate is a 422."""
+        return storable(data)
 
 
 class ConnectionSettings(Strict):

@@ -1,7 +1,6 @@
 import csv
 import io
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -9,6 +8,7 @@ from fastapi.responses import Response
 
 from app.api.deps import Session
 from app.api.pagination import Limit, Offset, Page
+from app.api.params import Text, Timestamp
 from app.logs.schemas import LogRead
 from app.logs.service import LogFilter, search_logs
 
@@ -25,13 +25,13 @@ async def list_logs(
     session: Session,
     connection_id: uuid.UUID | None = None,
     run_id: uuid.UUID | None = None,
-    sku: Annotated[str | None, Query(max_length=200)] = None,
+    sku: Annotated[Text | None, Query(max_length=200)] = None,
     level: Literal["debug", "info", "warning", "error"] | None = None,
-    action: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="Inclusive, ISO 8601")] = None,
-    to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Free text: message, SKU, item id, action")] = None,
+    action: Annotated[Text | None, Query(max_length=32)] = None,
+    status: Annotated[Text | None, Query(max_length=16)] = None,
+    from_: Annotated[Timestamp | None, Query(alias="from", description="Inclusive, ISO 8601 (UTC when no offset)")] = None,
+    to: Annotated[Timestamp | None, Query(description="Exclusive, ISO 8601 (UTC when no offset)")] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Free text: message, SKU, item id, action")] = None,
     format: Literal["json", "csv"] = "json",
     limit: Limit = 100,
     offset: Offset = 0,

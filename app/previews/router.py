@@ -1,12 +1,13 @@
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from app.api.deps import Session
 from app.api.pagination import Limit, Offset
+from app.api.params import Text
 from app.api.responses import errors
 from app.connections.service import get_connection
 from app.core.jobs import RUN_PREVIEW, defer_job, preview_job_id
@@ -64,7 +65,8 @@ async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRe
 
 
 @router.get("/previews/{preview_id}", response_model=PreviewRead, responses=errors(404))
-async def read_preview(preview_id: uuid.UUID, session: Session, action: str | None = None, sku: str | None = None,
+async def read_preview(preview_id: uuid.UUID, session: Session, action: Annotated[Text | None, Query(max_length=32)] = None,
+                       sku: Annotated[Text | None, Query(max_length=200)] = None,
                        limit: Limit = 100, offset: Offset = 0) -> PreviewRead:
     """One preview; `items` pages through its result (filter by `action` or `sku`)."""
     return _view(await get_preview(session, preview_id), {"action": action, "sku": sku}, limit, offset)

@@ -1,5 +1,4 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
+from app.api.params import Text, Timestamp
 from app.api.responses import errors
 from app.connections.service import get_connection
 from app.models import EventOutcome, WebhookEvent
@@ -49,9 +49,9 @@ async def toggle_webhook(connection_id: uuid.UUID, body: WebhookToggle, session:
 async def list_events(
     connection_id: uuid.UUID, session: Session,
     outcome: EventOutcome | None = None,
-    sku: Annotated[str | None, Query(max_length=200)] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    sku: Annotated[Text | None, Query(max_length=200)] = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     limit: Limit = 100, offset: Offset = 0,
 ) -> Page[WebhookEventRead]:
     """The webhook event log, newest first."""
