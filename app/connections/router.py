@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response, status
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
 from app.connections import service
+from app.connections.clients import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
 from typing import Literal
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConnectionRead)
 async def create_connection(body: ConnectionCreate, session: Session, ctx: Ctx) -> ConnectionRead:
-    connection = await service.create_connection(session, body, secret_key=ctx.secret_key)
+    connection = await service.create_connection(session, body, secret_key=ctx.secret_key, targets=target_policy(ctx))
     return service.to_read(connection, secret_key=ctx.secret_key)
 
 
@@ -36,7 +37,8 @@ async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) 
 @router.patch("/{connection_id}", response_model=ConnectionRead)
 async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
     connection = await service.get_connection(session, connection_id)
-    connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key)
+    connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key,
+                                                 targets=target_policy(ctx))
     return service.to_read(connection, secret_key=ctx.secret_key)
 
 
