@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    # Production refuses store and Zoho URLs on loopback, private, link-local and other
+    # non-public addresses (app/integrations/targets.py); true allows them.
+    allow_private_targets: bool = False
 
     # arq queue name: lets several deployments (or test sessions) share one Redis.
     queue_name: str = "skubridge:queue"

@@ -1,4 +1,5 @@
-"""Vendor clients for a connection, built from its decrypted credentials."""
+"""Vendor clients for a connection, built from its decrypted credentials, each under the
+deployment's outbound target policy (app/integrations/targets.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ from app.core.context import AppContext
 from app.connections.service import credentials_of
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.media import WordPressMedia
+from app.integrations.targets import TargetPolicy
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection
+
+
+def target_policy(ctx: AppContext) -> TargetPolicy:
+    """Production calls public addresses only, unless ALLOW_PRIVATE_TARGETS says otherwise."""
+    return TargetPolicy.for_deployment(environment=ctx.settings.environment,
+                                       allow_private_targets=ctx.settings.allow_private_targets)
 
 
 def zoho_client_for(connection: Connection, ctx: AppContext) -> ZohoClient:
@@ -23,6 +31,7 @@ def zoho_client_for(connection: Connection, ctx: AppContext) -> ZohoClient:
         budget=ctx.budget,
         redis=ctx.redis,
         max_retry_wait=ctx.settings.zoho_max_retry_wait_seconds,
+        targets=target_policy(ctx),
     )
 
 
@@ -35,6 +44,7 @@ def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
         verify_tls=connection.woo_verify_tls,
         max_attempts=ctx.settings.store_max_attempts,
         backoff_cap=ctx.settings.store_backoff_cap_seconds,
+        targets=target_policy(ctx),
     )
 
 
@@ -48,4 +58,5 @@ def wp_media_for(connection: Connection, ctx: AppContext) -> WordPressMedia | No
         username=creds["wp_username"],
         application_password=creds["wp_application_password"],
         verify_tls=connection.woo_verify_tls,
+        targets=target_policy(ctx),
     )

@@ -6,6 +6,7 @@ from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
 from app.api.responses import errors
 from app.connections import service
+from app.connections.clients import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
 from typing import Literal
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConnectionRead)
 async def create_connection(body: ConnectionCreate, session: Session, ctx: Ctx) -> ConnectionRead:
-    connection = await service.create_connection(session, body, secret_key=ctx.secret_key)
+    connection = await service.create_connection(session, body, secret_key=ctx.secret_key, targets=target_policy(ctx))
     return service.to_read(connection, secret_key=ctx.secret_key)
 
 
@@ -37,7 +38,8 @@ async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) 
 @router.patch("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
 async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
     connection = await service.get_connection(session, connection_id)
-    connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key)
+    connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key,
+                                                 targets=target_policy(ctx))
     return service.to_read(connection, secret_key=ctx.secret_key)
 
 

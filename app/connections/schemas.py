@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from app.api.params import storable
 from app.integrations.zoho.datacenters import DATA_CENTERS
@@ -93,42 +94,32 @@ class ConnectionCreate(Strict):
     settings: ConnectionSettings = Field(default_factory=ConnectionSettings)
 
 
-class ZohoPatch(Strict):
-    organization_id: Identifier | None = None
-    client_id: NonEmpty | None = None
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr | None = None
-    data_center: DataCenter | None = None
-    api_base_url: AnyHttpUrl | None = None
-    accounts_base_url: AnyHttpUrl | None = None
+def patch_of(model: type[Strict], name: str) -> type[Strict]:
+    """`model` with every field optional, for a partial update: derived, so a field added to
+    `model` can be patched at once.
+
+    Each field keeps its type, constraints and validators and only loses its default (None,
+    i.e. "not sent"; callers read `model_fields_set`). So `null` is accepted only where `model`
+    accepts it (warehouse_ids: all warehouses; a Zoho URL: the data center's; the WordPress
+    credentials: none) and is a 422 naming the field everywhere else.
+    """
+    fields: dict[str, Any] = {
+        field: (info.annotation, FieldInfo.merge_field_infos(info, default=None, default_factory=None))
+        for field, info in model.model_fields.items()
+    }
+    return create_model(name, __base__=model, __module__=__name__, **fields)
 
 
-class WooPatch(Strict):
-    base_url: AnyHttpUrl | None = None
-    consumer_key: NonEmpty | None = None
-    consumer_secret: SecretStr | None = None
-    verify_tls: bool | None = None
-    wp_username: NonEmpty | None = None
-    wp_application_password: SecretStr | None = None
-
-
-class SettingsPatch(Strict):
-    create_missing_products: bool | None = None
-    create_missing_variations: bool | None = None
-    new_product_status: Literal["draft", "pending", "publish"] | None = None
-    sync_fields: list[SyncField] | None = None
-    warehouse_ids: list[Identifier] | None = None
-    stock_figure: Literal["available", "actual_available"] | None = None
-    sku_match: Literal["exact", "case_insensitive"] | None = None
-    batch_size: int | None = Field(default=None, ge=1, le=100)
-    store_concurrency: int | None = Field(default=None, ge=1, le=8)
-    catchup_interval_minutes: int | None = Field(default=None, ge=1, le=1440)
+ZohoPatch = patch_of(ZohoIn, "ZohoPatch")
+WooPatch = patch_of(WooIn, "WooPatch")
+SettingsPatch = patch_of(ConnectionSettings, "SettingsPatch")
 
 
 class ConnectionUpdate(Strict):
-    """Partial update: only the fields sent change; settings are merged into the current ones."""
+    """Partial update: only the fields sent change; settings are merged into the current ones.
+    A section sent as null changes nothing; a name sent as null is refused."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]
     zoho: ZohoPatch | None = None
     woocommerce: WooPatch | None = None
     settings: SettingsPatch | None = None

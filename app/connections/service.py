@@ -1,10 +1,19 @@
-"""Connections: create, read, change and remove, with credentials encrypted at rest."""
+"""Connections: create, read, change and remove, with credentials encrypted at rest.
+
+Two rules guard where a connection's secrets go. A store or Zoho URL must be an allowed target
+(app/integrations/targets.py: in production, public addresses only). And a change that points a
+section somewhere else (`REPOINTING`) must carry that section's stored secrets again: the stored
+ones were given for the old address, and whoever holds the API token must not be able to send
+them to a host of their choosing. Either refusal is the API's usual 422 naming the fields.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +28,7 @@ from app.connections.schemas import (
 )
 from app.core.crypto import decrypt_json, encrypt_json
 from app.core.errors import NotFound
+from app.integrations.targets import TargetPolicy, TargetRefused
 from app.models import Connection
 
 SECRET_FIELDS = {
@@ -30,10 +40,19 @@ PLAIN_COLUMNS = {
              "api_base_url": "zoho_api_base_url", "accounts_base_url": "zoho_accounts_base_url"},
     "woocommerce": {"base_url": "woo_base_url", "verify_tls": "woo_verify_tls", "wp_username": None},
 }
+# Fields whose change re-points a section (verify_tls too: without it, anyone on the path could
+# pose as the store), and the URLs the target policy checks.
+REPOINTING = {"zoho": ("data_center", "api_base_url", "accounts_base_url"), "woocommerce": ("base_url", "verify_tls")}
+# The secrets a re-pointing change must carry again, when stored (client_id alone opens nothing).
+REPOINT_SECRETS = {"zoho": ("client_secret", "refresh_token"),
+                   "woocommerce": ("consumer_key", "consumer_secret", "wp_application_password")}
+TARGET_URLS = {"zoho": ("api_base_url", "accounts_base_url"), "woocommerce": ("base_url",)}
 
 
-async def create_connection(session: AsyncSession, data: ConnectionCreate, *, secret_key: str) -> Connection:
+async def create_connection(session: AsyncSession, data: ConnectionCreate, *, secret_key: str,
+                            targets: TargetPolicy) -> Connection:
     """Store a new connection; secrets go into the encrypted blob only."""
+    _refuse(await _target_problems(data, targets))
     credentials = _collect_secrets(data.zoho, "zoho") | _collect_secrets(data.woocommerce, "woocommerce")
     credentials["wp_username"] = data.woocommerce.wp_username
     connection = Connection(
@@ -65,29 +84,20 @@ async def list_connections(session: AsyncSession) -> list[Connection]:
 
 
 async def update_connection(session: AsyncSession, connection: Connection, data: ConnectionUpdate, *,
-                            secret_key: str) -> Connection:
-    """Apply a partial update; settings sent are merged into the current settings."""
+                            secret_key: str, targets: TargetPolicy) -> Connection:
+    """Apply a partial update; settings sent are merged into the current settings. Nothing
+    changes when any part is refused."""
+    credentials = decrypt_json(secret_key, connection.credentials)
+    _refuse(_missing_secrets(connection, credentials, data) + await _target_problems(data, targets))
+    settings = _merged_settings(connection, data)
     if data.name is not None:
         connection.name = data.name
-    credentials = decrypt_json(secret_key, connection.credentials)
     for section in ("zoho", "woocommerce"):
         patch = getattr(data, section)
-        if patch is None:
-            continue
-        sent = patch.model_dump(exclude_unset=True)
-        credentials |= {k: v for k, v in _collect_secrets(patch, section).items() if k in sent}
-        for field, column in PLAIN_COLUMNS[section].items():
-            if field not in sent:
-                continue
-            value = getattr(patch, field)
-            if column is None:
-                credentials[field] = value
-            else:
-                setattr(connection, column, _url(value) if field.endswith("url") else value)
+        if patch is not None:
+            _apply_section(connection, credentials, section, patch)
     connection.credentials = encrypt_json(secret_key, credentials)
-    if data.settings is not None:
-        merged = connection.settings | data.settings.model_dump(mode="json", exclude_unset=True)
-        connection.settings = ConnectionSettings.model_validate(merged).model_dump(mode="json")
+    connection.settings = settings
     await session.flush()
     await session.refresh(connection)
     return connection
@@ -128,6 +138,86 @@ def to_read(connection: Connection, *, secret_key: str) -> ConnectionRead:
         created_at=connection.created_at,
         updated_at=connection.updated_at,
     )
+
+
+def _apply_section(connection: Connection, credentials: dict[str, Any], section: str, patch: BaseModel) -> None:
+    """Write the fields sent: secrets and the WordPress user into `credentials`, the rest into
+    their columns."""
+    sent = patch.model_fields_set
+    credentials |= {k: v for k, v in _collect_secrets(patch, section).items() if k in sent}
+    for field, column in PLAIN_COLUMNS[section].items():
+        if field not in sent:
+            continue
+        if column is None:
+            credentials[field] = getattr(patch, field)
+        else:
+            setattr(connection, column, _plain_value(patch, field))
+
+
+def _missing_secrets(connection: Connection, credentials: dict[str, Any],
+                     data: ConnectionUpdate) -> list[tuple[str, str]]:
+    """The stored secrets that a re-pointing change left out, as (field, problem).
+
+    A value equal to the stored one (URLs compared after normalisation, so a trailing slash is
+    no change) does not re-point. A WordPress password sent as null counts as sent: it is
+    cleared, so nothing stored goes to the new address.
+    """
+    problems: list[tuple[str, str]] = []
+    for section, fields in REPOINTING.items():
+        patch = getattr(data, section)
+        sent = patch.model_fields_set if patch is not None else set()
+        changed = [f"{section}.{f}" for f in fields
+                   if f in sent and _plain_value(patch, f) != getattr(connection, PLAIN_COLUMNS[section][f])]
+        if not changed:
+            continue
+        problem = (f"must be sent again when {' and '.join(changed)} changes, so stored secrets never reach "
+                   "a new address")
+        problems += [(f"{section}.{secret}", problem) for secret in REPOINT_SECRETS[section]
+                     if secret not in sent and credentials.get(secret)]
+    return problems
+
+
+async def _target_problems(data: ConnectionCreate | ConnectionUpdate, targets: TargetPolicy) -> list[tuple[str, str]]:
+    """The store and Zoho URLs sent that the target policy refuses, as (field, reason)."""
+    problems: list[tuple[str, str]] = []
+    for section, fields in TARGET_URLS.items():
+        values = getattr(data, section)
+        for field in fields:
+            url = getattr(values, field, None)
+            if url is None:
+                continue
+            try:
+                await targets.check_url(str(url))
+            except TargetRefused as exc:
+                problems.append((f"{section}.{field}", str(exc)))
+    return problems
+
+
+def _merged_settings(connection: Connection, data: ConnectionUpdate) -> dict[str, Any]:
+    """The stored settings with those sent laid over them, validated as a whole."""
+    if data.settings is None:
+        return connection.settings
+    merged = connection.settings | data.settings.model_dump(mode="json", exclude_unset=True)
+    try:
+        return ConnectionSettings.model_validate(merged).model_dump(mode="json")
+    except ValidationError as exc:  # a stored value that today's rules refuse, or a rule across fields
+        raise _invalid([(".".join(["settings", *map(str, e["loc"])]), e["msg"]) for e in exc.errors()]) from exc
+
+
+def _refuse(problems: list[tuple[str, str]]) -> None:
+    if problems:
+        raise _invalid(problems)
+
+
+def _invalid(problems: list[tuple[str, str]]) -> RequestValidationError:
+    """The API's 422 for these (field, problem) pairs: app/main.py lists each field in `fields`."""
+    return RequestValidationError([{"type": "value_error", "loc": ("body", *field.split(".")), "msg": message}
+                                   for field, message in problems])
+
+
+def _plain_value(patch: BaseModel, field: str) -> Any:
+    value = getattr(patch, field)
+    return _url(value) if field.endswith("url") else value
 
 
 def _collect_secrets(section: Any, name: str) -> dict[str, Any]:

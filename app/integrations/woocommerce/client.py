@@ -20,11 +20,13 @@ from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, Writ
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.pace import Pace
 from app.integrations.retry import backoff_seconds, retry_after_seconds
+from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.woocommerce.errors import (
     WooAuthError,
     WooError,
     WooRequestError,
     WooBatchTimeout,
+    WooTargetRefused,
     WooUnavailable,
 )
 from app.integrations.woocommerce.mapping import draft_to_wc
@@ -56,6 +58,7 @@ class WooClient:
         max_attempts: int = 5,
         backoff_cap: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        targets: TargetPolicy = OPEN,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -67,7 +70,7 @@ class WooClient:
             auth=_auth_for(self.base_url, consumer_key, consumer_secret),
             verify=verify_tls,
             timeout=DEFAULT_TIMEOUT,
-            transport=transport,
+            transport=transport or targets.transport(verify=verify_tls, refuse=WooTargetRefused),
             headers={"User-Agent": "skubridge/0.1"},
         )
 

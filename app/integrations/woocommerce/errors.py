@@ -28,5 +28,13 @@ class WooUnavailable(WooError):
     """5xx, 429 or timeouts that outlasted the retries."""
 
 
+class WooTargetRefused(WooRequestError):
+    """The store's address is one this deployment may not call (app/integrations/targets.py):
+    a verdict on the connection, never retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="forbidden_target")
+
+
 class WooBatchTimeout(WooUnavailable):
     """A batch got no answer in time (a timeout, or a gateway's 504): sent again in smaller parts."""

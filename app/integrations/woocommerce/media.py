@@ -21,10 +21,12 @@ from typing import Self
 
 import httpx
 
+from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.woocommerce.client import RETRYABLE_STATUS, _error_for, send_with_retries
 from app.integrations.woocommerce.errors import (
     WooError,
     WooRequestError,
+    WooTargetRefused,
 )
 
 MEDIA_PATH = "/wp-json/wp/v2/media"
@@ -45,6 +47,7 @@ class WordPressMedia:
         max_attempts: int = 4,
         backoff_cap: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        targets: TargetPolicy = OPEN,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -54,7 +57,7 @@ class WordPressMedia:
             auth=httpx.BasicAuth(username, application_password),
             verify=verify_tls,
             timeout=UPLOAD_TIMEOUT,
-            transport=transport,
+            transport=transport or targets.transport(verify=verify_tls, refuse=WooTargetRefused),
             headers={"User-Agent": "skubridge/0.1"},
         )
 

@@ -24,6 +24,7 @@ import structlog
 from app.catalog.types import CatalogItem
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.retry import backoff_seconds, retry_after_seconds
+from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.zoho import automation
 from app.integrations.zoho.datacenters import API_PATH, accounts_url_for, api_domain_for
 from app.integrations.zoho.errors import (
@@ -33,6 +34,7 @@ from app.integrations.zoho.errors import (
     ZohoNotFound,
     ZohoQuotaExhausted,
     ZohoRequestError,
+    ZohoTargetRefused,
     ZohoUnavailable,
 )
 from app.integrations.zoho.images import MAX_IMAGE_BYTES, DownloadedImage, read_image
@@ -74,6 +76,7 @@ class ZohoClient:
         max_attempts: int = 5,
         max_retry_wait: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        targets: TargetPolicy = OPEN,
     ) -> None:
         self.organization_id = organization_id
         self._budget = budget
@@ -81,6 +84,8 @@ class ZohoClient:
         self._data_center = data_center
         self._max_attempts = max_attempts
         self._max_retry_wait = max_retry_wait
+        # One client, one guard: API calls, image downloads and the accounts server's token call.
+        transport = transport or targets.transport(verify=True, refuse=ZohoTargetRefused)
         self._http = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, headers={"User-Agent": "skubridge/0.1"})
         self._tokens = TokenManager(
             redis=redis, http=self._http, accounts_url=accounts_url_for(data_center, accounts_base_url),

@@ -23,6 +23,14 @@ class ZohoNotFound(ZohoRequestError):
     """The item (or other record) does not exist."""
 
 
+class ZohoTargetRefused(ZohoRequestError):
+    """A Zoho URL of the connection points at an address this deployment may not call
+    (app/integrations/targets.py): a verdict on the connection, never retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="forbidden_target")
+
+
 class ZohoUnavailable(ZohoError):
     """5xx or network errors that outlasted the retries."""
 
