@@ -24,6 +24,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, not_a_server_error, positive_data_acceptance
 
@@ -64,6 +65,8 @@ def _run(operation, base_url: str, strategy) -> list[str]:
 
     try:
         check()
+    except Unsatisfiable:
+        pass  # no invalid request exists for an operation that takes nothing (GET /healthz)
     except (Exception, BaseExceptionGroup) as exc:  # gathered, reported all at once below
         failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     return failures
