@@ -36,8 +36,8 @@ from app.core.jobs import (
     webhook_recovery_job_id,
 )
 from app.db.session import transaction
-from app.integrations.woocommerce.errors import WooAuthError, WooError
-from app.integrations.zoho.errors import ZohoAuthError, ZohoError
+from app.integrations.woocommerce.errors import WooAuthError, WooError, WooTargetRefused
+from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoTargetRefused
 from app.logs.service import entry, purge_logs, write_logs
 from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, WebhookEvent
 from app.syncs.immediate import ItemResult, sync_items_now
@@ -101,7 +101,9 @@ async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
         return None
     try:
         outcomes, run_id = await _sync_items(ctx, connection, item_ids)
-    except (ZohoAuthError, WooAuthError) as exc:  # a verdict: retrying cannot help
+    # Verdicts: retrying cannot help. The events fail with the reason; once the connection is
+    # fixed, the catch-up finds the changes they announced.
+    except (ZohoAuthError, WooAuthError, ZohoTargetRefused, WooTargetRefused) as exc:
         await _settle(ctx, connection_id, started, _verdict(item_ids, EventOutcome.FAILED, str(exc)))
         return None
     except (ZohoError, WooError) as exc:  # unavailable, throttled or out of quota: wait, keep them queued
