@@ -17,7 +17,7 @@ from app.connections.schemas import (
     WooRead,
     ZohoRead,
 )
-from app.core.crypto import decrypt_json, encrypt_json
+from app.core.crypto import Keyring
 from app.core.errors import NotFound
 from app.models import Connection
 
@@ -32,11 +32,14 @@ PLAIN_COLUMNS = {
 }
 
 
-async def create_connection(session: AsyncSession, data: ConnectionCreate, *, secret_key: str) -> Connection:
-    """Store a new connection; secrets go into the encrypted blob only."""
+async def create_connection(session: AsyncSession, data: ConnectionCreate, *, keyring: Keyring) -> Connection:
+    """Store a new connection; secrets go into the encrypted blob only, sealed for its id (so
+    the id is chosen here, not at flush)."""
     credentials = _collect_secrets(data.zoho, "zoho") | _collect_secrets(data.woocommerce, "woocommerce")
     credentials["wp_username"] = data.woocommerce.wp_username
+    connection_id = uuid.uuid4()
     connection = Connection(
+        id=connection_id,
         name=data.name,
         zoho_organization_id=data.zoho.organization_id,
         zoho_data_center=data.zoho.data_center,
@@ -44,7 +47,7 @@ async def create_connection(session: AsyncSession, data: ConnectionCreate, *, se
         zoho_accounts_base_url=_url(data.zoho.accounts_base_url),
         woo_base_url=_url(data.woocommerce.base_url) or "",
         woo_verify_tls=data.woocommerce.verify_tls,
-        credentials=encrypt_json(secret_key, credentials),
+        credentials=keyring.seal(credentials, connection_id=connection_id, purpose="credentials"),
         settings=data.settings.model_dump(mode="json"),
     )
     session.add(connection)
@@ -65,11 +68,11 @@ async def list_connections(session: AsyncSession) -> list[Connection]:
 
 
 async def update_connection(session: AsyncSession, connection: Connection, data: ConnectionUpdate, *,
-                            secret_key: str) -> Connection:
+                            keyring: Keyring) -> Connection:
     """Apply a partial update; settings sent are merged into the current settings."""
     if data.name is not None:
         connection.name = data.name
-    credentials = decrypt_json(secret_key, connection.credentials)
+    credentials = credentials_of(connection, keyring=keyring)
     for section in ("zoho", "woocommerce"):
         patch = getattr(data, section)
         if patch is None:
@@ -84,7 +87,7 @@ async def update_connection(session: AsyncSession, connection: Connection, data:
                 credentials[field] = value
             else:
                 setattr(connection, column, _url(value) if field.endswith("url") else value)
-    connection.credentials = encrypt_json(secret_key, credentials)
+    connection.credentials = keyring.seal(credentials, connection_id=connection.id, purpose="credentials")
     if data.settings is not None:
         merged = connection.settings | data.settings.model_dump(mode="json", exclude_unset=True)
         connection.settings = ConnectionSettings.model_validate(merged).model_dump(mode="json")
@@ -102,13 +105,13 @@ def connection_settings(connection: Connection) -> ConnectionSettings:
     return ConnectionSettings.model_validate(connection.settings)
 
 
-def credentials_of(connection: Connection, *, secret_key: str) -> dict[str, Any]:
-    return decrypt_json(secret_key, connection.credentials)
+def credentials_of(connection: Connection, *, keyring: Keyring) -> dict[str, Any]:
+    return keyring.open(connection.credentials, connection_id=connection.id, purpose="credentials")
 
 
-def to_read(connection: Connection, *, secret_key: str) -> ConnectionRead:
+def to_read(connection: Connection, *, keyring: Keyring) -> ConnectionRead:
     """The API view: every secret redacted."""
-    credentials = decrypt_json(secret_key, connection.credentials)
+    credentials = credentials_of(connection, keyring=keyring)
     return ConnectionRead(
         id=connection.id,
         name=connection.name,
