@@ -44,6 +44,24 @@ def migrate() -> None:
     console.print("database is up to date")
 
 
+@cli.command("rotate-keys")
+def rotate_keys(batch_size: int = typer.Option(100, min=1, help="Connections re-sealed per transaction")) -> None:
+    """Re-encrypt every stored secret with SECRET_KEY, bound to its connection: run it after
+    upgrading and after moving the old key to SECRET_KEYS; then the old key can go."""
+    import asyncio
+
+    from app.connections.rotation import rotate_with_settings
+    from app.core.crypto import CredentialsUnreadable
+
+    settings = settings_or_exit()
+    try:
+        report = asyncio.run(rotate_with_settings(settings, batch_size=batch_size))
+    except CredentialsUnreadable as exc:
+        typer.echo(f"skubridge: rotate-keys refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"rewrote {report.rewritten} of {report.examined} connections with the current SECRET_KEY")
+
+
 @cli.command()
 def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the REST API (and Zoho's webhooks)."""
