@@ -1,14 +1,18 @@
 # skubridge service image.
 #
 #   docker build -t skubridge .
-#   docker run -e DATABASE_URL=... -e REDIS_URL=... -p 8000:8000 skubridge          # API
-#   docker run -e DATABASE_URL=... -e REDIS_URL=... skubridge skubridge worker      # arq worker
-#   docker run -e DATABASE_URL=... skubridge skubridge migrate                     # migrations
+#   export API_TOKEN=... SECRET_KEY=...   # each: python -c "import secrets; print(secrets.token_urlsafe(32))"
+#   docker run -e DATABASE_URL=... -e REDIS_URL=... -e API_TOKEN -e SECRET_KEY -p 8000:8000 skubridge       # API
+#   docker run -e DATABASE_URL=... -e REDIS_URL=... -e API_TOKEN -e SECRET_KEY skubridge skubridge worker   # worker
+#   docker run -e DATABASE_URL=... -e API_TOKEN -e SECRET_KEY skubridge skubridge migrate                 # migrations
+#   docker run -e DATABASE_URL=... -e API_TOKEN -e SECRET_KEY -e SECRET_KEYS skubridge skubridge rotate-keys
 #
-# The same image runs the worker: override the command with `skubridge worker`.
+# The same image runs the worker: override the command with `skubridge worker`. The image is
+# production: without API_TOKEN and SECRET_KEY (at least 32 characters each) it refuses to start.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV ENVIRONMENT=production \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -16,8 +16,11 @@ BIN := $(VENV)/bin
 
 DATABASE_URL ?= postgresql+asyncpg://skubridge:skubridge@127.0.0.1:5432/skubridge
 REDIS_URL ?= redis://127.0.0.1:6379/0
+# A developer's make api / worker / migrate run with the development secrets; the service
+# itself (and the Docker image) defaults to production, which refuses them.
+ENVIRONMENT ?= development
 PYTEST_ARGS ?=
-export DATABASE_URL REDIS_URL
+export DATABASE_URL REDIS_URL ENVIRONMENT
 
 .PHONY: help venv lock demo test bench bench-catalogue bench-plan bench-webhook migrate api worker clean
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from app.config import get_settings
+from app.config import ConfigError, Settings, get_settings
 
 cli = typer.Typer(help="skubridge: keeps WooCommerce stores in step with Zoho Inventory.", no_args_is_help=True)
 sync_cli = typer.Typer(help="Start and watch manual syncs (through the REST API).", no_args_is_help=True)
@@ -24,13 +24,42 @@ FINAL = {"completed", "failed", "cancelled"}
 ApiUrl = Annotated[str, typer.Option(envvar="SKUBRIDGE_API_URL", help="The API's base URL")]
 
 
+def settings_or_exit() -> Settings:
+    """The settings, checked before anything starts: a bad configuration (public or short
+    secrets outside development, see app/config.py) ends the command with its message on
+    stderr and exit code 1, not a traceback from deep inside the server."""
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        typer.echo(f"skubridge: refusing to start: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @cli.command()
 def migrate() -> None:
     """Apply database migrations."""
     from app.db.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    upgrade(settings_or_exit().database_url)
     console.print("database is up to date")
+
+
+@cli.command("rotate-keys")
+def rotate_keys(batch_size: int = typer.Option(100, min=1, help="Connections re-sealed per transaction")) -> None:
+    """Re-encrypt every stored secret with SECRET_KEY, bound to its connection: run it after
+    upgrading and after moving the old key to SECRET_KEYS; then the old key can go."""
+    import asyncio
+
+    from app.connections.rotation import rotate_with_settings
+    from app.core.crypto import CredentialsUnreadable
+
+    settings = settings_or_exit()
+    try:
+        report = asyncio.run(rotate_with_settings(settings, batch_size=batch_size))
+    except CredentialsUnreadable as exc:
+        typer.echo(f"skubridge: rotate-keys refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"rewrote {report.rewritten} of {report.examined} connections with the current SECRET_KEY")
 
 
 @cli.command()
@@ -38,6 +67,7 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the REST API (and Zoho's webhooks)."""
     import uvicorn
 
+    settings_or_exit()
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="warning")
 
@@ -47,6 +77,7 @@ def worker(burst: bool = typer.Option(False, help="Exit when the queue is empty"
     """Run an arq worker (runs, recovery)."""
     from arq.worker import run_worker
 
+    settings_or_exit()  # before workers.settings, which reads the settings as it is imported
     from workers.settings import WorkerSettings
 
     run_worker(WorkerSettings, burst=burst)  # type: ignore[arg-type]
@@ -166,7 +197,7 @@ def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> d
 
 
 def _client(api_url: str) -> httpx.Client:
-    token = os.environ.get("API_TOKEN") or get_settings().api_token.get_secret_value()
+    token = os.environ.get("API_TOKEN") or settings_or_exit().api_token.get_secret_value()
     return httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 

@@ -1,29 +1,44 @@
 """Service settings, read once from the environment.
 
-Secrets are `SecretStr` so they never show in a repr or a log line. Outside development the
-service refuses to start with the development defaults for `API_TOKEN` and `SECRET_KEY`.
+Secrets are `SecretStr` so they never show in a repr or a log line. `ENVIRONMENT` defaults to
+`production`: unless it is explicitly `development` or `test`, the service refuses to start
+when `API_TOKEN` or `SECRET_KEY` is unset, the public development default, or shorter than
+32 characters, so a deployment that forgot to configure them stops with a message instead of
+serving a token printed in the README. `SECRET_KEYS` (old keys, decrypt only) are not held to
+that rule: reading what an old, weak key sealed is how an operator moves off it.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_API_TOKEN = "dev-token"
 DEV_SECRET_KEY = "dev-secret-key-change-me"
+MIN_SECRET_CHARS = 32
+RELAXED_ENVIRONMENTS = ("development", "test")
+MAKE_A_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+class ConfigError(Exception):
+    """The environment does not make a usable configuration; the message says what to set."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "postgresql+asyncpg://skubridge:skubridge@127.0.0.1:5432/skubridge"
     redis_url: str = "redis://127.0.0.1:6379/0"
     api_token: SecretStr = SecretStr(DEV_API_TOKEN)
+    # SECRET_KEY seals every stored secret; SECRET_KEYS (a comma-separated or JSON list) are
+    # older keys, tried only to open what they sealed, until `skubridge rotate-keys` re-seals it.
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    secret_keys: SecretStr = SecretStr("")
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     # Production refuses store and Zoho URLs on loopback, private, link-local and other
@@ -65,16 +80,75 @@ class Settings(BaseSettings):
     # (code 1070) above 5 on free plans and 10 on paid ones.
     zoho_max_concurrency: int = Field(default=5, ge=1)
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _lower_case_environment(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _secret_keys_parse(cls, value: SecretStr) -> SecretStr:
+        _parse_keys(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_production(self) -> "Settings":
-        if self.environment == "production":
-            if self.api_token.get_secret_value() == DEV_API_TOKEN:
-                raise ValueError("API_TOKEN must be set in production")
-            if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
-                raise ValueError("SECRET_KEY must be set in production")
+    def _refuse_weak_secrets(self) -> "Settings":
+        """Outside development and test, public or short secrets stop the service at start-up."""
+        if self.environment in RELAXED_ENVIRONMENTS:
+            return self
+        problems = [problem for problem in (self._weakness("api_token", DEV_API_TOKEN),
+                                            self._weakness("secret_key", DEV_SECRET_KEY)) if problem]
+        if problems:
+            raise ValueError(
+                f"{'; '.join(problems)} (ENVIRONMENT={self.environment}). Make each one with: {MAKE_A_SECRET}"
+                "; on a developer's machine only, set ENVIRONMENT=development to accept the defaults")
         return self
+
+    def _weakness(self, field: str, dev_default: str) -> str | None:
+        value, name = getattr(self, field).get_secret_value(), field.upper()
+        if field not in self.model_fields_set:
+            return f"{name} is not set"
+        if value == dev_default:
+            return f"{name} is the public development default"
+        if len(value) < MIN_SECRET_CHARS:
+            return f"{name} is shorter than {MIN_SECRET_CHARS} characters"
+        return None
+
+    @property
+    def old_secret_keys(self) -> list[str]:
+        """SECRET_KEYS as a list, in the order given."""
+        return _parse_keys(self.secret_keys.get_secret_value())
+
+
+def _parse_keys(raw: str) -> list[str]:
+    """A JSON list of strings when it starts with `[`, else comma-separated (spaces around
+    each key dropped); empty entries dropped."""
+    if not raw.strip().startswith("["):
+        return [key.strip() for key in raw.split(",") if key.strip()]
+    try:
+        keys = json.loads(raw)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise ValueError("must be a JSON list of strings or a comma-separated list")
+    return [key for key in keys if key]
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, or a `ConfigError` whose message names each variable to fix (a start-up
+    stops with it instead of a validation traceback)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per problem, each naming its environment variable."""
+    lines = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{field}: {message}" if field else message)
+    return "\n".join(lines)

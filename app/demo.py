@@ -3,6 +3,10 @@
 Starts the Zoho Inventory simulator (a generated catalogue), the WooCommerce simulator, the API
 and a worker as separate processes, creates a connection over the API, runs a full sync with a
 live progress bar, then keeps everything serving until Ctrl-C.
+
+The demo runs with ENVIRONMENT=development, and so do the processes it starts: it talks only
+to its own simulators, so the development API token and SECRET_KEY are accepted (anywhere
+else an unset ENVIRONMENT means production, which refuses them).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ BIN = Path(sys.executable).parent
 
 
 def run_demo(*, items: int, api_port: int) -> None:
+    os.environ["ENVIRONMENT"] = "development"  # inherited by every process started below
+    get_settings.cache_clear()
     settings = get_settings()
     ports = {name: _port(default) for name, default in (("zoho", 8101), ("woo", 8102), ("api", api_port))}
     env = dict(os.environ, PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['api']}")

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from common import ROOT, prepare_database
@@ -29,7 +30,7 @@ import httpx  # noqa: E402
 from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
-from app.core.crypto import decrypt_json  # noqa: E402
+from app.core.crypto import Keyring  # noqa: E402
 from app.demo import demo_connection_body  # noqa: E402
 from app.integrations.simserver import ServerThread, free_port  # noqa: E402
 from app.integrations.woocommerce.simulator.app import create_app as create_woo  # noqa: E402
@@ -169,7 +170,8 @@ async def read_secret(settings, connection_id: str) -> str:
     async with engine.connect() as conn:
         token = await conn.scalar(text("SELECT webhook_secret FROM connections WHERE id = :id"), {"id": connection_id})
     await engine.dispose()
-    return decrypt_json(settings.secret_key.get_secret_value(), token)["secret"]
+    return Keyring.from_settings(settings).open(token, connection_id=uuid.UUID(connection_id),
+                                                purpose="webhook_secret")["secret"]
 
 
 async def intake(args: argparse.Namespace, port: int, connection_id: str, secret: str, zoho_state) -> None:

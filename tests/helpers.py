@@ -108,3 +108,18 @@ def store_products(woo_url: str) -> list[dict[str, Any]]:
 
 def store_by_sku(woo_url: str) -> dict[str, dict[str, Any]]:
     return {p["sku"]: p for p in store_products(woo_url)}
+
+
+def legacy_blob(secret_key: str, data: dict[str, Any]) -> str:
+    """A secret as stored before blobs were bound to their connection: one Fernet key per
+    SECRET_KEY (HKDF salt b"skubridge-credentials"), no prefix. Written out here, not taken from
+    app/, so the format stays pinned."""
+    import base64
+    import json
+
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"skubridge-credentials", info=b"fernet").derive(secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(key)).encrypt(json.dumps(data, separators=(",", ":")).encode()).decode()

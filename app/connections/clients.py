@@ -19,7 +19,7 @@ def target_policy(ctx: AppContext) -> TargetPolicy:
 
 
 def zoho_client_for(connection: Connection, ctx: AppContext) -> ZohoClient:
-    creds = credentials_of(connection, secret_key=ctx.secret_key)
+    creds = credentials_of(connection, keyring=ctx.keyring)
     return ZohoClient(
         organization_id=connection.zoho_organization_id,
         client_id=creds["client_id"],
@@ -36,7 +36,7 @@ def zoho_client_for(connection: Connection, ctx: AppContext) -> ZohoClient:
 
 
 def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
-    creds = credentials_of(connection, secret_key=ctx.secret_key)
+    creds = credentials_of(connection, keyring=ctx.keyring)
     return WooClient(
         base_url=connection.woo_base_url,
         consumer_key=creds["consumer_key"],
@@ -50,7 +50,7 @@ def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
 
 def wp_media_for(connection: Connection, ctx: AppContext) -> WordPressMedia | None:
     """The WordPress media client, when the connection has an application password."""
-    creds = credentials_of(connection, secret_key=ctx.secret_key)
+    creds = credentials_of(connection, keyring=ctx.keyring)
     if not creds.get("wp_username") or not creds.get("wp_application_password"):
         return None
     return WordPressMedia(

@@ -21,26 +21,26 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConnectionRead)
 async def create_connection(body: ConnectionCreate, session: Session, ctx: Ctx) -> ConnectionRead:
-    connection = await service.create_connection(session, body, secret_key=ctx.secret_key, targets=target_policy(ctx))
-    return service.to_read(connection, secret_key=ctx.secret_key)
+    connection = await service.create_connection(session, body, keyring=ctx.keyring, targets=target_policy(ctx))
+    return service.to_read(connection, keyring=ctx.keyring)
 
 
 @router.get("", response_model=list[ConnectionRead], responses=errors(409))
 async def list_connections(session: Session, ctx: Ctx) -> list[ConnectionRead]:
-    return [service.to_read(c, secret_key=ctx.secret_key) for c in await service.list_connections(session)]
+    return [service.to_read(c, keyring=ctx.keyring) for c in await service.list_connections(session)]
 
 
 @router.get("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
 async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> ConnectionRead:
-    return service.to_read(await service.get_connection(session, connection_id), secret_key=ctx.secret_key)
+    return service.to_read(await service.get_connection(session, connection_id), keyring=ctx.keyring)
 
 
 @router.patch("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
 async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
     connection = await service.get_connection(session, connection_id)
-    connection = await service.update_connection(session, connection, body, secret_key=ctx.secret_key,
+    connection = await service.update_connection(session, connection, body, keyring=ctx.keyring,
                                                  targets=target_policy(ctx))
-    return service.to_read(connection, secret_key=ctx.secret_key)
+    return service.to_read(connection, keyring=ctx.keyring)
 
 
 @router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 502))

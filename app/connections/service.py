@@ -26,7 +26,7 @@ from app.connections.schemas import (
     WooRead,
     ZohoRead,
 )
-from app.core.crypto import decrypt_json, encrypt_json
+from app.core.crypto import Keyring
 from app.core.errors import NotFound
 from app.integrations.targets import TargetPolicy, TargetRefused
 from app.models import Connection
@@ -49,13 +49,16 @@ REPOINT_SECRETS = {"zoho": ("client_secret", "refresh_token"),
 TARGET_URLS = {"zoho": ("api_base_url", "accounts_base_url"), "woocommerce": ("base_url",)}
 
 
-async def create_connection(session: AsyncSession, data: ConnectionCreate, *, secret_key: str,
+async def create_connection(session: AsyncSession, data: ConnectionCreate, *, keyring: Keyring,
                             targets: TargetPolicy) -> Connection:
-    """Store a new connection; secrets go into the encrypted blob only."""
+    """Store a new connection; secrets go into the encrypted blob only, sealed for its id (so
+    the id is chosen here, not at flush)."""
     _refuse(await _target_problems(data, targets))
     credentials = _collect_secrets(data.zoho, "zoho") | _collect_secrets(data.woocommerce, "woocommerce")
     credentials["wp_username"] = data.woocommerce.wp_username
+    connection_id = uuid.uuid4()
     connection = Connection(
+        id=connection_id,
         name=data.name,
         zoho_organization_id=data.zoho.organization_id,
         zoho_data_center=data.zoho.data_center,
@@ -63,7 +66,7 @@ async def create_connection(session: AsyncSession, data: ConnectionCreate, *, se
         zoho_accounts_base_url=_url(data.zoho.accounts_base_url),
         woo_base_url=_url(data.woocommerce.base_url) or "",
         woo_verify_tls=data.woocommerce.verify_tls,
-        credentials=encrypt_json(secret_key, credentials),
+        credentials=keyring.seal(credentials, connection_id=connection_id, purpose="credentials"),
         settings=data.settings.model_dump(mode="json"),
     )
     session.add(connection)
@@ -84,10 +87,10 @@ async def list_connections(session: AsyncSession) -> list[Connection]:
 
 
 async def update_connection(session: AsyncSession, connection: Connection, data: ConnectionUpdate, *,
-                            secret_key: str, targets: TargetPolicy) -> Connection:
+                            keyring: Keyring, targets: TargetPolicy) -> Connection:
     """Apply a partial update; settings sent are merged into the current settings. Nothing
     changes when any part is refused."""
-    credentials = decrypt_json(secret_key, connection.credentials)
+    credentials = credentials_of(connection, keyring=keyring)
     _refuse(_missing_secrets(connection, credentials, data) + await _target_problems(data, targets))
     settings = _merged_settings(connection, data)
     if data.name is not None:
@@ -96,7 +99,7 @@ async def update_connection(session: AsyncSession, connection: Connection, data:
         patch = getattr(data, section)
         if patch is not None:
             _apply_section(connection, credentials, section, patch)
-    connection.credentials = encrypt_json(secret_key, credentials)
+    connection.credentials = keyring.seal(credentials, connection_id=connection.id, purpose="credentials")
     connection.settings = settings
     await session.flush()
     await session.refresh(connection)
@@ -112,13 +115,13 @@ def connection_settings(connection: Connection) -> ConnectionSettings:
     return ConnectionSettings.model_validate(connection.settings)
 
 
-def credentials_of(connection: Connection, *, secret_key: str) -> dict[str, Any]:
-    return decrypt_json(secret_key, connection.credentials)
+def credentials_of(connection: Connection, *, keyring: Keyring) -> dict[str, Any]:
+    return keyring.open(connection.credentials, connection_id=connection.id, purpose="credentials")
 
 
-def to_read(connection: Connection, *, secret_key: str) -> ConnectionRead:
+def to_read(connection: Connection, *, keyring: Keyring) -> ConnectionRead:
     """The API view: every secret redacted."""
-    credentials = decrypt_json(secret_key, connection.credentials)
+    credentials = credentials_of(connection, keyring=keyring)
     return ConnectionRead(
         id=connection.id,
         name=connection.name,

@@ -4,12 +4,14 @@ Zoho budget. Built once per process (API lifespan, worker start-up) and closed a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.core.crypto import Keyring
 from app.db.session import create_engine, create_sessionmaker
 from app.integrations.zoho.ratelimit import ZohoBudget
 
@@ -23,9 +25,10 @@ class AppContext:
     budget: ZohoBudget
     owns_redis: bool = True
 
-    @property
-    def secret_key(self) -> str:
-        return self.settings.secret_key.get_secret_value()
+    @cached_property
+    def keyring(self) -> Keyring:
+        """SECRET_KEY and SECRET_KEYS, built once from this context's settings."""
+        return Keyring.from_settings(self.settings)
 
     async def close(self) -> None:
         if self.owns_redis:

@@ -18,7 +18,6 @@ from fastapi import Request
 from sqlalchemy import select
 
 from app.core.context import AppContext
-from app.core.crypto import decrypt_json
 from app.core.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from app.models import Connection, EventOutcome
 from app.webhooks.recorder import EventRecorder
@@ -60,7 +59,8 @@ class HookConfigCache:
         if row is None:
             self._entries.pop(connection_id, None)
             return None
-        secret = decrypt_json(ctx.secret_key, row.webhook_secret)["secret"] if row.webhook_secret else None
+        secret = (ctx.keyring.open(row.webhook_secret, connection_id=connection_id, purpose="webhook_secret")["secret"]
+                  if row.webhook_secret else None)
         config = HookConfig(row.webhook_enabled, row.webhook_active, secret, time.monotonic())
         self._entries[connection_id] = config
         return config

@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connections.clients import zoho_client_for
 from app.connections.service import delete_connection, get_connection
 from app.core.context import AppContext
-from app.core.crypto import encrypt_json
 from app.core.errors import Conflict, UpstreamError
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import transaction
@@ -104,9 +103,10 @@ async def _record_enabled(ctx: AppContext, connection: Connection, secret: str, 
     since they were read."""
     async with transaction(ctx.sessionmaker) as session:
         watermark = await _last_manual_start(session, connection.id) or await session.scalar(select(func.now()))
+        sealed = ctx.keyring.seal({"secret": secret}, connection_id=connection.id, purpose="webhook_secret")
         result = await session.execute(_unchanged(connection).values(
-            webhook_secret=encrypt_json(ctx.secret_key, {"secret": secret}), zoho_webhook_id=webhook_id,
-            zoho_workflow_id=workflow_id, webhook_enabled=True, webhook_active=True, catchup_watermark=watermark))
+            webhook_secret=sealed, zoho_webhook_id=webhook_id, zoho_workflow_id=workflow_id, webhook_enabled=True,
+            webhook_active=True, catchup_watermark=watermark))
         if not result.rowcount:
             return False
         await _log(session, connection, f"webhook enabled: Zoho webhook {webhook_id} and workflow {workflow_id}")

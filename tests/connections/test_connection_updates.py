@@ -30,7 +30,7 @@ async def create(api, **changes) -> dict:
 
 async def stored_credentials(ctx, connection_id: str) -> dict:
     async with ctx.sessionmaker() as session:
-        return credentials_of(await get_connection(session, uuid.UUID(connection_id)), secret_key=ctx.secret_key)
+        return credentials_of(await get_connection(session, uuid.UUID(connection_id)), keyring=ctx.keyring)
 
 
 async def patch(api, connection: dict, body: dict):

@@ -34,7 +34,7 @@ async def test_create_read_list_update_delete(api, ctx):
     from app.connections.service import credentials_of, get_connection
     async with ctx.sessionmaker() as session:
         stored = await get_connection(session, uuid.UUID(conn["id"]))
-        creds = credentials_of(stored, secret_key=ctx.secret_key)
+        creds = credentials_of(stored, keyring=ctx.keyring)
     assert creds["consumer_secret"] == "cs_new" and creds["consumer_key"] == "ck_demo"
 
     assert (await api.delete(f"/api/v1/connections/{conn['id']}")).status_code == 204

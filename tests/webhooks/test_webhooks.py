@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.core.crypto import decrypt_json
 from app.models import Connection, WebhookEvent
 from app.webhooks.signature import sign
 from tests.helpers import create_connection, sim, start_run, store_by_sku, wait_for_run
@@ -46,7 +45,8 @@ def worker_started(worker) -> bool:
 async def secret_of(ctx, connection_id: str) -> str:
     async with ctx.sessionmaker() as session:
         connection = await session.get(Connection, uuid.UUID(connection_id))
-        return decrypt_json(ctx.secret_key, connection.webhook_secret)["secret"]
+        sealed = connection.webhook_secret
+    return ctx.keyring.open(sealed, connection_id=connection.id, purpose="webhook_secret")["secret"]
 
 
 async def deliver(api, ctx, connection_id: str, item: dict, *, secret: str | None = None, query: dict | None = None,
