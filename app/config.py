@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    # The largest request body the API reads (Zoho's webhook intake has its own limit below);
+    # a larger one is refused with 413 without being read.
+    api_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     # arq queue name: lets several deployments (or test sessions) share one Redis.
     queue_name: str = "skubridge:queue"

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import require_token
+from app.api.guard import EdgeGuard
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.core.context import AppContext, open_context
@@ -27,6 +28,7 @@ from app.previews.router import router as previews_router
 from app.webhooks.router import INTAKE_ROUTE, router as webhooks_router
 
 RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
+API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     app = FastAPI(title="skubridge", version="0.1.0", lifespan=lifespan,
                   description="Keeps WooCommerce stores in step with Zoho Inventory.")
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
     for router in (connections_router, syncs_router, logs_router, webhooks_router, previews_router):
         api.include_router(router)
     app.include_router(api)
@@ -55,6 +57,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(_ops_router())
     app.include_router(images_router)
     _install_error_handlers(app)
+    app.add_middleware(EdgeGuard, api_token=settings.api_token,
+                       max_body_bytes=settings.api_max_body_bytes, token_prefix=API_PREFIX,
+                       own_body_routes=[INTAKE_ROUTE])
     return app
 
 
@@ -116,7 +121,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        name = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(exc.status_code, "HTTPError")
         return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
