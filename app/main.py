@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import require_token
+from app.api.failures import RETRY_AFTER_S, install_failure_handlers
 from app.api.guard import EdgeGuard
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
@@ -29,6 +31,9 @@ from app.webhooks.router import INTAKE_ROUTE, router as webhooks_router
 
 RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
 API_PREFIX = "/api/v1"
+# A readiness probe must answer within the orchestrator's timeout even when Postgres or Redis
+# is a black hole rather than a refused connection.
+READY_CHECK_TIMEOUT_S = 2.0
 
 
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(_ops_router())
     app.include_router(images_router)
     _install_error_handlers(app)
+    install_failure_handlers(app)
     app.add_middleware(EdgeGuard, api_token=settings.api_token,
                        max_body_bytes=settings.api_max_body_bytes, token_prefix=API_PREFIX,
                        own_body_routes=[INTAKE_ROUTE])
@@ -73,10 +79,12 @@ def _ops_router() -> APIRouter:
     @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
         ctx: AppContext = request.app.state.ctx
-        checks = {"postgres": await _check_postgres(ctx), "redis": await _check_redis(ctx)}
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        postgres, redis = await asyncio.gather(_bounded(_check_postgres(ctx)), _bounded(_check_redis(ctx)))
+        checks = {"postgres": postgres, "redis": redis}
+        if all(value == "ok" for value in checks.values()):
+            return JSONResponse({"status": "ok", "checks": checks})
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
@@ -88,6 +96,14 @@ def _ops_router() -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+async def _bounded(check: Awaitable[str]) -> str:
+    try:
+        async with asyncio.timeout(READY_CHECK_TIMEOUT_S):
+            return await check
+    except TimeoutError:
+        return f"error: no answer within {READY_CHECK_TIMEOUT_S:g} s"
 
 
 async def _check_postgres(ctx: AppContext) -> str:
