@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Production refuses store and Zoho URLs on loopback, private, link-local and other
     # non-public addresses (app/integrations/targets.py); true allows them.
     allow_private_targets: bool = False
+    # The largest request body the API reads (Zoho's webhook intake has its own limit below);
+    # a larger one is refused with 413 without being read.
+    api_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     # arq queue name: lets several deployments (or test sessions) share one Redis.
     queue_name: str = "skubridge:queue"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -15,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import require_token
 from app.api.responses import API_ERRORS
+from app.api.failures import RETRY_AFTER_S, install_failure_handlers
+from app.api.guard import EdgeGuard
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.core.context import AppContext, open_context
@@ -38,6 +41,10 @@ class Readiness(BaseModel):
 
 
 RUNS_BY_STATUS = Gauge("skubridge_runs", "Sync runs by status.", ["status"])
+API_PREFIX = "/api/v1"
+# A readiness probe must answer within the orchestrator's timeout even when Postgres or Redis
+# is a black hole rather than a refused connection.
+READY_CHECK_TIMEOUT_S = 2.0
 
 
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
@@ -58,7 +65,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     app = FastAPI(title="skubridge", version="0.1.0", lifespan=lifespan,
                   description="Keeps WooCommerce stores in step with Zoho Inventory.")
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=API_ERRORS)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)], responses=API_ERRORS)
     for router in (connections_router, syncs_router, logs_router, webhooks_router, previews_router):
         api.include_router(router)
     app.include_router(api)
@@ -66,6 +73,10 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(_ops_router())
     app.include_router(images_router)
     _install_error_handlers(app)
+    install_failure_handlers(app)
+    app.add_middleware(EdgeGuard, api_token=settings.api_token,
+                       max_body_bytes=settings.api_max_body_bytes, token_prefix=API_PREFIX,
+                       own_body_routes=[INTAKE_ROUTE])
     return app
 
 
@@ -80,10 +91,12 @@ def _ops_router() -> APIRouter:
                 responses={503: {"model": Readiness, "description": "Postgres or Redis is unreachable"}})
     async def readyz(request: Request) -> JSONResponse:
         ctx: AppContext = request.app.state.ctx
-        checks = {"postgres": await _check_postgres(ctx), "redis": await _check_redis(ctx)}
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        postgres, redis = await asyncio.gather(_bounded(_check_postgres(ctx)), _bounded(_check_redis(ctx)))
+        checks = {"postgres": postgres, "redis": redis}
+        if all(value == "ok" for value in checks.values()):
+            return JSONResponse({"status": "ok", "checks": checks})
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @router.get("/metrics", response_class=PlainTextResponse,
                 responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
@@ -96,6 +109,14 @@ def _ops_router() -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+async def _bounded(check: Awaitable[str]) -> str:
+    try:
+        async with asyncio.timeout(READY_CHECK_TIMEOUT_S):
+            return await check
+    except TimeoutError:
+        return f"error: no answer within {READY_CHECK_TIMEOUT_S:g} s"
 
 
 async def _check_postgres(ctx: AppContext) -> str:
@@ -129,7 +150,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        name = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        name = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(exc.status_code, "HTTPError")
         return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

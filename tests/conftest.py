@@ -144,8 +144,8 @@ def worker(settings, database):
     """Start real arq worker processes on demand; all are stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        process = WorkerProcess.start()
+    def start(**options) -> WorkerProcess:
+        process = WorkerProcess.start(**options)
         started.append(process)
         return process
 

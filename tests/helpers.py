@@ -28,10 +28,13 @@ class WorkerProcess:
     process: subprocess.Popen
 
     @classmethod
-    def start(cls) -> "WorkerProcess":
+    def start(cls, *, env: dict[str, str] | None = None, log_file: Path | None = None) -> "WorkerProcess":
+        """`env` is laid over the test environment; `log_file` receives the worker's log lines
+        (by default they are appended to .pytest-worker.log)."""
         command = [str(Path(sys.executable).parent / "skubridge"), "worker"]
-        process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL,
-                                   stderr=open(ROOT / ".pytest-worker.log", "ab"))
+        with open(log_file or ROOT / ".pytest-worker.log", "ab") as log:
+            process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+                                       stdout=subprocess.DEVNULL, stderr=log)
         return cls(process)
 
     def kill(self) -> None:

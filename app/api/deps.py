@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.guard import token_refusal
 from app.core.context import AppContext
 from app.core.errors import Unauthorized
 from app.core.jobs import drop_jobs, flush_jobs
@@ -37,13 +37,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 async def require_token(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    expected = request.app.state.ctx.settings.api_token.get_secret_value()
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("send the API token as 'Authorization: Bearer <API_TOKEN>'")
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise Unauthorized("the API token is not valid")
+    """Declares the bearer scheme in the OpenAPI document. The edge guard (app/api/guard.py) has
+    already refused a request without the token, before its body was read; this applies the
+    same rule again for any route mounted outside it."""
+    refusal = token_refusal(request.headers.get("authorization"),
+                            request.app.state.ctx.settings.api_token.get_secret_value())
+    if refusal:
+        raise Unauthorized(refusal)
 
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]

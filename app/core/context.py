@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -39,11 +38,21 @@ class AppContext:
 async def open_context(settings: Settings, *, redis: ArqRedis | None = None) -> AppContext:
     engine = create_engine(settings.database_url)
     owns_redis = redis is None
-    redis = redis or await create_pool(redis_settings(settings), default_queue_name=settings.queue_name)
+    redis = redis or redis_pool(settings)
     budget = ZohoBudget(redis_url=settings.redis_url, redis=redis, per_minute=settings.zoho_requests_per_minute,
                         daily_limit=settings.zoho_daily_limit, max_concurrency=settings.zoho_max_concurrency)
     return AppContext(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), redis=redis,
                       budget=budget, owns_redis=owns_redis)
+
+
+def redis_pool(settings: Settings) -> ArqRedis:
+    """A pool that connects on first use. arq's create_pool pings Redis first (five tries, a
+    second apart) and raises when it is down, so an API started during a Redis outage would
+    exit instead of answering 503 until Redis is back. A connect that hangs gives up after a
+    second, as arq's does."""
+    redis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=redis_settings(settings).conn_timeout)
+    redis.default_queue_name = settings.queue_name
+    return redis
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

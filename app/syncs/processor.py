@@ -178,7 +178,7 @@ class BatchProcessor:
         freed = [r.store_id for r in results if r.ok and r.store_id]
         for result in results:
             if not result.ok:
-                log.warning("sync.free_failed", store_id=result.store_id, code=result.error_code)
+                log.warning("sync.free_failed", store_id=result.store_id, error_code=result.error_code)
         if freed:
             async with transaction(self.ctx.sessionmaker) as session:
                 await session.execute(_RETIRE_LINKS, {"connection_id": self.connection_id, "ids": freed})
