@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             yield
         finally:
             if hasattr(app.state, "webhook_intake"):
-                await app.state.webhook_intake[1].aclose()
+                await app.state.webhook_intake.aclose()
             if owned:
                 await app.state.ctx.close()
 

@@ -101,7 +101,7 @@ async def api(ctx, settings) -> httpx.AsyncClient:
                                  headers={"Authorization": "Bearer test-token"}) as client:
         yield client
     if hasattr(app.state, "webhook_intake"):  # no lifespan runs under ASGITransport
-        await app.state.webhook_intake[1].aclose()
+        await app.state.webhook_intake.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """Zoho's webhook intake: verify, record, enqueue, answer, in milliseconds.
 
-Order matters: the body is read with a hard limit, the signature is checked over the raw bytes
-before anything parses them, and only then is the JSON read. Every request for a known
-connection leaves an event row with its outcome; the sync itself happens in a job.
+Order matters: a header that cannot be a signature is refused before the body is read, the body
+is read with a hard limit, the signature is checked over the raw bytes before anything parses
+them, and only then is the JSON read. A verified request leaves an event row with its outcome
+(a signed body that is not an item too: only Zoho can send those); the sync itself happens in a
+job. What is refused before that leaves no row: see app/webhooks/rejections.py.
 """
 
 from __future__ import annotations
@@ -11,19 +13,18 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-import structlog
 from fastapi import Request
 from sqlalchemy import select
 
 from app.core.context import AppContext
-from app.core.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from app.core.errors import BadRequest, NotFound, PayloadTooLarge
 from app.models import Connection, EventOutcome
 from app.webhooks.recorder import EventRecorder
-from app.webhooks.signature import verify
+from app.webhooks.rejections import Clock, Reason, Rejections
+from app.webhooks.signature import as_digest, verify
 
-log = structlog.get_logger(__name__)
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
 CONFIG_TTL_S = 1.0  # a toggle reaches the intake within a second
 
@@ -40,6 +41,25 @@ class HookConfig:
 class Accepted:
     event_id: int
     outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What the intake keeps between requests, one per app: its caches and batches belong to
+    the app's event loop."""
+
+    cache: HookConfigCache
+    recorder: EventRecorder
+    rejections: Rejections
+
+    @classmethod
+    def create(cls, ctx: AppContext, *, clock: Clock = time.time) -> Self:
+        return cls(HookConfigCache(), EventRecorder(), Rejections(ctx.redis, clock=clock))
+
+    async def aclose(self) -> None:
+        """Write the refusals of the minute so far, and give the recorder's connection back."""
+        self.rejections.flush()
+        await self.recorder.aclose()
 
 
 class HookConfigCache:
@@ -80,27 +100,42 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def receive(ctx: AppContext, cache: HookConfigCache, recorder: EventRecorder, connection_id: uuid.UUID,
-                  request: Request) -> Accepted:
-    """Handle one delivery; raises a SkubridgeError (401/400/404/413) for what is refused."""
-    config = await cache.get(ctx, connection_id)
+async def receive(ctx: AppContext, intake: Intake, connection_id: uuid.UUID, request: Request) -> Accepted:
+    """Handle one delivery; raises a SkubridgeError (401/400/404/413/429) for what is refused."""
+    rejections = intake.rejections
+    rejections.tick()
+    config = await intake.cache.get(ctx, connection_id)
     if config is None:
-        raise NotFound(f"connection {connection_id} does not exist")
+        raise rejections.refuse(None, Reason.UNKNOWN_CONNECTION, NotFound(f"connection {connection_id} does not exist"))
     if not config.enabled or not config.secret:
-        raise NotFound("no webhook is set up for this connection")
-    body = await read_body(request, ctx.settings.webhook_max_body_bytes)
-    async def record(item_id: str | None, sku: str | None, outcome: str, detail: str | None) -> int:
-        return await recorder.record(ctx, connection_id=connection_id, item_id=item_id, sku=sku, outcome=outcome,
-                                     detail=detail)
+        raise rejections.refuse(connection_id, Reason.WEBHOOK_DISABLED,
+                                NotFound("no webhook is set up for this connection"))
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if as_digest(signature) is None:  # it cannot match: refused without reading the body
+        reason = Reason.BAD_SIGNATURE if signature else Reason.MISSING_SIGNATURE
+        raise await rejections.bad_signature(connection_id, reason)
+    try:
+        body = await read_body(request, ctx.settings.webhook_max_body_bytes)
+    except PayloadTooLarge as exc:
+        raise rejections.refuse(connection_id, Reason.TOO_LARGE, exc) from None
+    if not verify(config.secret, request.query_params.multi_items(), body, signature):
+        raise await rejections.bad_signature(connection_id, Reason.BAD_SIGNATURE)
+    return await _record(ctx, intake, connection_id, config, body)
 
-    if not verify(config.secret, request.query_params.multi_items(), body, request.headers.get(SIGNATURE_HEADER)):
-        await record(None, None, EventOutcome.REJECTED, "bad or missing signature")
-        log.warning("webhook.bad_signature", connection_id=str(connection_id))
-        raise Unauthorized("the webhook signature is missing or does not match")
+
+async def _record(ctx: AppContext, intake: Intake, connection_id: uuid.UUID, config: HookConfig,
+                  body: bytes) -> Accepted:
+    """Record a verified delivery: queued, ignored (the webhook is inactive) or rejected (not an
+    item; kept as a row, since only Zoho can sign one and it says something is wrong there)."""
+    async def record(item_id: str | None, sku: str | None, outcome: str, detail: str | None) -> int:
+        return await intake.recorder.record(ctx, connection_id=connection_id, item_id=item_id, sku=sku,
+                                            outcome=outcome, detail=detail)
+
     item_id, sku = _item_of(body)
     if item_id is None:
         await record(None, None, EventOutcome.REJECTED, sku or "the body is not an item")
-        raise BadRequest(sku or "the body is not a Zoho item: no item_id")
+        raise intake.rejections.refuse(connection_id, Reason.NOT_AN_ITEM,
+                                       BadRequest(sku or "the body is not a Zoho item: no item_id"))
     outcome = EventOutcome.QUEUED if config.active else EventOutcome.IGNORED
     event_id = await record(item_id, sku, outcome, None if config.active else "the webhook is inactive")
     return Accepted(event_id, outcome)

@@ -7,18 +7,19 @@ from starlette.routing import Route
 
 import structlog
 
-from app.core.errors import SkubridgeError
+from app.core.errors import NotFound, SkubridgeError
 from sqlalchemy import func, select
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
 from app.api.params import Text, Timestamp
+from app.api.failures import RETRY_AFTER_S
 from app.api.responses import errors
 from app.connections.service import get_connection
 from app.models import EventOutcome, WebhookEvent
 from app.webhooks import setup
-from app.webhooks.intake import HookConfigCache, receive
-from app.webhooks.recorder import EventRecorder
+from app.webhooks.intake import Intake, receive
+from app.webhooks.rejections import Reason
 from app.webhooks.schemas import WebhookEnable, WebhookEventRead, WebhookRead, WebhookToggle
 
 log = structlog.get_logger(__name__)
@@ -74,21 +75,28 @@ async def zoho_webhook(request: Request) -> JSONResponse:
     machinery: at a thousand deliveries a second that overhead is most of the cost.
     """
     state = request.app.state
-    if not hasattr(state, "webhook_intake"):  # per app: its caches and batches belong to its event loop
-        state.webhook_intake = (HookConfigCache(), EventRecorder())
+    if not hasattr(state, "webhook_intake"):
+        state.webhook_intake = Intake.create(state.ctx)
     try:
         connection_id = uuid.UUID(request.path_params["connection_id"])
     except ValueError:
-        return JSONResponse({"error": "NotFound", "detail": "no such connection"}, status_code=404)
+        return _refusal(state.webhook_intake.rejections.refuse(None, Reason.UNKNOWN_CONNECTION,
+                                                                NotFound("no such connection")))
     try:
-        accepted = await receive(state.ctx, *state.webhook_intake, connection_id, request)
+        accepted = await receive(state.ctx, state.webhook_intake, connection_id, request)
     except SkubridgeError as exc:
-        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status_code)
+        return _refusal(exc)
     except Exception:  # noqa: BLE001 - Postgres or Redis down: say so, Zoho delivers again
         log.exception("webhook.intake_failed", connection_id=str(connection_id))
         return JSONResponse({"error": "ServiceUnavailable",
-                             "detail": "the event could not be recorded; deliver it again later"}, status_code=503)
+                             "detail": "the event could not be recorded; deliver it again later"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
     return JSONResponse({"event_id": accepted.event_id, "outcome": accepted.outcome}, status_code=202)
+
+
+def _refusal(exc: SkubridgeError) -> JSONResponse:
+    return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
 
 
 INTAKE_ROUTE = Route("/webhooks/zoho/{connection_id}", zoho_webhook, methods=["POST"])

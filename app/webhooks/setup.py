@@ -35,7 +35,7 @@ from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import transaction
 from app.integrations.zoho.errors import ZohoError
 from app.logs.service import entry, write_logs
-from app.models import Connection, RunStatus, SyncRun, WebhookEvent
+from app.models import Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
 from app.webhooks.schemas import WebhookRead
 from app.webhooks.signature import new_secret
 
@@ -191,8 +191,11 @@ async def set_active(ctx: AppContext, connection_id: uuid.UUID, active: bool) ->
 
 
 async def read(session: AsyncSession, ctx: AppContext, connection: Connection) -> WebhookRead:
-    last = await session.scalar(select(func.max(WebhookEvent.received_at))
-                                .where(WebhookEvent.connection_id == connection.id))
+    """`last_received_at` is the newest event Zoho delivered and the intake took, so a refusal
+    never moves it: an unverified request leaves no row, and a rejected row (a signed body that
+    is not an item, or a forged request an older intake recorded) does not count."""
+    last = await session.scalar(select(func.max(WebhookEvent.received_at)).where(
+        WebhookEvent.connection_id == connection.id, WebhookEvent.outcome != EventOutcome.REJECTED))
     settings = connection.settings or {}
     return WebhookRead(
         enabled=connection.webhook_enabled, active=connection.webhook_active,

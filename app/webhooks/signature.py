@@ -2,7 +2,8 @@
 parameters sorted by name (each name followed by its value, no separators) and then the raw body.
 
 Documented for Zoho Billing and Books; for Inventory only third parties confirm it (see
-shared/reference/zoho-api.md §6.4). Compared in constant time.
+shared/reference/zoho-api.md §6.4). Compared in constant time, as bytes: the header is whatever
+the internet sends, and `hmac.compare_digest` raises on a str with non-ASCII characters.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 
 SECRET_ALPHABET = string.ascii_letters + string.digits
 SECRET_LENGTH = 40  # Zoho accepts 12–50 letters and digits
+_HEX_DIGEST_LENGTH = 64
+_HEX = frozenset(b"0123456789abcdef")
 
 
 def new_secret() -> str:
@@ -30,7 +33,19 @@ def sign(secret: str, query: Iterable[tuple[str, str]], body: bytes) -> str:
     return hmac.new(secret.encode(), signing_payload(query, body), hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, query: Iterable[tuple[str, str]], body: bytes, signature: str | None) -> bool:
+def as_digest(signature: str | None) -> bytes | None:
+    """The header as the 64 lowercase hex bytes a signature is made of, or None for any other
+    value (absent, empty, non-ASCII, malformed, huge): such a header can never match, so the
+    intake refuses it without reading the body. Looking at the header's shape tells nothing
+    about the secret."""
     if not signature:
-        return False
-    return hmac.compare_digest(sign(secret, query, body), signature.strip().lower())
+        return None
+    given = signature.strip().lower().encode("utf-8", "backslashreplace")  # never raises
+    if len(given) != _HEX_DIGEST_LENGTH or not _HEX.issuperset(given):
+        return None
+    return given
+
+
+def verify(secret: str, query: Iterable[tuple[str, str]], body: bytes, signature: str | None) -> bool:
+    given = as_digest(signature)
+    return given is not None and hmac.compare_digest(sign(secret, query, body).encode(), given)

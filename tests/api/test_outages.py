@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 
 import httpx
 import pytest
@@ -56,6 +57,10 @@ async def test_database_down_is_503_on_every_route(api_with, settings):
     assert_unavailable(await client.post("/api/v1/connections", json=connection_body("http://z", "https://s")),
                        "the database is unreachable")
     assert_unavailable(await client.get("/metrics"), "the database is unreachable")
+    intake = await client.post(f"/webhooks/zoho/{uuid.uuid4()}", content=b"{}",
+                               headers={"X-Zoho-Webhook-Signature": "0" * 64})
+    assert intake.status_code == 503 and int(intake.headers["retry-after"]) > 0  # Zoho delivers again
+    assert intake.json()["error"] == "ServiceUnavailable"
     assert (await client.get("/healthz")).status_code == 200  # alive, only not ready
     ready = await client.get("/readyz")
     assert ready.status_code == 503 and int(ready.headers["retry-after"]) > 0

@@ -147,8 +147,7 @@ async def test_forged_missing_and_foreign_signatures_are_refused(api, ctx, zoho,
         assert response.json()["error"] == "Unauthorized"
     await asyncio.sleep(1.0)
     assert store_by_sku(woo_server.base_url)[item["sku"]]["regular_price"] == before
-    rows = await events(api, conn["id"])
-    assert len(rows) == 5 and {r["outcome"] for r in rows} == {"rejected"}
+    assert await events(api, conn["id"]) == []  # refusals are counted and logged, not stored
 
 
 async def test_signature_covers_sorted_query_parameters(api, ctx, zoho, store, zoho_server, woo_server, worker):
