@@ -27,7 +27,7 @@ export DATABASE_URL REDIS_URL ENVIRONMENT
 help:
 	@echo "make venv           create/refresh .venv and start local Postgres/Redis"
 	@echo "make lock           refresh requirements*.lock from pyproject.toml (UPGRADE=1: newest releases)"
-	@echo "make demo           run the end-to-end demo (skubridge demo)"
+	@echo "make demo           run the end-to-end demo (python -m simulators demo)"
 	@echo "make test           run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make bench          sync benchmarks: 10k simple products, the catalogue one, a 100k-item plan"
 	@echo "make bench-catalogue sync benchmark with item groups and images only"
@@ -45,7 +45,7 @@ lock:
 	bash scripts/lock.sh $(if $(UPGRADE),--upgrade,)
 
 demo: venv
-	$(BIN)/skubridge demo
+	$(BIN)/python -m simulators demo
 
 test: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -38,9 +38,9 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.core.context import AppContext, open_context  # noqa: E402
 from app.db.migrate import upgrade  # noqa: E402
-from app.integrations.simserver import ServerThread  # noqa: E402
-from app.integrations.woocommerce.simulator.app import create_app as create_woo_app  # noqa: E402
-from app.integrations.zoho.simulator.app import create_app as create_zoho_app  # noqa: E402
+from simulators.server import ServerThread  # noqa: E402
+from simulators.woocommerce.app import create_app as create_woo_app  # noqa: E402
+from simulators.zoho.app import create_app as create_zoho_app  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.helpers import WorkerProcess  # noqa: E402
 
@@ -131,7 +131,7 @@ def zoho(zoho_server):
 @pytest.fixture
 def store(woo_server):
     """The WooCommerce simulator's state, reset for this test."""
-    from app.integrations.woocommerce.simulator.records import StoreKnobs
+    from simulators.woocommerce.records import StoreKnobs
 
     state = woo_server.app.state.store
     state.reset()

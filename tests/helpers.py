@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from app.demo import demo_connection_body
+from simulators.demo import demo_connection_body
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = {"completed", "failed", "cancelled"}

@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import DEV_API_TOKEN, DEV_SECRET_KEY, ConfigError, Settings, get_settings
-from app.integrations.simserver import free_port
+from simulators.server import free_port
 
 STRONG = "s" * 32
 SKUBRIDGE = str(Path(sys.executable).parent / "skubridge")

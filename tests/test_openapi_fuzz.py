@@ -28,7 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, not_a_server_error, positive_data_acceptance
 
-from app.integrations.simserver import ServerThread
+from simulators.server import ServerThread
 from app.main import create_app
 from tests.helpers import connection_body
 

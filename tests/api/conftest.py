@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.integrations.simserver import free_port
+from simulators.server import free_port
 from tests.helpers import ROOT
 
 

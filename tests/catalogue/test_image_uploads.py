@@ -19,7 +19,7 @@ from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.db.session import create_sessionmaker, transaction
 from app.integrations.woocommerce.media import WordPressMedia
-from app.integrations.woocommerce.simulator.state import DEMO_APP_PASSWORD
+from simulators.woocommerce.state import DEMO_APP_PASSWORD
 from app.models import Connection
 from app.syncs import runner
 from app.syncs.images import run_image_step

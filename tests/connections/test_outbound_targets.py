@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.integrations.simserver import ServerThread
+from simulators.server import ServerThread
 from app.integrations.targets import OPEN, TargetPolicy, TargetRefused, forbidden_kind
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooTargetRefused
 from app.integrations.woocommerce.media import WordPressMedia
-from app.integrations.woocommerce.simulator.app import create_app as create_woo_app
-from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
+from simulators.woocommerce.app import create_app as create_woo_app
+from simulators.woocommerce.tls import make_self_signed_cert
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.errors import ZohoTargetRefused
 from app.main import create_app

@@ -15,7 +15,7 @@ from app.integrations.woocommerce.errors import (
     WooUnavailable,
 )
 from app.integrations.woocommerce.media import ENDPOINT, WordPressMedia, safe_filename
-from app.integrations.woocommerce.simulator.state import DEMO_APP_PASSWORD
+from simulators.woocommerce.state import DEMO_APP_PASSWORD
 
 USER, PASSWORD = DEMO_APP_PASSWORD
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from app.catalog.types import ProductWrite, StoreSettings
-from app.integrations.simserver import ServerThread
+from simulators.server import ServerThread
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooAuthError, WooUnavailable
-from app.integrations.woocommerce.simulator.app import create_app
-from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
+from simulators.woocommerce.app import create_app
+from simulators.woocommerce.tls import make_self_signed_cert
 
 SETTINGS = StoreSettings(weight_unit="kg", dimension_unit="cm", manage_stock=True)
 

@@ -28,11 +28,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from app.integrations.simserver import ServerThread
-from app.integrations.woocommerce.simulator.app import create_app
-from app.integrations.woocommerce.simulator.records import StoreKnobs
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
+from simulators.server import ServerThread
+from simulators.woocommerce.app import create_app
+from simulators.woocommerce.records import StoreKnobs
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.tls import make_self_signed_cert
 
 CK, CS = "ck_demo", "cs_demo"
 APP_USER, APP_PASSWORD = "admin", "demo demo demo demo demo demo"

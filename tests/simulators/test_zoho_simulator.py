@@ -23,14 +23,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.integrations.simserver import ServerThread, free_port
-from app.integrations.zoho.simulator.app import create_app
-from app.integrations.zoho.simulator.catalogue import (
+from simulators.server import ServerThread, free_port
+from simulators.zoho.app import create_app
+from simulators.zoho.catalogue import (
     DEMO_CREDENTIALS as CREDS,
     generate_catalogue,
     image_colour,
 )
-from app.integrations.zoho.simulator.state import ZohoState
+from simulators.zoho.state import ZohoState
 
 ORG = CREDS.organization_id
 ZOHO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4}$")

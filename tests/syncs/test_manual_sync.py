@@ -292,9 +292,9 @@ async def test_list_rows_lacking_fields_are_completed_in_bulk(api, zoho, store, 
 
 
 async def test_sync_over_https_with_basic_auth(api, zoho, zoho_server, worker, tmp_path):
-    from app.integrations.simserver import ServerThread
-    from app.integrations.woocommerce.simulator.app import create_app
-    from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
+    from simulators.server import ServerThread
+    from simulators.woocommerce.app import create_app
+    from simulators.woocommerce.tls import make_self_signed_cert
 
     certfile, keyfile = make_self_signed_cert(tmp_path)
     server = ServerThread(create_app(), ssl_certfile=certfile, ssl_keyfile=keyfile).start()

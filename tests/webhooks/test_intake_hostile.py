@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 
 from app.core.errors import Unauthorized
 from app.db.migrate import alembic_config
-from app.integrations.simserver import ServerThread
+from simulators.server import ServerThread
 from app.main import create_app
 from app.models import WebhookEvent
 from app.webhooks import processing, rejections

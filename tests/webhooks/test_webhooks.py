@@ -248,7 +248,7 @@ async def test_zoho_delivers_over_http_and_the_store_follows(ctx, settings, zoho
     """The whole loop over real HTTP: the simulator's item change → its signed POST to the
     running API → a worker's job → the store."""
     from app.config import Settings
-    from app.integrations.simserver import ServerThread, free_port
+    from simulators.server import ServerThread, free_port
     from app.main import create_app
 
     port = free_port()

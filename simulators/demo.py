@@ -1,4 +1,4 @@
-"""`skubridge demo`: the whole service on the bundled simulators, no accounts anywhere.
+"""`python -m simulators demo` (`make demo`): the whole service on the bundled simulators, no accounts anywhere.
 
 Starts the Zoho Inventory simulator (a generated catalogue), the WooCommerce simulator, the API
 and a worker as separate processes, creates a connection over the API, runs a full sync with a
@@ -22,13 +22,18 @@ import httpx
 from rich.console import Console
 
 from app.config import get_settings
-from app.integrations.simserver import free_port
+from simulators.server import free_port
 
 console = Console()
 BIN = Path(sys.executable).parent
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a supervisor, `timeout`) stops the children as Ctrl-C does
+
+
 def run_demo(*, items: int, api_port: int) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     os.environ["ENVIRONMENT"] = "development"  # inherited by every process started below
     get_settings.cache_clear()
     settings = get_settings()
@@ -41,14 +46,14 @@ def run_demo(*, items: int, api_port: int) -> None:
         groups = max(1, items // 20)
         _step(f"Starting the Zoho Inventory simulator with {items} items, {groups} of them item groups, "
               f"10% with pictures (port {ports['zoho']})")
-        children.append(_spawn(["sim", "zoho", "--port", str(ports["zoho"]), "--items", str(items),
+        children.append(_spawn(["-m", "simulators", "zoho", "--port", str(ports["zoho"]), "--items", str(items),
                                 "--groups", str(groups), "--image-ratio", "0.1"], env))
         _step(f"Starting the WooCommerce simulator (port {ports['woo']})")
         # A store that takes 10 ms per product written, so the progress bar has something to show.
-        children.append(_spawn(["sim", "woocommerce", "--port", str(ports["woo"]), "--per-item-latency-ms", "10"], env))
+        children.append(_spawn(["-m", "simulators", "woocommerce", "--port", str(ports["woo"]), "--per-item-latency-ms", "10"], env))
         _step(f"Starting the API (port {ports['api']}) and a worker")
-        children.append(_spawn(["api", "--port", str(ports["api"])], env))
-        children.append(_spawn(["worker"], env))
+        children.append(_spawn(["-m", "app.cli", "api", "--port", str(ports["api"])], env))
+        children.append(_spawn(["-m", "app.cli", "worker"], env))
         api_url = f"http://127.0.0.1:{ports['api']}"
         for url in (f"http://127.0.0.1:{ports['zoho']}/__sim__/stats", f"http://127.0.0.1:{ports['woo']}/__sim__/stats",
                     f"{api_url}/readyz"):
@@ -115,11 +120,11 @@ def _port(preferred: int) -> int:
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """A child in its own session (so Ctrl-C reaches only the demo), logging to .run/."""
+    """`python <args>` in its own session (so Ctrl-C reaches only the demo), logging to .run/."""
     logs = Path(".run")
     logs.mkdir(exist_ok=True)
-    log_file = open(logs / f"demo-{'-'.join(args[:2])}.log", "ab")
-    return subprocess.Popen([str(BIN / "skubridge"), *args], env=env, start_new_session=True,
+    log_file = open(logs / f"demo-{'-'.join(args[1:3]).replace('.', '-')}.log", "ab")
+    return subprocess.Popen([sys.executable, *args], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=log_file)
 
 

@@ -32,13 +32,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Iterable
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.props import (
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.props import (
     apply_product_params,
     apply_variation_params,
     derive_stock_status,
 )
-from app.integrations.woocommerce.simulator.records import (
+from simulators.woocommerce.records import (
     DEFAULT_CATEGORY_ID,
     DRAFT_STATUSES,
     AppPassword,
@@ -48,7 +48,7 @@ from app.integrations.woocommerce.simulator.records import (
     StoreKnobs,
     Term,
 )
-from app.integrations.woocommerce.simulator.wp import is_numeric, now_utc, sanitize_title, wc_clean
+from simulators.woocommerce.wp import is_numeric, now_utc, sanitize_title, wc_clean
 
 DEMO_CONSUMER_KEY = ("ck_demo", "cs_demo")
 DEMO_APP_PASSWORD = ("admin", "demo demo demo demo demo demo")

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.records import DEFAULT_CATEGORY_ID, ProductRecord
-from app.integrations.woocommerce.simulator.wp import (
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.records import DEFAULT_CATEGORY_ID, ProductRecord
+from simulators.woocommerce.wp import (
     format_decimal,
     intval,
     kses_post,
@@ -27,7 +27,7 @@ from app.integrations.woocommerce.simulator.wp import (
 )
 
 if TYPE_CHECKING:
-    from app.integrations.woocommerce.simulator.state import StoreState
+    from simulators.woocommerce.state import StoreState
 
 POST_STATUSES = ("draft", "pending", "private", "publish", "future", "auto-draft", "trash")
 STOCK_STATUSES = ("instock", "outofstock", "onbackorder")

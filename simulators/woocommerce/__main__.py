@@ -1,6 +1,6 @@
 """Run the WooCommerce simulator as its own process.
 
-    python -m app.integrations.woocommerce.simulator --port 8102 [--https] [--latency-ms 50] ...
+    python -m simulators.woocommerce --port 8102 [--https] [--latency-ms 50] ...
 
 Demo credentials: consumer key ck_demo / cs_demo, application password admin /
 "demo demo demo demo demo demo". With --https a self-signed certificate for localhost/127.0.0.1
@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from app.integrations.woocommerce.simulator.app import run
-from app.integrations.woocommerce.simulator.state import DEMO_APP_PASSWORD, DEMO_CONSUMER_KEY, StoreState
-from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
+from simulators.woocommerce.app import run
+from simulators.woocommerce.state import DEMO_APP_PASSWORD, DEMO_CONSUMER_KEY, StoreState
+from simulators.woocommerce.tls import make_self_signed_cert
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app.integrations.woocommerce.simulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m simulators.woocommerce", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8102)
     parser.add_argument("--https", action="store_true", help="serve HTTPS with a generated self-signed certificate")

@@ -1,6 +1,6 @@
 """Run the Zoho Inventory simulator as its own process.
 
-    python -m app.integrations.zoho.simulator --port 8101 --items 1000 --groups 40 --image-ratio 0.5
+    python -m simulators.zoho --port 8101 --items 1000 --groups 40 --image-ratio 0.5
 
 Point a connection at it with the demo credentials (`catalogue.DEMO_CREDENTIALS`) and use
 `http://<host>:<port>` as both the accounts server and the API domain.
@@ -13,9 +13,9 @@ from typing import Any
 
 import uvicorn
 
-from app.integrations.zoho.simulator.app import create_app
-from app.integrations.zoho.simulator.catalogue import DEMO_CREDENTIALS, generate_catalogue
-from app.integrations.zoho.simulator.state import ZohoKnobs, ZohoState
+from simulators.zoho.app import create_app
+from simulators.zoho.catalogue import DEMO_CREDENTIALS, generate_catalogue
+from simulators.zoho.state import ZohoKnobs, ZohoState
 
 
 def build_state(*, items: int = 1000, seed: int = 1, groups: int = 0, image_ratio: float = 0.0,
@@ -50,7 +50,7 @@ def _retry_after(text: str) -> int | str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app.integrations.zoho.simulator", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m simulators.zoho", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8101)

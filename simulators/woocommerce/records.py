@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Mapping
 
-from app.integrations.woocommerce.simulator.wp import now_utc
+from simulators.woocommerce.wp import now_utc
 
 DRAFT_STATUSES = ("draft", "pending", "auto-draft")
 DEFAULT_CATEGORY_ID = 15

@@ -28,8 +28,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.integrations.zoho.simulator.catalogue import IMAGE_CONTENT_TYPES
-from app.integrations.zoho.simulator.state import (
+from simulators.zoho.catalogue import IMAGE_CONTENT_TYPES
+from simulators.zoho.state import (
     CODE_INVALID_URL,
     SimError,
     ZohoState,

@@ -5,10 +5,10 @@
 - `app.create_app(state)`: the FastAPI app; run it with `simserver.ServerThread(app).start()`.
 - `webhooks`: which workflow rules fire, the signed request, the delivery worker thread.
 - `catalogue.generate_catalogue(...)`: deterministic Zoho catalogues; `DEMO_CREDENTIALS`.
-- `python -m app.integrations.zoho.simulator --port 8101 --items 1000`: its own process.
+- `python -m simulators.zoho --port 8101 --items 1000`: its own process.
 """
 
-from app.integrations.zoho.simulator.catalogue import DEMO_CREDENTIALS, ZohoCredentials, generate_catalogue
-from app.integrations.zoho.simulator.state import SimError, ZohoKnobs, ZohoState
+from simulators.zoho.catalogue import DEMO_CREDENTIALS, ZohoCredentials, generate_catalogue
+from simulators.zoho.state import SimError, ZohoKnobs, ZohoState
 
 __all__ = ["DEMO_CREDENTIALS", "SimError", "ZohoCredentials", "ZohoKnobs", "ZohoState", "generate_catalogue"]

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from app.integrations.woocommerce.simulator.records import ProductRecord
-from app.integrations.woocommerce.simulator.schema import is_boolean, parse_list
-from app.integrations.woocommerce.simulator.state import StoreState, is_on_sale
-from app.integrations.woocommerce.simulator.wp import intval, is_numeric, parse_rest_date, wc_clean
+from simulators.woocommerce.records import ProductRecord
+from simulators.woocommerce.schema import is_boolean, parse_list
+from simulators.woocommerce.state import StoreState, is_on_sale
+from simulators.woocommerce.wp import intval, is_numeric, parse_rest_date, wc_clean
 
 Predicate = Callable[[ProductRecord], bool]
 

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.records import MediaItem, ProductRecord
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.wp import intval, wc_clean
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.records import MediaItem, ProductRecord
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.wp import intval, wc_clean
 
 Fetch = Callable[[str], Awaitable[httpx.Response]]
 

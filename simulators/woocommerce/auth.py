@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.records import ConsumerKey
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.wp import is_numeric, php_empty, rawurlencode
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.records import ConsumerKey
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.wp import is_numeric, php_empty, rawurlencode
 
 AUTH_ERROR = "woocommerce_rest_authentication_error"
 OAUTH_PARAMS = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")

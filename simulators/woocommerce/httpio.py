@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import Response
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.render import RenderContext
-from app.integrations.woocommerce.simulator.schema import parse_list
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.wp import parse_php_query, php_urlencode
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.render import RenderContext
+from simulators.woocommerce.schema import parse_list
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.wp import parse_php_query, php_urlencode
 
 JSON_TYPE = "application/json; charset=UTF-8"
 

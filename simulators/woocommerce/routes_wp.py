@@ -17,12 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.httpio import read_incoming, render_context, site_of, wp_response
-from app.integrations.woocommerce.simulator.images import UPLOAD_TYPES, UploadRejected, check_upload, image_size
-from app.integrations.woocommerce.simulator.render import media_json
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.wp import wc_clean
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.httpio import read_incoming, render_context, site_of, wp_response
+from simulators.woocommerce.images import UPLOAD_TYPES, UploadRejected, check_upload, image_size
+from simulators.woocommerce.render import media_json
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.wp import wc_clean
 
 INVALID_DISPOSITION = (
     "Invalid Content-Disposition supplied. Content-Disposition needs to be formatted as "

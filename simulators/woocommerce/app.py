@@ -24,16 +24,16 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from app.integrations.woocommerce.simulator.auth import AuthRequest, authenticate, key_permission_error
-from app.integrations.woocommerce.simulator.control import build_control_router
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.httpio import JSON_TYPE, encode, error_response
-from app.integrations.woocommerce.simulator.images import Fetch, default_fetch
-from app.integrations.woocommerce.simulator.routes_wc import build_wc_router
-from app.integrations.woocommerce.simulator.routes_wp import build_wp_router
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.tls import make_self_signed_cert
-from app.integrations.woocommerce.simulator.wp import parse_php_query
+from simulators.woocommerce.auth import AuthRequest, authenticate, key_permission_error
+from simulators.woocommerce.control import build_control_router
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.httpio import JSON_TYPE, encode, error_response
+from simulators.woocommerce.images import Fetch, default_fetch
+from simulators.woocommerce.routes_wc import build_wc_router
+from simulators.woocommerce.routes_wp import build_wp_router
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.tls import make_self_signed_cert
+from simulators.woocommerce.wp import parse_php_query
 
 CallNext = Callable[[Request], Awaitable[Response]]
 NO_ROUTE = WCError("rest_no_route", "No route was found matching the URL and request method.", 404)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.integrations.woocommerce.simulator.errors import WCError
-from app.integrations.woocommerce.simulator.wp import is_numeric, natural_list, parse_rest_date
+from simulators.woocommerce.errors import WCError
+from simulators.woocommerce.wp import is_numeric, natural_list, parse_rest_date
 
 Schema = dict[str, Any]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.integrations.woocommerce.simulator.records import DRAFT_STATUSES, MediaItem, ProductRecord
-from app.integrations.woocommerce.simulator.state import current_price, is_on_sale
-from app.integrations.woocommerce.simulator.wp import is_numeric, php_string, php_urlencode, sanitize_title, wp_date, wpautop
+from simulators.woocommerce.records import DRAFT_STATUSES, MediaItem, ProductRecord
+from simulators.woocommerce.state import current_price, is_on_sale
+from simulators.woocommerce.wp import is_numeric, php_string, php_urlencode, sanitize_title, wp_date, wpautop
 
 if TYPE_CHECKING:
-    from app.integrations.woocommerce.simulator.state import StoreState
+    from simulators.woocommerce.state import StoreState
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 API = "/wp-json/wc/v3"

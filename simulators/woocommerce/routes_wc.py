@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.integrations.woocommerce.simulator import listing
-from app.integrations.woocommerce.simulator.auth import permission_error
-from app.integrations.woocommerce.simulator.errors import WCError, invalid_id
-from app.integrations.woocommerce.simulator.httpio import (
+from simulators.woocommerce import listing
+from simulators.woocommerce.auth import permission_error
+from simulators.woocommerce.errors import WCError, invalid_id
+from simulators.woocommerce.httpio import (
     Incoming,
     only_fields,
     paging_headers,
@@ -24,10 +24,10 @@ from app.integrations.woocommerce.simulator.httpio import (
     site_of,
     wp_response,
 )
-from app.integrations.woocommerce.simulator.images import Fetch
-from app.integrations.woocommerce.simulator.records import ProductRecord
-from app.integrations.woocommerce.simulator.render import product_json, product_settings, setting_json, variation_json
-from app.integrations.woocommerce.simulator.schema import (
+from simulators.woocommerce.images import Fetch
+from simulators.woocommerce.records import ProductRecord
+from simulators.woocommerce.render import product_json, product_settings, setting_json, variation_json
+from simulators.woocommerce.schema import (
     CONTEXT_ARGS,
     DELETE_ARGS,
     PRODUCT_LIST_ARGS,
@@ -38,9 +38,9 @@ from app.integrations.woocommerce.simulator.schema import (
     VARIATION_WRITE_ARGS,
     validate_args,
 )
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.writes import Writer
-from app.integrations.woocommerce.simulator.wp import intval, string_to_bool
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.writes import Writer
+from simulators.woocommerce.wp import intval, string_to_bool
 
 API = "/wp-json/wc/v3"
 WRITE = ["POST", "PUT", "PATCH"]

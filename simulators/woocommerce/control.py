@@ -18,8 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.integrations.woocommerce.simulator.records import KNOB_NAMES
-from app.integrations.woocommerce.simulator.state import StoreState
+from simulators.woocommerce.records import KNOB_NAMES
+from simulators.woocommerce.state import StoreState
 
 SETTING_NAMES = {"weight_unit": "weight_unit", "dimension_unit": "dimension_unit", "manage_stock": "manage_stock_option"}
 

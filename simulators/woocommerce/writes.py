@@ -12,17 +12,17 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from app.integrations.woocommerce.simulator.errors import (
+from simulators.woocommerce.errors import (
     FatalError,
     WCError,
     critical_error,
     invalid_id,
     variation_via_product_endpoint,
 )
-from app.integrations.woocommerce.simulator.images import Fetch, attach_product_images, attach_variation_image
-from app.integrations.woocommerce.simulator.records import ProductRecord
-from app.integrations.woocommerce.simulator.state import StoreState
-from app.integrations.woocommerce.simulator.wp import intval, php_empty
+from simulators.woocommerce.images import Fetch, attach_product_images, attach_variation_image
+from simulators.woocommerce.records import ProductRecord
+from simulators.woocommerce.state import StoreState
+from simulators.woocommerce.wp import intval, php_empty
 
 Render = Callable[[ProductRecord], dict[str, Any]]
 

@@ -105,8 +105,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, ParamSpec, TypeVar
 
-from app.integrations.zoho.simulator import catalogue, webhooks
-from app.integrations.zoho.simulator.catalogue import (
+from simulators.zoho import catalogue, webhooks
+from simulators.zoho.catalogue import (
     DEFAULT_LOCATIONS,
     DEMO_CREDENTIALS,
     format_zoho_time,
@@ -114,7 +114,7 @@ from app.integrations.zoho.simulator.catalogue import (
     parse_loose_time,
     parse_zoho_time,
 )
-from app.integrations.zoho.simulator.webhooks import (
+from simulators.zoho.webhooks import (
     AttemptReport,
     DeliveryJob,
     DeliveryPolicy,
