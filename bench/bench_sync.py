@@ -251,7 +251,7 @@ async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: 
 # leaves behind, without writing 100,000 products to the store first. A variation points at its
 # parent's made-up id; links the cancelled run really wrote are kept.
 _SEED_LINKS = text("""
-    INSERT INTO product_links (connection_id, kind, zoho_id, woo_id, woo_parent_id, sku, content_hash)
+    INSERT INTO product_links (connection_id, kind, zoho_id, store_id, store_parent_id, sku, content_hash)
     SELECT r.connection_id, i.kind,
            CASE WHEN i.kind = 'variable' THEN substr(i.zoho_item_id, 7) ELSE i.zoho_item_id END,
            :base + i.id, CASE WHEN i.kind = 'variation' THEN :base + h.id END, i.sku, i.content_hash

@@ -38,10 +38,10 @@ def zoho_client_for(connection: Connection, ctx: AppContext) -> ZohoClient:
 def woo_client_for(connection: Connection, ctx: AppContext) -> WooClient:
     creds = credentials_of(connection, keyring=ctx.keyring)
     return WooClient(
-        base_url=connection.woo_base_url,
+        base_url=connection.store_base_url,
         consumer_key=creds["consumer_key"],
         consumer_secret=creds["consumer_secret"],
-        verify_tls=connection.woo_verify_tls,
+        verify_tls=connection.store_verify_tls,
         max_attempts=ctx.settings.store_max_attempts,
         backoff_cap=ctx.settings.store_backoff_cap_seconds,
         targets=target_policy(ctx),
@@ -54,9 +54,9 @@ def wp_media_for(connection: Connection, ctx: AppContext) -> WordPressMedia | No
     if not creds.get("wp_username") or not creds.get("wp_application_password"):
         return None
     return WordPressMedia(
-        base_url=connection.woo_base_url,
+        base_url=connection.store_base_url,
         username=creds["wp_username"],
         application_password=creds["wp_application_password"],
-        verify_tls=connection.woo_verify_tls,
+        verify_tls=connection.store_verify_tls,
         targets=target_policy(ctx),
     )

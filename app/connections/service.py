@@ -38,7 +38,7 @@ SECRET_FIELDS = {
 PLAIN_COLUMNS = {
     "zoho": {"organization_id": "zoho_organization_id", "data_center": "zoho_data_center",
              "api_base_url": "zoho_api_base_url", "accounts_base_url": "zoho_accounts_base_url"},
-    "woocommerce": {"base_url": "woo_base_url", "verify_tls": "woo_verify_tls", "wp_username": None},
+    "woocommerce": {"base_url": "store_base_url", "verify_tls": "store_verify_tls", "wp_username": None},
 }
 # Fields whose change re-points a section (verify_tls too: without it, anyone on the path could
 # pose as the store), and the URLs the target policy checks.
@@ -64,8 +64,8 @@ async def create_connection(session: AsyncSession, data: ConnectionCreate, *, ke
         zoho_data_center=data.zoho.data_center,
         zoho_api_base_url=_url(data.zoho.api_base_url),
         zoho_accounts_base_url=_url(data.zoho.accounts_base_url),
-        woo_base_url=_url(data.woocommerce.base_url) or "",
-        woo_verify_tls=data.woocommerce.verify_tls,
+        store_base_url=_url(data.woocommerce.base_url) or "",
+        store_verify_tls=data.woocommerce.verify_tls,
         credentials=keyring.seal(credentials, connection_id=connection_id, purpose="credentials"),
         settings=data.settings.model_dump(mode="json"),
     )
@@ -132,8 +132,8 @@ def to_read(connection: Connection, *, keyring: Keyring) -> ConnectionRead:
             accounts_base_url=connection.zoho_accounts_base_url,
         ),
         woocommerce=WooRead(
-            base_url=connection.woo_base_url,
-            verify_tls=connection.woo_verify_tls,
+            base_url=connection.store_base_url,
+            verify_tls=connection.store_verify_tls,
             wp_username=credentials.get("wp_username"),
             wp_application_password=REDACTED if credentials.get("wp_application_password") else None,
         ),

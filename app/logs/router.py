@@ -14,7 +14,7 @@ from app.logs.service import LogFilter, search_logs
 
 router = APIRouter(prefix="/logs", tags=["logs"])
 
-CSV_COLUMNS = ["created_at", "level", "action", "status", "sku", "zoho_item_id", "woo_id", "message",
+CSV_COLUMNS = ["created_at", "level", "action", "status", "sku", "zoho_item_id", "store_id", "message",
                "connection_id", "run_id"]
 
 

@@ -15,7 +15,7 @@ class LogRead(BaseModel):
     status: str | None
     sku: str | None
     zoho_item_id: str | None
-    woo_id: int | None
+    store_id: int | None
     message: str
     details: dict[str, Any] | None
 

@@ -15,11 +15,11 @@ from app.models import SyncLog
 
 def entry(*, level: str, message: str, connection_id: uuid.UUID | None = None, run_id: uuid.UUID | None = None,
           action: str | None = None, status: str | None = None, sku: str | None = None,
-          zoho_item_id: str | None = None, woo_id: int | None = None,
+          zoho_item_id: str | None = None, store_id: int | None = None,
           details: dict[str, Any] | None = None) -> dict[str, Any]:
     """One log row, ready for `write_logs`."""
     return {"level": level, "message": message, "connection_id": connection_id, "run_id": run_id, "action": action,
-            "status": status, "sku": sku, "zoho_item_id": zoho_item_id, "woo_id": woo_id, "details": details}
+            "status": status, "sku": sku, "zoho_item_id": zoho_item_id, "store_id": store_id, "details": details}
 
 
 async def write_logs(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

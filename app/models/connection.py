@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, String, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -10,14 +10,20 @@ from app.db.base import Base
 from app.models.mixins import TimestampMixin
 
 
+# Store platforms a connection can pair with; the `store_*` columns are in the store's words,
+# whichever platform it is.
+PLATFORMS = ("woocommerce",)
+
+
 class Connection(TimestampMixin, Base):
-    """One Zoho organization paired with one WooCommerce store.
+    """One Zoho organization paired with one store (`platform`, today WooCommerce).
 
     Every credential lives in `credentials`, a Fernet token (see app/core/crypto.py); the
     columns beside it hold only what is safe to show.
     """
 
     __tablename__ = "connections"
+    __table_args__ = (CheckConstraint(f"platform IN ({', '.join(repr(p) for p in PLATFORMS)})", name="platform"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
@@ -25,8 +31,9 @@ class Connection(TimestampMixin, Base):
     zoho_data_center: Mapped[str] = mapped_column(String(16))
     zoho_api_base_url: Mapped[str | None] = mapped_column(Text)
     zoho_accounts_base_url: Mapped[str | None] = mapped_column(Text)
-    woo_base_url: Mapped[str] = mapped_column(Text)
-    woo_verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    platform: Mapped[str] = mapped_column(String(32), default="woocommerce", server_default="woocommerce")
+    store_base_url: Mapped[str] = mapped_column(Text)
+    store_verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
     credentials: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
@@ -36,7 +43,6 @@ class Connection(TimestampMixin, Base):
     webhook_secret: Mapped[str | None] = mapped_column(Text)  # Fernet token, like `credentials`
     zoho_webhook_id: Mapped[str | None] = mapped_column(String(64))
     zoho_workflow_id: Mapped[str | None] = mapped_column(String(64))
-    webhook_last_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Catch-up: every item modified after `catchup_watermark` (minus an overlap) is synced again.
     catchup_watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_catchup_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -25,7 +25,7 @@ class ProductLink(Base):
     __tablename__ = "product_links"
     __table_args__ = (
         UniqueConstraint("connection_id", "kind", "zoho_id"),
-        Index("ix_product_links_connection_woo", "connection_id", "woo_id"),
+        Index("ix_product_links_connection_store", "connection_id", "store_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -34,8 +34,8 @@ class ProductLink(Base):
     )
     kind: Mapped[str] = mapped_column(String(16))
     zoho_id: Mapped[str] = mapped_column(String(80))
-    woo_id: Mapped[int] = mapped_column(BigInteger)
-    woo_parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    store_id: Mapped[int] = mapped_column(BigInteger)
+    store_parent_id: Mapped[int | None] = mapped_column(BigInteger)
     sku: Mapped[str | None] = mapped_column(String(200))
     content_hash: Mapped[str | None] = mapped_column(String(64))
     # A variation whose Zoho item left its group or was deleted: set aside (out of stock, private).

@@ -30,6 +30,6 @@ class SyncLog(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     sku: Mapped[str | None] = mapped_column(String(200))
     zoho_item_id: Mapped[str | None] = mapped_column(String(64))
-    woo_id: Mapped[int | None] = mapped_column(BigInteger)
+    store_id: Mapped[int | None] = mapped_column(BigInteger)
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

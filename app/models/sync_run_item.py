@@ -63,7 +63,7 @@ class SyncRunItem(Base):
     error_code: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     content_hash: Mapped[str | None] = mapped_column(String(64))
-    woo_id: Mapped[int | None] = mapped_column(BigInteger)
+    store_id: Mapped[int | None] = mapped_column(BigInteger)
     claim_token: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,7 +30,7 @@ class PreviewItem(BaseModel):
     name: str | None
     action: str
     reason: str | None
-    woo_id: int | None
+    store_id: int | None
     parent: str | None = None
     changes: list[FieldChange]
 

@@ -127,10 +127,10 @@ async def _compute(ctx: AppContext, connection: Connection) -> list[dict[str, An
 
 async def _store_records(woo: WooClient, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Current records of what the plan would update: products 100 a call, variations per parent."""
-    updates = [r for r in rows if r["action"] == ItemAction.UPDATE and r["woo_id"]]
-    product_ids = [r["woo_id"] for r in updates if r["kind"] != ItemKind.VARIATION]
+    updates = [r for r in rows if r["action"] == ItemAction.UPDATE and r["store_id"]]
+    product_ids = [r["store_id"] for r in updates if r["kind"] != ItemKind.VARIATION]
     records = {int(p["id"]): p for p in await woo.get_products(product_ids)} if product_ids else {}
-    heads = {r["zoho_item_id"]: r["woo_id"] for r in rows if r["kind"] == ItemKind.VARIABLE}
+    heads = {r["zoho_item_id"]: r["store_id"] for r in rows if r["kind"] == ItemKind.VARIABLE}
     parents = {heads.get(r["parent_key"]) for r in updates if r["kind"] == ItemKind.VARIATION}
     for parent_id in parents - {None}:
         records.update({int(v["id"]): v for v in await woo.list_variations(int(parent_id))})  # type: ignore[arg-type]
@@ -141,7 +141,7 @@ def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: Kno
               store: StoreSettings) -> dict[str, Any]:
     action = str(row["action"])
     result: dict[str, Any] = {"sku": row["sku"], "zoho_item_id": row["zoho_item_id"], "kind": str(row["kind"]),
-                              "name": row["name"], "action": action, "reason": row["reason"], "woo_id": row["woo_id"],
+                              "name": row["name"], "action": action, "reason": row["reason"], "store_id": row["store_id"],
                               "changes": []}
     if row["parent_key"]:
         result["parent"] = row["parent_key"]
@@ -151,7 +151,7 @@ def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: Kno
     if action == ItemAction.CREATE:
         draft |= row["payload"].get("create", {})
     intended = draft_to_wc(_with_known_media(draft, media), settings=store)
-    record = stored.get(row["woo_id"]) if action == ItemAction.UPDATE else None
+    record = stored.get(row["store_id"]) if action == ItemAction.UPDATE else None
     if action == ItemAction.UPDATE and record is None:
         result["reason"] = result["reason"] or "the linked product could not be read from the store"
     result["changes"] = differences(intended, record)

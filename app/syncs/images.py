@@ -66,7 +66,7 @@ MAX_SOURCE_PIXELS = 40_000_000
 CLAIM_WAIT_SECONDS = 900.0
 
 _PENDING = text("""
-    SELECT i.id, i.kind, i.payload, i.woo_id, i.content_hash, i.sku, i.zoho_item_id, h.woo_id AS parent_woo_id
+    SELECT i.id, i.kind, i.payload, i.store_id, i.content_hash, i.sku, i.zoho_item_id, h.store_id AS parent_store_id
     FROM sync_run_items i
     LEFT JOIN sync_run_items h ON h.run_id = i.run_id AND h.zoho_item_id = i.parent_key
     WHERE i.run_id = :run_id AND i.image_state = 'pending' AND i.id > :after
@@ -102,7 +102,7 @@ _RELEASE_CLAIM = text("""
 """)
 _LINK_DONE = text("""
     UPDATE product_links SET content_hash = :digest
-    WHERE connection_id = :connection_id AND woo_id = :woo_id
+    WHERE connection_id = :connection_id AND store_id = :store_id
 """)
 
 
@@ -125,11 +125,11 @@ class Pending:
     id: int
     kind: str
     payload: dict[str, Any]
-    woo_id: int | None
+    store_id: int | None
     content_hash: str | None
     sku: str | None
     zoho_item_id: str
-    parent_woo_id: int | None
+    parent_store_id: int | None
 
 
 @dataclass(slots=True)
@@ -331,16 +331,16 @@ class ImageStep:
 
     async def _upload_by_src(self, sha: str, carrier: Pending, extension: str) -> int:
         url = f"{self.ctx.settings.public_base_url.rstrip('/')}/media/{self.connection_id}/{sha}.{extension}"
-        if carrier.woo_id is None:
+        if carrier.store_id is None:
             raise WooError("the product is not in the store yet")
         if carrier.kind == ItemKind.VARIATION:
             record = await self.woo.write_one(
-                ProductWrite(carrier.id, {"kind": "variation", "image": {"src": url}}, store_id=carrier.woo_id),
-                parent_id=carrier.parent_woo_id, settings=self.store)
+                ProductWrite(carrier.id, {"kind": "variation", "image": {"src": url}}, store_id=carrier.store_id),
+                parent_id=carrier.parent_store_id, settings=self.store)
             media_id = (record.get("image") or {}).get("id")
         else:
             record = await self.woo.write_one(ProductWrite(carrier.id, {"images": [{"src": url}]},
-                                                           store_id=carrier.woo_id),
+                                                           store_id=carrier.store_id),
                                               parent_id=None, settings=self.store)
             media_id = ((record.get("images") or [{}])[0]).get("id")
         if not media_id:
@@ -379,13 +379,13 @@ class ImageStep:
             images = {k: v for k, v in draft.items() if k in ("images", "image")}
             unusable = [m.reason for m in (known[k] for k in keys) if isinstance(m, Unusable)]
             settled[row.id] = ("done", f"synced without an image: {unusable[0]}" if unusable else None)
-            if row.woo_id is None:
+            if row.store_id is None:
                 settled[row.id] = ("failed", "images not synced: the product is not in the store")
-            elif row.kind == ItemKind.VARIATION and row.parent_woo_id:
-                batches.setdefault(row.parent_woo_id, []).append(
-                    ProductWrite(row.id, {"kind": "variation", **images}, store_id=row.woo_id))
+            elif row.kind == ItemKind.VARIATION and row.parent_store_id:
+                batches.setdefault(row.parent_store_id, []).append(
+                    ProductWrite(row.id, {"kind": "variation", **images}, store_id=row.store_id))
             else:
-                batches.setdefault(None, []).append(ProductWrite(row.id, images, store_id=row.woo_id))
+                batches.setdefault(None, []).append(ProductWrite(row.id, images, store_id=row.store_id))
         return settled, batches
 
     async def _write(self, parent_id: int | None, writes: list[ProductWrite]) -> list[WriteResult] | None:
@@ -407,13 +407,13 @@ class ImageStep:
             return
         async with transaction(self.ctx.sessionmaker) as session:
             await session.execute(_SETTLE, [{"id": i, "state": s, "reason": r} for i, (s, r) in settled.items()])
-            done = [{"connection_id": self.connection_id, "woo_id": by_id[i].woo_id, "digest": by_id[i].content_hash}
-                    for i, (state, _) in settled.items() if state == "done" and by_id[i].woo_id]
+            done = [{"connection_id": self.connection_id, "store_id": by_id[i].store_id, "digest": by_id[i].content_hash}
+                    for i, (state, _) in settled.items() if state == "done" and by_id[i].store_id]
             if done:
                 await session.execute(_LINK_DONE, done)
             logs = [entry(level="warning" if state == "failed" or reason else "info", action="images",
                           status="failed" if state == "failed" else "synced", connection_id=self.connection_id,
                           run_id=self.run_id, sku=by_id[i].sku, zoho_item_id=by_id[i].zoho_item_id,
-                          woo_id=by_id[i].woo_id, message=reason or "images attached")
+                          store_id=by_id[i].store_id, message=reason or "images attached")
                     for i, (state, reason) in settled.items()]
             await write_logs(session, logs)

@@ -82,7 +82,7 @@ async def _results(ctx: AppContext, run_id: uuid.UUID) -> list[ItemResult]:
 async def store_settings(ctx: AppContext, connection: Connection, woo: WooClient) -> StoreSettings:
     """The store's units and stock option, cached in Redis so a stream of webhooks does not ask
     the store for them every time."""
-    key = f"skubridge:store-settings:{connection.id}:{connection.woo_base_url}"
+    key = f"skubridge:store-settings:{connection.id}:{connection.store_base_url}"
     cached = await ctx.redis.get(key)
     if cached:
         return StoreSettings(**json.loads(cached))

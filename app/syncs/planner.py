@@ -85,18 +85,18 @@ class Plan:
     heads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, item: CatalogItem, action: ItemAction, status: ItemStatus, *, reason: str | None = None,
-            payload: dict[str, Any] | None = None, digest: str | None = None, woo_id: int | None = None,
+            payload: dict[str, Any] | None = None, digest: str | None = None, store_id: int | None = None,
             kind: ItemKind = ItemKind.PRODUCT, parent_key: str | None = None) -> dict[str, Any]:
         return self.add_row(zoho_item_id=item.zoho_item_id, sku=item.sku, name=item.name, action=action,
-                            status=status, reason=reason, payload=payload, digest=digest, woo_id=woo_id, kind=kind,
+                            status=status, reason=reason, payload=payload, digest=digest, store_id=store_id, kind=kind,
                             parent_key=parent_key)
 
     def add_row(self, *, zoho_item_id: str, sku: str | None, name: str, action: ItemAction, status: ItemStatus,
                 reason: str | None = None, payload: dict[str, Any] | None = None, digest: str | None = None,
-                woo_id: int | None = None, kind: ItemKind = ItemKind.PRODUCT,
+                store_id: int | None = None, kind: ItemKind = ItemKind.PRODUCT,
                 parent_key: str | None = None) -> dict[str, Any]:
         row = {"zoho_item_id": zoho_item_id, "sku": sku, "name": name[:2000], "action": action, "status": status,
-               "reason": reason, "payload": payload, "content_hash": digest, "woo_id": woo_id, "kind": kind,
+               "reason": reason, "payload": payload, "content_hash": digest, "store_id": store_id, "kind": kind,
                "parent_key": parent_key}
         self.rows.append(row)
         return row
@@ -212,7 +212,7 @@ async def load_links(ctx: AppContext, connection_id: uuid.UUID) -> Links:
 
 def _sort_links(links: Links, found: Iterable[ProductLink]) -> None:
     for link in found:
-        links.by_store_id[link.woo_id] = link
+        links.by_store_id[link.store_id] = link
         if link.kind == LinkKind.PRODUCT and not link.retired:  # a freed product no longer stands for its item
             links.product[link.zoho_id] = link
         elif link.kind == LinkKind.VARIABLE:
@@ -248,7 +248,7 @@ def _skus_to_look_up(simple: list[CatalogItem], groups: list[GroupCandidates], l
         for member in group.active + group.inactive:
             link = links.variation.get(member.zoho_item_id)
             # A variant linked under another parent moved groups: where its SKU sits decides.
-            if member.sku and (link is None or parent is None or link.woo_parent_id != parent.woo_id):
+            if member.sku and (link is None or parent is None or link.store_parent_id != parent.store_id):
                 skus.append(member.sku)
     return skus
 
@@ -320,9 +320,9 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
     payload: dict[str, Any] = {"draft": draft, "create": creation_fields(item, settings=settings)}
     if link is not None:
         if link.content_hash == digest:
-            plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, woo_id=link.woo_id)
+            plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, store_id=link.store_id)
         else:
-            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=link.woo_id)
+            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=link.store_id)
         return
     if found is not None and (free := _freeable(item, found, links)) is not None:
         payload["frees"] = [free]
@@ -332,7 +332,7 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
         if reason:
             plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
         else:
-            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=found.store_id)
+            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=found.store_id)
     elif settings.create_missing_products:
         plan.add(item, ItemAction.CREATE, ItemStatus.PENDING, payload=payload, digest=digest)
     else:
@@ -379,7 +379,7 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
     sku = link.sku if link else (held.sku if held else own_sku)
     if parent_id is None:
         action = ItemAction.CREATE
-    elif not group.active or (link is not None and link.content_hash == digest and link.woo_id == parent_id):
+    elif not group.active or (link is not None and link.content_hash == digest and link.store_id == parent_id):
         # With no active variant left the parent keeps what it has: its variations are set
         # aside, and emptying its attributes would only turn them into "any" options.
         action = ItemAction.UNCHANGED
@@ -388,7 +388,7 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
     payload = {"draft": draft, "create": parent_creation_fields(group.group_id, group.name, settings=settings)}
     head = plan.add_row(zoho_item_id=head_key, sku=sku, name=group.name, action=action,
                         status=ItemStatus.SYNCED if action == ItemAction.UNCHANGED else ItemStatus.PENDING,
-                        payload=payload, digest=digest, woo_id=parent_id, kind=ItemKind.VARIABLE)
+                        payload=payload, digest=digest, store_id=parent_id, kind=ItemKind.VARIABLE)
     plan.heads[head_key] = head
     for member in group.active:
         _decide_variant(member, plan, head, parent_id, settings=settings, store=store, links=links, found=found)
@@ -401,7 +401,7 @@ def _find_parent(group: GroupCandidates, link: ProductLink | None,
     """The variable product for a group: linked, or the parent of a variant found by SKU, or the
     product carrying the SKU we give the parents we create; else none (it will be created)."""
     if link is not None:
-        return link.woo_id, None
+        return link.store_id, None
     for member in group.active + group.inactive:
         ref = found.get((member.sku or "").lower())
         if ref is not None and ref.kind == "variation" and ref.parent_id:
@@ -429,15 +429,15 @@ def _decide_variant(item: CatalogItem, plan: Plan, head: dict[str, Any], parent_
     digest = content_hash(draft)
     payload: dict[str, Any] = {"draft": draft}
     link = links.variation.get(item.zoho_item_id)
-    if link is not None and parent_id is not None and link.woo_parent_id == parent_id:
+    if link is not None and parent_id is not None and link.store_parent_id == parent_id:
         if link.content_hash == digest and not link.retired:
-            return add(ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, woo_id=link.woo_id)
-        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=link.woo_id)
+            return add(ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, store_id=link.store_id)
+        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=link.store_id)
     ref = found.get((item.sku or "").lower())
     if ref is not None and ref.kind == "variation" and parent_id is not None and ref.parent_id == parent_id:
         if reason := _unusable_match(item, ref, settings, variation=True):
             return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
-        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, woo_id=ref.store_id)
+        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=ref.store_id)
     if ref is not None:
         free = _freeable(item, ref, links)
         if free is None:
@@ -454,8 +454,8 @@ def _retire_inactive(item: CatalogItem, plan: Plan, head: dict[str, Any], parent
                      settings: ConnectionSettings, links: Links, found: dict[str, StoreProductRef]) -> None:
     link = links.variation.get(item.zoho_item_id)
     ref = found.get((item.sku or "").lower())
-    store_id = link.woo_id if link is not None else (ref.store_id if ref and ref.kind == "variation" else None)
-    holder_parent = link.woo_parent_id if link is not None else (ref.parent_id if ref else None)
+    store_id = link.store_id if link is not None else (ref.store_id if ref and ref.kind == "variation" else None)
+    holder_parent = link.store_parent_id if link is not None else (ref.parent_id if ref else None)
     if store_id is None or parent_id is None or holder_parent != parent_id:
         plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason="inactive in Zoho", kind=ItemKind.VARIATION,
                  parent_key=head["zoho_item_id"])
@@ -471,31 +471,31 @@ def _add_retire(plan: Plan, head: dict[str, Any], *, zoho_item_id: str, sku: str
     if link is not None and link.retired and link.content_hash == digest:
         plan.add_row(zoho_item_id=zoho_item_id, sku=sku, name=name, action=ItemAction.UNCHANGED,
                      status=ItemStatus.SYNCED, reason=f"{why}; variation #{store_id} already set aside",
-                     digest=digest, woo_id=store_id, kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
+                     digest=digest, store_id=store_id, kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
         return
     plan.add_row(zoho_item_id=zoho_item_id, sku=sku, name=name, action=ItemAction.UPDATE, status=ItemStatus.PENDING,
-                 reason=why, payload={"draft": draft, "retire": True}, digest=digest, woo_id=store_id,
+                 reason=why, payload={"draft": draft, "retire": True}, digest=digest, store_id=store_id,
                  kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
     head["status"] = ItemStatus.PENDING
 
 
 def _retire_vanished(plan: Plan, settings: ConnectionSettings, links: Links, catalogue_ids: set[str]) -> None:
     """Variations whose Zoho item no longer exists: out of stock and private, never deleted."""
-    groups_by_parent = {link.woo_id: link for link in links.variable.values()}
+    groups_by_parent = {link.store_id: link for link in links.variable.values()}
     for link in links.variation.values():
-        if link.zoho_id in catalogue_ids or link.retired or link.woo_parent_id is None:
+        if link.zoho_id in catalogue_ids or link.retired or link.store_parent_id is None:
             continue
-        parent = groups_by_parent.get(link.woo_parent_id)
-        head_key = f"group:{parent.zoho_id}" if parent else f"parent:{link.woo_parent_id}"
+        parent = groups_by_parent.get(link.store_parent_id)
+        head_key = f"group:{parent.zoho_id}" if parent else f"parent:{link.store_parent_id}"
         head = plan.heads.get(head_key)
         if head is None:
             head = plan.add_row(zoho_item_id=head_key, sku=parent.sku if parent else None,
-                                name=f"variable product #{link.woo_parent_id}", action=ItemAction.UNCHANGED,
-                                status=ItemStatus.SYNCED, woo_id=link.woo_parent_id, kind=ItemKind.VARIABLE,
+                                name=f"variable product #{link.store_parent_id}", action=ItemAction.UNCHANGED,
+                                status=ItemStatus.SYNCED, store_id=link.store_parent_id, kind=ItemKind.VARIABLE,
                                 digest=parent.content_hash if parent else None)
             plan.heads[head_key] = head
         _add_retire(plan, head, zoho_item_id=link.zoho_id, sku=link.sku, name=link.sku or link.zoho_id,
-                    store_id=link.woo_id, settings=settings, link=link, why="no longer in Zoho")
+                    store_id=link.store_id, settings=settings, link=link, why="no longer in Zoho")
 
 
 def _describe(ref: StoreProductRef) -> str:
@@ -576,7 +576,7 @@ _rows = Table(
     Column("reason", Text),
     Column("payload", JSONB),
     Column("content_hash", String(64)),
-    Column("woo_id", BigInteger),
+    Column("store_id", BigInteger),
     prefixes=["TEMPORARY"],
 )
 _DROP_STAGING = text("DROP TABLE IF EXISTS pg_temp.plan_rows, pg_temp.plan_groups, pg_temp.plan_duplicates, "
@@ -607,10 +607,10 @@ _STAGED_HEADS = text("SELECT zoho_item_id, status FROM plan_rows WHERE kind = 'v
 _HEADS_PENDING = text("UPDATE plan_rows SET status = 'pending' WHERE kind = 'variable' AND zoho_item_id = ANY(:keys)")
 _SAVE_ROWS = text("""
     INSERT INTO sync_run_items (run_id, zoho_item_id, kind, parent_key, sku, name, action, status, reason, payload,
-                                content_hash, woo_id, attempts)
+                                content_hash, store_id, attempts)
     SELECT :run_id, zoho_item_id, kind, parent_key, sku, name, action,
            CASE WHEN :cancelled AND status = 'pending' THEN 'cancelled' ELSE status END,
-           reason, payload, content_hash, woo_id, 0
+           reason, payload, content_hash, store_id, 0
     FROM plan_rows ORDER BY phase, ord
 """)
 _COUNT_ACTIONS = text("SELECT action, count(*) FROM plan_rows GROUP BY action")
@@ -716,7 +716,7 @@ class ChunkPlanner:
         chosen = await _screen_items(items, screened, sku_counts=sku_counts, zoho=self.zoho, settings=self.settings)
         found = await self.woo.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
         holders = {ref.store_id for ref in found.values()}  # whether a holder is ours decides a move
-        _sort_links(links, await self._links_where(ProductLink.woo_id.in_(list(holders))))
+        _sort_links(links, await self._links_where(ProductLink.store_id.in_(list(holders))))
         _decide_items(chosen, plan, settings=self.settings, store=self.store, links=links, found=found)
         await self._stage_rows(screened.rows, skips)
         await self._stage_rows(plan.rows, decided)
@@ -729,15 +729,15 @@ class ChunkPlanner:
         after = 0
         while vanished := await self._links_where(
                 ProductLink.kind == LinkKind.VARIATION, ProductLink.retired.is_(False),
-                ProductLink.woo_parent_id.is_not(None), ProductLink.id > after,
+                ProductLink.store_parent_id.is_not(None), ProductLink.id > after,
                 ~exists().where(_catalogue.c.zoho_item_id == ProductLink.zoho_id), order=True):
             after = vanished[-1].id
             links = Links(variation={link.zoho_id: link for link in vanished})
-            _sort_links(links, await self._links_where(ProductLink.kind == LinkKind.VARIABLE, ProductLink.woo_id.in_(
-                list({link.woo_parent_id for link in vanished}))))
-            parents = {link.woo_id: link.zoho_id for link in links.variable.values()}
+            _sort_links(links, await self._links_where(ProductLink.kind == LinkKind.VARIABLE, ProductLink.store_id.in_(
+                list({link.store_parent_id for link in vanished}))))
+            parents = {link.store_id: link.zoho_id for link in links.variable.values()}
             keys = [f"group:{parents[p]}" if p in parents else f"parent:{p}"
-                    for p in {link.woo_parent_id for link in vanished}]
+                    for p in {link.store_parent_id for link in vanished}]
             staged = {key: {"zoho_item_id": key, "status": status}
                       for key, status in await self.session.execute(_STAGED_HEADS, {"keys": keys})}
             plan = Plan(heads=dict(staged))

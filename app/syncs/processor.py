@@ -64,7 +64,7 @@ class Claimed:
     action: str
     payload: dict[str, Any]
     content_hash: str | None
-    woo_id: int | None
+    store_id: int | None
     attempts: int
     kind: str = ItemKind.PRODUCT
     parent_key: str | None = None
@@ -74,7 +74,7 @@ class Claimed:
 class Outcome:
     item: Claimed
     ok: bool
-    woo_id: int | None = None
+    store_id: int | None = None
     created: bool = False
     error_code: str | None = None
     message: str | None = None
@@ -145,16 +145,16 @@ class BatchProcessor:
         product_frees = await self._free(freeing, parents=False)
         writes = [i for i in tops if not (i.kind == ItemKind.VARIABLE and i.action == ItemAction.UNCHANGED)]
         outcomes = await self._write_set(writes, media, variations_of=None, extra=product_frees)
-        outcomes += [Outcome(i, True, woo_id=i.woo_id) for i in tops if i not in writes]
+        outcomes += [Outcome(i, True, store_id=i.store_id) for i in tops if i not in writes]
         heads = {o.item.zoho_item_id: o for o in outcomes if o.item.kind == ItemKind.VARIABLE}
         for key, items in members.items():
             head = heads.get(key)
-            if head is None or not head.ok or head.woo_id is None:
+            if head is None or not head.ok or head.store_id is None:
                 why = head.message if head is not None else "its variable product was not written"
                 outcomes += [Outcome(i, False, error_code="parent_failed",
                                      message=f"variable product not written: {why}") for i in items]
                 continue
-            outcomes += await self._write_set(items, media, variations_of=head.woo_id)
+            outcomes += await self._write_set(items, media, variations_of=head.store_id)
         return outcomes
 
     async def _free(self, items: list[Claimed], *, parents: bool) -> list[ProductWrite]:
@@ -210,14 +210,14 @@ class BatchProcessor:
     async def _split(self, items: list[Claimed], media: Known, parent_id: int | None,
                      ) -> tuple[list[ProductWrite], list[ProductWrite], set[int]]:
         # A create claimed before (its worker died mid-batch) may already exist in the store.
-        retried = {i.id: i for i in items if i.action == ItemAction.CREATE and i.woo_id is None and i.attempts > 1}
+        retried = {i.id: i for i in items if i.action == ItemAction.CREATE and i.store_id is None and i.attempts > 1}
         found = await self.woo.find_by_skus(i.sku for i in retried.values() if i.sku) if retried else {}
         creates, updates, pending = [], [], set()
         for item in items:
             ref = found.get((item.sku or "").lower()) if item.id in retried else None
             if ref is not None and parent_id is not None and ref.parent_id != parent_id:
                 ref = None
-            store_id = item.woo_id or (ref.store_id if ref else None)
+            store_id = item.store_id or (ref.store_id if ref else None)
             draft, waiting = with_media(item.payload["draft"], media)
             if waiting:
                 pending.add(item.id)
@@ -234,7 +234,7 @@ class BatchProcessor:
         for result in results:
             item = by_key[result.key]
             if result.ok:
-                outcomes.append(Outcome(item, True, woo_id=result.store_id, created=result.key in created))
+                outcomes.append(Outcome(item, True, store_id=result.store_id, created=result.key in created))
             elif not final and self._recoverable(result, result.key in created, variation):
                 redo.append(result)
             else:
@@ -280,14 +280,14 @@ class BatchProcessor:
         async with transaction(self.ctx.sessionmaker) as session:
             await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes],
                                         pace=self.pace.as_dict())
-            links = [self._link_row(o) for o in outcomes if o.ok and o.woo_id and not o.item.zoho_item_id.startswith("parent:")]
+            links = [self._link_row(o) for o in outcomes if o.ok and o.store_id and not o.item.zoho_item_id.startswith("parent:")]
             if links:
                 await session.execute(_UPSERT_LINK, links)
             await write_logs(session, [self._log_row(o) for o in outcomes if o.item.action != ItemAction.UNCHANGED])
 
     def _item_row(self, o: Outcome) -> dict[str, Any]:
         return {"b_id": o.item.id, "b_token": self.token, "b_status": ItemStatus.SYNCED if o.ok else ItemStatus.FAILED,
-                "b_woo_id": o.woo_id or o.item.woo_id, "b_reason": None if o.ok else o.message,
+                "b_store_id": o.store_id or o.item.store_id, "b_reason": None if o.ok else o.message,
                 "b_code": None if o.ok else o.error_code, "b_images": "pending" if o.ok and o.images_pending else None}
 
     def _link_row(self, o: Outcome) -> dict[str, Any]:
@@ -299,35 +299,35 @@ class BatchProcessor:
         retired = bool(o.item.payload and o.item.payload.get("retire"))
         # Images still to come: no hash yet, so that a run that dies before them writes again.
         digest = None if o.images_pending else o.item.content_hash
-        return {"connection_id": self.connection_id, "kind": kind, "zoho_id": zoho_id, "woo_id": o.woo_id,
-                "woo_parent_id": o.parent_id, "sku": o.item.sku, "content_hash": digest, "retired": retired}
+        return {"connection_id": self.connection_id, "kind": kind, "zoho_id": zoho_id, "store_id": o.store_id,
+                "store_parent_id": o.parent_id, "sku": o.item.sku, "content_hash": digest, "retired": retired}
 
     def _log_row(self, o: Outcome) -> dict[str, Any]:
         action = "create" if o.created else "update"
         noun = {ItemKind.VARIABLE: "variable product", ItemKind.VARIATION: "variation"}.get(o.item.kind, "product")
         if o.ok and o.item.payload and o.item.payload.get("retire"):
             private = o.item.payload["draft"].get("retire") == "private"
-            message = f"set aside {noun} #{o.woo_id}: out of stock{' and private' if private else ''}"
+            message = f"set aside {noun} #{o.store_id}: out of stock{' and private' if private else ''}"
         elif o.ok:
-            message = f"{'created' if o.created else 'updated'} {noun} #{o.woo_id}"
+            message = f"{'created' if o.created else 'updated'} {noun} #{o.store_id}"
         else:
             message = f"{action} failed: {o.message}"
         return entry(level="info" if o.ok else "error", action=action, status="synced" if o.ok else "failed",
                      connection_id=self.connection_id, run_id=self.run_id, sku=o.item.sku,
-                     zoho_item_id=o.item.zoho_item_id, woo_id=o.woo_id or o.item.woo_id, message=message,
+                     zoho_item_id=o.item.zoho_item_id, store_id=o.store_id or o.item.store_id, message=message,
                      details=None if o.ok else {"code": o.error_code})
 
 
 _link_insert = pg_insert(ProductLink.__table__)
 _UPSERT_LINK = _link_insert.on_conflict_do_update(
     index_elements=["connection_id", "kind", "zoho_id"],
-    set_={"woo_id": _link_insert.excluded.woo_id, "sku": _link_insert.excluded.sku,
-          "woo_parent_id": _link_insert.excluded.woo_parent_id, "retired": _link_insert.excluded.retired,
+    set_={"store_id": _link_insert.excluded.store_id, "sku": _link_insert.excluded.sku,
+          "store_parent_id": _link_insert.excluded.store_parent_id, "retired": _link_insert.excluded.retired,
           "content_hash": _link_insert.excluded.content_hash, "synced_at": text("now()")},
 )
 _RETIRE_LINKS = text("""
     UPDATE product_links SET retired = true, sku = NULL, content_hash = NULL
-    WHERE connection_id = :connection_id AND woo_id = ANY(:ids)
+    WHERE connection_id = :connection_id AND store_id = ANY(:ids)
 """)
 
 

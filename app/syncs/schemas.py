@@ -38,7 +38,7 @@ class RunItemRead(BaseModel):
     status: str
     error: str | None
     error_code: str | None
-    woo_id: int | None
+    store_id: int | None
     attempts: int
     updated_at: datetime
     kind: str = "product"  # product, variable (an item group), variation

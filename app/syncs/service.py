@@ -96,7 +96,7 @@ async def list_items(session: AsyncSession, run_id: uuid.UUID, *, status: ItemSt
     rows = await session.scalars(select(SyncRunItem).where(*where).order_by(SyncRunItem.id).limit(limit).offset(offset))
     return int(total or 0), [
         RunItemRead(id=i.id, zoho_item_id=i.zoho_item_id, sku=i.sku, name=i.name, action=i.action, status=i.status,
-                    error=i.reason, error_code=i.error_code, woo_id=i.woo_id, attempts=i.attempts,
+                    error=i.reason, error_code=i.error_code, store_id=i.store_id, attempts=i.attempts,
                     updated_at=i.updated_at, kind=i.kind, group=i.parent_key, images=i.image_state)
         for i in rows.all()
     ]

@@ -147,18 +147,18 @@ _CLAIM = text("""
         WHERE i.run_id = :run_id AND i.status = 'pending' AND i.parent_key IS NULL
           AND (i.claim_token IS NULL OR i.claimed_at < now() - make_interval(secs => :lease))
         ORDER BY i.id LIMIT :size FOR UPDATE SKIP LOCKED)
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts, kind, parent_key
+    RETURNING id, zoho_item_id, sku, action, payload, content_hash, store_id, attempts, kind, parent_key
 """)
 # A group's variants go with its row: claimed by the same driver, in the same transaction.
 _CLAIM_MEMBERS = text("""
     UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
     WHERE run_id = :run_id AND parent_key = ANY(:keys) AND status = 'pending'
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, woo_id, attempts, kind, parent_key
+    RETURNING id, zoho_item_id, sku, action, payload, content_hash, store_id, attempts, kind, parent_key
 """)
 # An outcome lands only while the run is still being driven by the same token: a paused or
 # cancelled run's counters never move, and a driver that lost its lease records nothing.
 RECORD_OUTCOME = text("""
-    UPDATE sync_run_items SET status = :b_status, woo_id = :b_woo_id,
+    UPDATE sync_run_items SET status = :b_status, store_id = :b_store_id,
            reason = coalesce(:b_reason, reason), error_code = :b_code, image_state = :b_images
     WHERE id = :b_id AND claim_token = :b_token AND status = 'pending'
       AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = :b_run AND r.driver_token = :b_token

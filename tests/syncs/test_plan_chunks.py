@@ -25,7 +25,7 @@ from tests.helpers import create_connection
 pytestmark = pytest.mark.timeout(240)
 
 ROW_FIELDS = ("zoho_item_id", "kind", "parent_key", "sku", "name", "action", "status", "reason", "payload",
-              "content_hash", "woo_id", "attempts", "image_state", "claim_token")
+              "content_hash", "store_id", "attempts", "image_state", "claim_token")
 
 
 async def new_run(ctx: AppContext, connection_id: uuid.UUID) -> tuple[SyncRun, str]:

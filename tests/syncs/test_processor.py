@@ -35,7 +35,7 @@ async def setup_run(api, ctx, zoho_url, woo_url, items: list[dict], **settings):
         await session.execute(insert(SyncRunItem), [
             {"run_id": run.id, "zoho_item_id": i["payload"]["draft"]["zoho_item_id"], "sku": i["payload"]["draft"]["sku"],
              "name": "x", "action": i["action"], "status": "pending", "payload": i["payload"],
-             "content_hash": "h-" + i["payload"]["draft"]["sku"], "woo_id": i.get("woo_id")} for i in items])
+             "content_hash": "h-" + i["payload"]["draft"]["sku"], "store_id": i.get("store_id")} for i in items])
         await session.commit()
         return connection, run, token
 
@@ -63,13 +63,13 @@ async def test_create_refused_for_duplicate_sku_links_and_updates_the_holder(api
                                              [{"action": "create", "payload": draft("DUP-1", name="From Zoho")},
                                               {"action": "create", "payload": draft("NEW-1")}])
     items = await process(ctx, connection, run, token)
-    assert items["DUP-1"].status == "synced" and items["DUP-1"].woo_id == existing
+    assert items["DUP-1"].status == "synced" and items["DUP-1"].store_id == existing
     assert items["NEW-1"].status == "synced"
     products = [p for p in sim(woo_server.base_url, "GET", "/products") if p["sku"].upper() == "DUP-1"]
     assert len(products) == 1 and products[0]["name"] == "From Zoho"
     async with ctx.sessionmaker() as session:
         link = await session.scalar(select(ProductLink).where(ProductLink.zoho_id == "z-DUP-1"))
-    assert link.woo_id == existing and link.kind == LinkKind.PRODUCT and link.content_hash == "h-DUP-1"
+    assert link.store_id == existing and link.kind == LinkKind.PRODUCT and link.content_hash == "h-DUP-1"
     calls = sim(woo_server.base_url, "GET", "/stats")["requests"]
     assert calls["POST /products/batch"] == 2  # the batch, then one follow-up for the refused create
 
@@ -77,12 +77,12 @@ async def test_create_refused_for_duplicate_sku_links_and_updates_the_holder(api
 async def test_stale_link_is_found_again_by_sku_or_recreated(api, ctx, store, zoho_server, woo_server):
     moved = await seed_product(woo_server, "MOVED-1")
     connection, run, token = await setup_run(api, ctx, zoho_server.base_url, woo_server.base_url, [
-        {"action": "update", "payload": draft("MOVED-1"), "woo_id": 999001},  # deleted, SKU now on another product
-        {"action": "update", "payload": draft("GONE-1"), "woo_id": 999002},  # deleted, nowhere in the store
+        {"action": "update", "payload": draft("MOVED-1"), "store_id": 999001},  # deleted, SKU now on another product
+        {"action": "update", "payload": draft("GONE-1"), "store_id": 999002},  # deleted, nowhere in the store
     ])
     items = await process(ctx, connection, run, token)
-    assert items["MOVED-1"].status == "synced" and items["MOVED-1"].woo_id == moved
-    assert items["GONE-1"].status == "synced" and items["GONE-1"].woo_id not in (None, 999002)
+    assert items["MOVED-1"].status == "synced" and items["MOVED-1"].store_id == moved
+    assert items["GONE-1"].status == "synced" and items["GONE-1"].store_id not in (None, 999002)
     skus = sorted(p["sku"] for p in sim(woo_server.base_url, "GET", "/products"))
     assert skus == ["GONE-1", "MOVED-1"]
 
@@ -105,7 +105,7 @@ async def test_a_gone_product_fails_with_the_vendors_reason_and_the_rest_go_on(a
                                                                               woo_server):
     connection, run, token = await setup_run(api, ctx, zoho_server.base_url, woo_server.base_url, [
         {"action": "create", "payload": draft(f"OK-{n}") } for n in range(2)
-    ] + [{"action": "update", "payload": draft("LOST-1"), "woo_id": 999003}], create_missing_products=False,
+    ] + [{"action": "update", "payload": draft("LOST-1"), "store_id": 999003}], create_missing_products=False,
         batch_size=3)
     items = await process(ctx, connection, run, token)
     failed = {sku: item for sku, item in items.items() if item.status == "failed"}
@@ -124,6 +124,6 @@ async def test_retried_create_after_a_crash_becomes_an_update(api, ctx, store, z
         item.attempts = 1  # claimed once before, by a worker that died
         await session.commit()
     items = await process(ctx, connection, run, token)
-    assert items["CRASH-1"].woo_id == existing and items["CRASH-1"].status == "synced"
+    assert items["CRASH-1"].store_id == existing and items["CRASH-1"].status == "synced"
     calls = sim(woo_server.base_url, "GET", "/stats")["requests"]
     assert calls["GET /products"] == 1 and calls["POST /products/batch"] == 1

@@ -1,0 +1,66 @@
+"""Upgrading keeps data: a database at 0006 holding a connection, links, a run with items, a log
+entry and a finished preview comes out of 0007 with every value under its store-words name."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+from alembic import command
+from sqlalchemy import text
+
+from app.db.migrate import alembic_config
+
+CONNECTION, RUN, PREVIEW = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+OLD_ROWS = [
+    ("INSERT INTO connections (id, name, zoho_organization_id, zoho_data_center, woo_base_url, woo_verify_tls,"
+     " credentials, settings) VALUES (:c, 'Shop', '123', 'eu', 'https://shop.example', false, 'blob', '{}')"),
+    "INSERT INTO product_links (connection_id, kind, zoho_id, woo_id, woo_parent_id) VALUES (:c, 'variation', 'z1', 501, 500)",
+    "INSERT INTO sync_runs (id, connection_id, kind, status) VALUES (:r, :c, 'manual', 'completed')",
+    ("INSERT INTO sync_run_items (run_id, zoho_item_id, action, status, attempts, woo_id)"
+     " VALUES (:r, 'z1', 'update', 'synced', 1, 501)"),
+    "INSERT INTO sync_logs (level, message, woo_id, connection_id, run_id) VALUES ('info', 'updated', 501, :c, :r)",
+    ("INSERT INTO previews (id, connection_id, status, result) VALUES (:p, :c, 'completed',"
+     " '[{\"sku\": \"A-1\", \"woo_id\": 501, \"action\": \"update\"}, {\"sku\": \"B-2\", \"woo_id\": null}]')"),
+]
+
+
+async def test_upgrading_to_store_words_keeps_every_value(ctx, settings) -> None:
+    config = alembic_config(settings.database_url)
+    await asyncio.to_thread(command.downgrade, config, "0006")
+    try:
+        async with ctx.engine.begin() as conn:
+            for statement in OLD_ROWS:
+                await conn.execute(text(statement).bindparams(
+                    **{k: v for k, v in {"c": CONNECTION, "r": RUN, "p": PREVIEW}.items() if f":{k}" in statement}))
+    finally:
+        await asyncio.to_thread(command.upgrade, config, "head")
+
+    async with ctx.engine.connect() as conn:
+        connection = (await conn.execute(text(
+            "SELECT platform, store_base_url, store_verify_tls FROM connections WHERE id = :c"), {"c": CONNECTION})).one()
+        link = (await conn.execute(text("SELECT store_id, store_parent_id FROM product_links"))).one()
+        item = await conn.scalar(text("SELECT store_id FROM sync_run_items WHERE run_id = :r"), {"r": RUN})
+        logged = await conn.scalar(text("SELECT store_id FROM sync_logs WHERE run_id = :r"), {"r": RUN})
+        result = await conn.scalar(text("SELECT result FROM previews WHERE id = :p"), {"p": PREVIEW})
+    assert tuple(connection) == ("woocommerce", "https://shop.example", False)
+    assert tuple(link) == (501, 500) and item == 501 and logged == 501
+    rows = result if isinstance(result, list) else json.loads(result)
+    assert rows == [{"sku": "A-1", "store_id": 501, "action": "update"}, {"sku": "B-2", "store_id": None}]
+
+
+async def test_the_platform_is_checked(ctx) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    async with ctx.engine.connect() as conn:
+        try:
+            await conn.execute(text(
+                "INSERT INTO connections (id, name, zoho_organization_id, zoho_data_center, store_base_url,"
+                " store_verify_tls, credentials, settings, platform)"
+                " VALUES (gen_random_uuid(), 'x', '1', 'com', 'https://s', true, 'b', '{}', 'magento')"))
+        except IntegrityError as exc:
+            assert "ck_connections_platform" in str(exc)
+        else:
+            raise AssertionError("a connection with an unknown platform was stored")
