@@ -16,6 +16,7 @@ from arq import cron
 from arq.worker import Retry, func
 
 from app.config import get_settings
+from app.core import retention
 from app.core.context import AppContext, open_context, redis_settings
 from app.core.jobs import (
     CATCH_UP,
@@ -31,7 +32,7 @@ from app.core.logging import configure_logging
 from app.previews.service import recover_lost_previews
 from app.previews.service import run_preview as compute_preview
 from app.syncs import runner
-from app.webhooks import processing
+from app.webhooks import catchup, outcomes, passes, recovery
 
 log = structlog.get_logger(__name__)
 JOB_TIMEOUT_S = 12 * 3600
@@ -79,14 +80,14 @@ async def run_preview(ctx: JobContext, preview_id: str) -> None:
 async def recover_stalled_runs(ctx: JobContext) -> int:
     """Runs whose worker died get a new driver; webhook events left queued get a job; previews
     whose job was lost are enqueued again or failed."""
-    await processing.requeue_stale_events(ctx["app"])
+    await recovery.requeue_stale_events(ctx["app"])
     await recover_lost_previews(ctx["app"])
     return await runner.recover_stalled_runs(ctx["app"])
 
 
 async def process_webhook_events(ctx: JobContext, connection_id: str) -> None:
     with structlog.contextvars.bound_contextvars(connection_id=connection_id, job_id=ctx.get("job_id")):
-        again = await processing.process_events(ctx["app"], uuid.UUID(connection_id), job_id=ctx.get("job_id"))
+        again = await passes.process_events(ctx["app"], uuid.UUID(connection_id), job_id=ctx.get("job_id"))
     if again is not None:
         # Same job id, so events arriving meanwhile still coalesce into this one job.
         raise Retry(defer=again)
@@ -94,16 +95,16 @@ async def process_webhook_events(ctx: JobContext, connection_id: str) -> None:
 
 async def catch_up(ctx: JobContext, connection_id: str) -> None:
     with structlog.contextvars.bound_contextvars(connection_id=connection_id, job_id=ctx.get("job_id")):
-        await processing.catch_up(ctx["app"], uuid.UUID(connection_id))
+        await catchup.catch_up(ctx["app"], uuid.UUID(connection_id))
 
 
 async def schedule_catchups(ctx: JobContext) -> int:
-    await processing.settle_events_written_by_manual_runs(ctx["app"])
-    return await processing.schedule_catchups(ctx["app"])
+    await outcomes.settle_events_written_by_manual_runs(ctx["app"])
+    return await catchup.schedule_catchups(ctx["app"])
 
 
 async def purge_old_records(ctx: JobContext) -> tuple[int, int]:
-    return await processing.purge_old_records(ctx["app"])
+    return await retention.purge_old_records(ctx["app"])
 
 
 _settings = get_settings()

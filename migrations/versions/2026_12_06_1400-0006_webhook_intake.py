@@ -1,9 +1,9 @@
 """webhook intake: a partial index on the queued events
 
-The webhook pass (`_QUEUED_ITEMS`, `_MORE_EVENTS`) and the stale-event recovery (`_STALE_EVENTS`,
-every recovery interval, over all connections) in app/webhooks/processing.py look for
-`outcome = 'queued'` by connection and received time. Without this index they read every event
-of the retention period; with it, only the few still queued.
+The webhook pass (`_QUEUED_ITEMS`, `_MORE_EVENTS` in app/webhooks/passes.py) and the stale-event
+recovery (`_STALE_EVENTS` in app/webhooks/recovery.py, every recovery interval, over all
+connections) look for `outcome = 'queued'` by connection and received time. Without this index
+they read every event of the retention period; with it, only the few still queued.
 
 Built CONCURRENTLY: webhook_events takes the intake's inserts while the index is built, and a
 plain CREATE INDEX would hold them back for the whole build. If the build fails it leaves an

@@ -142,7 +142,7 @@ async def test_preview_command_prints_the_changes(api, zoho, store, zoho_server,
 async def test_old_previews_are_purged(api, ctx, zoho, zoho_server, woo_server):
     from sqlalchemy import text
 
-    from app.webhooks.processing import purge_old_records
+    from app.core.retention import purge_old_records
 
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     old = (await api.post(f"/api/v1/connections/{conn['id']}/preview")).json()["id"]

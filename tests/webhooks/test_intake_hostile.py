@@ -24,7 +24,7 @@ from app.db.migrate import alembic_config
 from simulators.server import ServerThread
 from app.main import create_app
 from app.models import WebhookEvent
-from app.webhooks import processing, rejections
+from app.webhooks import passes, recovery, rejections
 from app.webhooks.intake import Intake
 from app.webhooks.rejections import Reason, Rejections
 from app.webhooks.signature import as_digest, sign, verify
@@ -263,9 +263,9 @@ async def test_the_queued_event_queries_read_the_partial_index(ctx):
     async with ctx.engine.begin() as conn:
         await conn.execute(text("SET LOCAL enable_seqscan = off"))  # the question is which index, not whether
         started = await conn.scalar(text("SELECT now()"))
-        queries = [(processing._QUEUED_ITEMS, {"connection_id": busy, "started": started, "size": 9}, "connection_id"),
-                   (processing._MORE_EVENTS, {"connection_id": quiet}, "connection_id"),
-                   (processing._STALE_EVENTS, {"age": 30.0}, "received_at")]
+        queries = [(passes._QUEUED_ITEMS, {"connection_id": busy, "started": started, "size": 9}, "connection_id"),
+                   (passes._MORE_EVENTS, {"connection_id": quiet}, "connection_id"),
+                   (recovery._STALE_EVENTS, {"age": 30.0}, "received_at")]
         for query, params, searched_by in queries:
             plan = "\n".join((await conn.execute(text("EXPLAIN " + query.text), params)).scalars())
             assert re.search(rf"ix_webhook_events_queued .*\n\s*Index Cond: \(+{searched_by} ", plan), plan

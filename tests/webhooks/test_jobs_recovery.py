@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from app.models import Preview, WebhookEvent
 from app.previews.service import LOST, REQUEUED
-from app.webhooks import processing
+from app.webhooks import catchup, outcomes
 from tests.helpers import create_connection, sim, start_run, store_by_sku, wait_for_run
 from tests.webhooks.test_webhooks import deliver, enabled_connection, events, wait_settled
 
@@ -123,7 +123,7 @@ async def test_a_later_pass_or_catch_up_settles_events_that_failed_before(api, c
     assert [r["outcome"] for r in mine] == ["synced", "synced"] and len({r["run_id"] for r in mine}) == 1
 
     zoho.patch_item(second["item_id"], {"rate": 72.5})
-    run_id = await processing.catch_up(ctx, uuid.UUID(conn["id"]))
+    run_id = await catchup.catch_up(ctx, uuid.UUID(conn["id"]))
     [settled] = [r for r in await events(api, conn["id"]) if r["zoho_item_id"] == second["item_id"]]
     assert settled["outcome"] == "synced" and settled["run_id"] == str(run_id)
 
@@ -178,6 +178,6 @@ async def test_a_manual_run_settles_events_that_failed_before(api, ctx, zoho, st
     zoho.patch_item(item["item_id"], {"rate": 66.75})
     run = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
     assert run["status"] == "completed"
-    await processing.settle_events_written_by_manual_runs(ctx)
+    await outcomes.settle_events_written_by_manual_runs(ctx)
     [event] = await events(api, conn["id"])
     assert event["outcome"] == "synced" and event["detail"] == "updated" and event["run_id"] == run["id"]

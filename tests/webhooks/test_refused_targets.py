@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import select
 
 from app.models import WebhookEvent
-from app.webhooks.processing import process_events
+from app.webhooks.passes import process_events
 from tests.webhooks.test_webhooks import deliver, enabled_connection
 
 

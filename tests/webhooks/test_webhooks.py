@@ -200,7 +200,7 @@ async def test_events_of_a_deleted_connection_are_settled_not_lost(api, ctx, zoh
     item = zoho.all_items()[0]
     assert (await deliver(api, ctx, conn["id"], {"item_id": item["item_id"]})).status_code == 202
     assert (await api.delete(f"/api/v1/connections/{conn['id']}")).status_code == 204
-    from app.webhooks.processing import process_events
+    from app.webhooks.passes import process_events
 
     assert await process_events(ctx, uuid.UUID(conn["id"])) is None
     async with ctx.sessionmaker() as session:

@@ -1,0 +1,88 @@
+"""How webhook events get their outcome, and the run id of the run that wrote their item.
+
+A pass or a catch-up settles the events of the items it synced as it goes. An event still
+failed or queued whose item a later run wrote (a pass, a catch-up or a manual sync) takes that
+run's outcome and run id: what failed then is done now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, and_, bindparam, func, or_, select, text, update
+
+from app.core.context import AppContext
+from app.db.session import transaction
+from app.models import EventOutcome, ItemAction, ItemStatus, WebhookEvent
+from app.syncs.immediate import ItemResult
+
+Settled = tuple[str, str, str | None, uuid.UUID | None]  # item id, outcome, detail, run id
+
+
+def outcome_of(result: ItemResult) -> tuple[str, str | None]:
+    """An item's result in a run as its events' (outcome, detail)."""
+    if result.action == ItemAction.UNCHANGED:
+        return EventOutcome.UNCHANGED, None
+    if result.status == ItemStatus.SYNCED:
+        return EventOutcome.SYNCED, f"{result.action}d"
+    if result.status == ItemStatus.SKIPPED:
+        return EventOutcome.SKIPPED, result.reason
+    return EventOutcome.FAILED, result.reason
+
+
+def verdict(item_ids: list[str], outcome: str, detail: str) -> list[Settled]:
+    """The same outcome for every item, with no run: nothing was written."""
+    return [(item_id, outcome, detail, None) for item_id in item_ids]
+
+
+async def settle(ctx: AppContext, connection_id: uuid.UUID, started: datetime, rows: list[Settled]) -> None:
+    """Give the items' events received before `started` their outcome (one statement, executed
+    for every item). A run that wrote an item (or found it already in step) also settles its
+    older failed events: what failed then is done now."""
+    if not rows:
+        return
+    params = [{"b_connection": connection_id, "b_started": started, "b_item": item_id, "b_outcome": outcome,
+               "b_detail": detail, "b_run": run_id,
+               "b_done": outcome in (EventOutcome.SYNCED, EventOutcome.UNCHANGED)}
+              for item_id, outcome, detail, run_id in rows]
+    async with transaction(ctx.sessionmaker) as session:
+        await session.execute(_SETTLE, params, execution_options={"synchronize_session": False})
+
+
+_events = WebhookEvent.__table__
+_SETTLE = (
+    update(_events)
+    .where(_events.c.connection_id == bindparam("b_connection"), _events.c.zoho_item_id == bindparam("b_item"),
+           _events.c.received_at <= bindparam("b_started"),
+           or_(_events.c.outcome == EventOutcome.QUEUED,
+               and_(_events.c.outcome == EventOutcome.FAILED, bindparam("b_done", type_=Boolean))))
+    .values(outcome=bindparam("b_outcome"), detail=bindparam("b_detail"), run_id=bindparam("b_run"),
+            processed_at=func.now())
+)
+
+
+_WRITTEN_BY_MANUAL_RUNS = text("""
+    UPDATE webhook_events e
+    SET outcome = CASE WHEN i.action = 'unchanged' THEN 'unchanged' ELSE 'synced' END,
+        detail = CASE WHEN i.action = 'unchanged' THEN NULL ELSE i.action || 'd' END,
+        run_id = r.id, processed_at = now()
+    FROM sync_runs r JOIN sync_run_items i ON i.run_id = r.id AND i.status = 'synced'
+    WHERE r.kind = 'manual' AND r.status = 'completed' AND r.finished_at > :since AND r.finished_at <= :until
+      AND e.connection_id = r.connection_id AND e.zoho_item_id = i.zoho_item_id
+      AND e.outcome IN ('queued', 'failed') AND e.received_at <= r.started_at
+""")
+_SETTLED_UNTIL = "skubridge:webhook-events-settled-until"
+
+
+async def settle_events_written_by_manual_runs(ctx: AppContext) -> int:
+    """Failed or queued events whose item a manual run finished since the last call wrote take
+    that run's outcome (passes and catch-ups settle theirs as they go). Driven by the runs, so
+    it reads their items and the events of those items only."""
+    async with transaction(ctx.sessionmaker) as session:
+        until = await session.scalar(select(func.now()))
+        stored = await ctx.redis.get(_SETTLED_UNTIL)
+        since = datetime.fromisoformat(stored.decode()) if stored else until - timedelta(days=1)
+        settled = (await session.execute(_WRITTEN_BY_MANUAL_RUNS, {"since": since, "until": until})).rowcount
+    await ctx.redis.set(_SETTLED_UNTIL, until.isoformat())
+    return settled or 0
