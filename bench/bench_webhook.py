@@ -36,7 +36,7 @@ from simulators.server import ServerThread, free_port  # noqa: E402
 from simulators.woocommerce.app import create_app as create_woo  # noqa: E402
 from simulators.zoho.__main__ import build_state  # noqa: E402
 from simulators.zoho.app import create_app as create_zoho  # noqa: E402
-from app.webhooks.signature import sign  # noqa: E402
+from app.integrations.zoho.webhooks import sign  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

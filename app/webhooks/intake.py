@@ -9,23 +9,21 @@ job. What is refused before that leaves no row: see app/webhooks/rejections.py.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Self
 
 from fastapi import Request
 from sqlalchemy import select
 
 from app.core.context import AppContext
 from app.core.errors import BadRequest, NotFound, PayloadTooLarge
+from app.integrations.zoho.webhooks import SIGNATURE_HEADER, as_digest, item_of, verify
 from app.models import Connection, EventOutcome
 from app.webhooks.recorder import EventRecorder
 from app.webhooks.rejections import Clock, Reason, Rejections
-from app.webhooks.signature import as_digest, verify
 
-SIGNATURE_HEADER = "x-zoho-webhook-signature"
 CONFIG_TTL_S = 1.0  # a toggle reaches the intake within a second
 
 
@@ -131,7 +129,7 @@ async def _record(ctx: AppContext, intake: Intake, connection_id: uuid.UUID, con
         return await intake.recorder.record(ctx, connection_id=connection_id, item_id=item_id, sku=sku,
                                             outcome=outcome, detail=detail)
 
-    item_id, sku = _item_of(body)
+    item_id, sku = item_of(body)
     if item_id is None:
         await record(None, None, EventOutcome.REJECTED, sku or "the body is not an item")
         raise intake.rejections.refuse(connection_id, Reason.NOT_AN_ITEM,
@@ -140,19 +138,3 @@ async def _record(ctx: AppContext, intake: Intake, connection_id: uuid.UUID, con
     event_id = await record(item_id, sku, outcome, None if config.active else "the webhook is inactive")
     return Accepted(event_id, outcome)
 
-
-def _item_of(body: bytes) -> tuple[str | None, str | None]:
-    """(item_id, sku) from `{"item": {...}}` or a bare item; (None, reason) when it is not one.
-    The payload is only a hint: the job fetches the item's real state from Zoho."""
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        return None, "the body is not JSON"
-    item = data.get("item", data) if isinstance(data, dict) else None
-    if not isinstance(item, dict) or not str(item.get("item_id") or "").strip():
-        return None, None
-    item_id = str(item["item_id"]).strip()
-    if len(item_id) > 64 or not item_id.isalnum():
-        return None, "the item_id is not a Zoho id"
-    sku = item.get("sku")
-    return item_id, (str(sku)[:200] if sku not in (None, "") else None)

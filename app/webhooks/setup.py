@@ -34,10 +34,10 @@ from app.core.errors import Conflict, UpstreamError
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import transaction
 from app.integrations.zoho.errors import ZohoError
+from app.integrations.zoho.webhooks import new_secret
 from app.logs.service import entry, write_logs
 from app.models import Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
 from app.webhooks.schemas import WebhookRead
-from app.webhooks.signature import new_secret
 
 SETUP_LOCK_TIMEOUT_S = 300  # longer than a set-up's Zoho calls take, budget waits included
 SETUP_LOCK_WAIT_S = 120  # a second request waits this long for the first before a 409

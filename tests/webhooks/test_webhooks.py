@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.integrations.zoho.webhooks import sign
 from app.models import Connection, WebhookEvent
-from app.webhooks.signature import sign
 from tests.helpers import create_connection, sim, start_run, store_by_sku, wait_for_run
 
 pytestmark = pytest.mark.timeout(120)

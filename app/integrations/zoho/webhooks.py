@@ -1,19 +1,26 @@
-"""Zoho's webhook signature: hex HMAC-SHA256, keyed by the webhook's secret, over the query
-parameters sorted by name (each name followed by its value, no separators) and then the raw body.
+"""What a Zoho webhook delivery looks like: how it is signed, and the item it carries.
 
-Documented for Zoho Billing and Books; for Inventory only third parties confirm it (see
-shared/reference/zoho-api.md §6.4). Compared in constant time, as bytes: the header is whatever
-the internet sends, and `hmac.compare_digest` raises on a str with non-ASCII characters.
+The signature: hex HMAC-SHA256 in the `X-Zoho-Webhook-Signature` header, keyed by the webhook's
+secret, over the query parameters sorted by name (each name followed by its value, no
+separators) and then the raw body. Documented for Zoho Billing and Books; for Inventory only
+third parties confirm it (see shared/reference/zoho-api.md §6.4). Compared in constant time, as
+bytes: the header is whatever the internet sends, and `hmac.compare_digest` raises on a str with
+non-ASCII characters.
+
+How the webhook and its workflow rule are set up in Zoho: app/integrations/zoho/automation.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import string
 from collections.abc import Iterable
+from typing import Any
 
+SIGNATURE_HEADER = "x-zoho-webhook-signature"
 SECRET_ALPHABET = string.ascii_letters + string.digits
 SECRET_LENGTH = 40  # Zoho accepts 12–50 letters and digits
 _HEX_DIGEST_LENGTH = 64
@@ -49,3 +56,20 @@ def as_digest(signature: str | None) -> bytes | None:
 def verify(secret: str, query: Iterable[tuple[str, str]], body: bytes, signature: str | None) -> bool:
     given = as_digest(signature)
     return given is not None and hmac.compare_digest(sign(secret, query, body).encode(), given)
+
+
+def item_of(body: bytes) -> tuple[str | None, str | None]:
+    """(item_id, sku) from `{"item": {...}}` or a bare item; (None, reason) when it is not one.
+    The payload is only a hint: the job fetches the item's real state from Zoho."""
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return None, "the body is not JSON"
+    item = data.get("item", data) if isinstance(data, dict) else None
+    if not isinstance(item, dict) or not str(item.get("item_id") or "").strip():
+        return None, None
+    item_id = str(item["item_id"]).strip()
+    if len(item_id) > 64 or not item_id.isalnum():
+        return None, "the item_id is not a Zoho id"
+    sku = item.get("sku")
+    return item_id, (str(sku)[:200] if sku not in (None, "") else None)
