@@ -1,6 +1,8 @@
 """Declarative base with naming conventions, so every constraint has a predictable name."""
 
-from sqlalchemy import MetaData
+import enum
+
+from sqlalchemy import CheckConstraint, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -14,3 +16,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, values: type[enum.StrEnum]) -> CheckConstraint:
+    """A CHECK, named `ck_<table>_<column>`, that the column holds one of the enum's values: the
+    database refuses a value the code does not know, whoever writes it."""
+    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in values)})", name=column)

@@ -3,9 +3,9 @@
 from app.db.base import Base
 from app.models.connection import Connection
 from app.models.media import ImageSource, MediaAsset
-from app.models.preview import Preview
+from app.models.preview import Preview, PreviewStatus
 from app.models.product_link import LinkKind, ProductLink
-from app.models.sync_log import SyncLog
+from app.models.sync_log import LogLevel, SyncLog
 from app.models.sync_run import ACTIVE_RUN_STATUSES, RunKind, RunStatus, SyncRun
 from app.models.sync_run_item import ItemAction, ItemKind, ItemStatus, SyncRunItem
 from app.models.webhook_event import EventOutcome, WebhookEvent
@@ -19,9 +19,11 @@ __all__ = [
     "ItemKind",
     "MediaAsset",
     "Preview",
+    "PreviewStatus",
     "ItemAction",
     "ItemStatus",
     "LinkKind",
+    "LogLevel",
     "ProductLink",
     "RunKind",
     "RunStatus",

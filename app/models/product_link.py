@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String,
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, one_of
 
 
 class LinkKind(enum.StrEnum):
@@ -26,6 +26,7 @@ class ProductLink(Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "kind", "zoho_id"),
         Index("ix_product_links_connection_store", "connection_id", "store_id"),
+        one_of("kind", LinkKind),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

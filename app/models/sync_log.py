@@ -1,3 +1,4 @@
+import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -6,7 +7,14 @@ from sqlalchemy import BigInteger, DateTime, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, one_of
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class SyncLog(Base):
@@ -19,6 +27,7 @@ class SyncLog(Base):
         Index("ix_sync_logs_connection_created", "connection_id", "created_at"),
         Index("ix_sync_logs_run", "run_id"),
         Index("ix_sync_logs_sku", "sku"),
+        one_of("level", LogLevel),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

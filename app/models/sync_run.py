@@ -2,11 +2,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, one_of
 from app.models.mixins import TimestampMixin
 
 
@@ -34,10 +34,6 @@ ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, R
                        RunStatus.CANCELLING)
 
 
-def _one_of(column: str, values: type[enum.StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
-
-
 class SyncRun(TimestampMixin, Base):
     """One sync of a connection. Counters are derived from its items, so they cannot drift.
 
@@ -58,8 +54,8 @@ class SyncRun(TimestampMixin, Base):
                 "kind = 'manual' AND status IN ('queued', 'running', 'pausing', 'paused', 'cancelling')"),
         ),
         Index("ix_sync_runs_retry_at", "retry_at", postgresql_where=text("retry_at IS NOT NULL")),
-        CheckConstraint(_one_of("status", RunStatus), name="status"),
-        CheckConstraint(_one_of("kind", RunKind), name="kind"),
+        one_of("status", RunStatus),
+        one_of("kind", RunKind),
         Index("ix_sync_runs_connection_created", "connection_id", "created_at"),
     )
 

@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String,
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, one_of
 
 
 class ItemAction(enum.StrEnum):
@@ -44,6 +44,9 @@ class SyncRunItem(Base):
         Index("ix_sync_run_items_run_status", "run_id", "status", "id"),
         Index("ix_sync_run_items_parent", "run_id", "parent_key", postgresql_where=text("parent_key IS NOT NULL")),
         Index("ix_sync_run_items_images", "run_id", "id", postgresql_where=text("image_state = 'pending'")),
+        one_of("kind", ItemKind),
+        one_of("action", ItemAction),
+        one_of("status", ItemStatus),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, DateTime, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, one_of
 
 
 class EventOutcome(enum.StrEnum):
@@ -32,6 +32,7 @@ class WebhookEvent(Base):
         # The events still waiting for a pass: a few among the retention period's millions. The
         # pass, its "more events?" check and the stale-event recovery read only these.
         Index("ix_webhook_events_queued", "connection_id", "received_at", postgresql_where=text("outcome = 'queued'")),
+        one_of("outcome", EventOutcome),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
