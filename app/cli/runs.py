@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -75,7 +75,7 @@ def _short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict:
+def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict[str, Any]:
     """A live progress bar (total, synced, failed, pending, skipped) until the run ends or the
     operator pauses it; a run paused by a fault is followed on until it resumes and ends."""
     columns = (TextColumn("[bold]{task.fields[status]}"), BarColumn(), TaskProgressColumn(),

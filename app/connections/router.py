@@ -1,4 +1,5 @@
 import uuid
+from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
@@ -9,8 +10,6 @@ from app.connections import service
 from app.connections.clients import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
-from typing import Literal
-
 from app.syncs.schemas import RunRead
 from app.webhooks import setup as webhook_setup
 

@@ -19,6 +19,7 @@ it is OAuth's authorization code; log error codes under another name (`error_cod
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -68,6 +69,7 @@ def redact_value(value: Any) -> Any:
     return value if isinstance(value, _PLAIN) else scrub(repr(value))
 
 
-def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: the last one before the renderer, after exceptions are formatted."""
-    return redact_value(event_dict)
+    redacted: dict[str, Any] = redact_value(event_dict)
+    return redacted

@@ -11,6 +11,7 @@ from app.api.pagination import Limit, Offset, Page
 from app.api.params import Text, Timestamp
 from app.logs.schemas import LogRead
 from app.logs.service import LogFilter, search_logs
+from app.models import SyncLog
 
 router = APIRouter(prefix="/logs", tags=["logs"])
 
@@ -45,7 +46,7 @@ async def list_logs(
     return Page(items=[LogRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-def _csv(rows: list) -> Response:
+def _csv(rows: list[SyncLog]) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)

@@ -51,10 +51,10 @@ async def search_logs(session: AsyncSession, flt: LogFilter, *, limit: int, offs
 
 async def purge_logs(session: AsyncSession, *, older_than: datetime) -> int:
     result = await session.execute(delete(SyncLog).where(SyncLog.created_at < older_than))
-    return result.rowcount or 0
+    return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's result is a CursorResult
 
 
-def _filtered(query: Select, flt: LogFilter) -> Select:
+def _filtered(query: Select[Any], flt: LogFilter) -> Select[Any]:
     exact = {SyncLog.connection_id: flt.connection_id, SyncLog.run_id: flt.run_id, SyncLog.sku: flt.sku,
              SyncLog.level: flt.level, SyncLog.action: flt.action, SyncLog.status: flt.status}
     for column, value in exact.items():

@@ -9,8 +9,9 @@ answer 200 with per-item results; only going over the batch limit fails the whol
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from simulators.woocommerce.errors import (
     FatalError,
