@@ -61,11 +61,13 @@ def preview(
         if changes_only and item["action"] == "unchanged":
             continue
         if not item["changes"]:
-            table.add_row(item["sku"] or item["zoho_item_id"], item["kind"], item["action"], "", "", item["reason"] or "")
+            table.add_row(item["sku"] or item["zoho_item_id"], item["kind"], item["action"], "", "",
+                          item["reason"] or "")
         for n, change in enumerate(item["changes"]):
             first = n == 0
             table.add_row(item["sku"] or item["zoho_item_id"] if first else "", item["kind"] if first else "",
-                          item["action"] if first else "", change["field"], _short(change["store"]), _short(change["zoho"]))
+                          item["action"] if first else "", change["field"], _short(change["store"]),
+                          _short(change["zoho"]))
     console.print(table)
     console.print(", ".join(f"{action} {count}" for action, count in sorted((result["summary"] or {}).items())))
 

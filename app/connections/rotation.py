@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-
 from typing import Any
 
 from sqlalchemy import Row, select, update

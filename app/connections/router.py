@@ -35,7 +35,8 @@ async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) 
 
 
 @router.patch("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
-async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
+async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session,
+                            ctx: Ctx) -> ConnectionRead:
     connection = await service.get_connection(session, connection_id)
     connection = await service.update_connection(session, connection, body, keyring=ctx.keyring,
                                                  targets=target_policy(ctx))

@@ -33,7 +33,7 @@ _PLAIN = (str, int, float, bool, type(None))
 
 # name=value in query strings, form bodies, OAuth headers and reprs; also percent-encoded
 # (name%3Dvalue%26...), as in a URL quoted inside another URL.
-_PAIR = re.compile(r"""(?:(?<=%26)|(?<=%3F)|(?<![\w%.-]))([A-Za-z_][\w.-]*)(=|%3D)("[^"]*"|(?:(?!%26)[^&\s'",;)>\]}])+)""",
+_PAIR = re.compile(r"""(?:(?<=%26)|(?<=%3F)|(?<![\w%.-]))([A-Za-z_][\w.-]*)(=|%3D)("[^"]*"|(?:(?!%26)[^&\s'",;)>\]}])+)""",  # noqa: E501 - one pattern, read whole
                    re.IGNORECASE)
 # "name": "value" in JSON and 'name': 'value' in Python reprs.
 _ENTRY = re.compile(r"""(["'])([A-Za-z_][\w -]*)\1(\s*:\s*)(["'])((?:\\.|(?!\4).)*)\4""")

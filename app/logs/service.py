@@ -45,7 +45,8 @@ async def search_logs(session: AsyncSession, flt: LogFilter, *, limit: int, offs
     substring, case-insensitively; the text is a bound parameter with LIKE wildcards escaped."""
     query = _filtered(select(SyncLog), flt)
     total = await session.scalar(_filtered(select(func.count()).select_from(SyncLog), flt))
-    rows = await session.scalars(query.order_by(SyncLog.created_at.desc(), SyncLog.id.desc()).limit(limit).offset(offset))
+    newest_first = query.order_by(SyncLog.created_at.desc(), SyncLog.id.desc())
+    rows = await session.scalars(newest_first.limit(limit).offset(offset))
     return int(total or 0), list(rows.all())
 
 

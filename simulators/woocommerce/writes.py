@@ -183,10 +183,10 @@ class Writer:
         response: dict[str, Any] = {}
         for item in _items(body, "create"):
             await self.item_latency()
-            response.setdefault("create", []).append(await _attempt(lambda: create(item), render, error_id=0))
+            response.setdefault("create", []).append(await _attempt(lambda item=item: create(item), render, error_id=0))
         for item in _items(body, "update"):
             await self.item_latency()
-            response.setdefault("update", []).append(await _attempt(lambda: update(item), render, error_id=item.get("id")))
+            response.setdefault("update", []).append(await _attempt(lambda item=item: update(item), render, error_id=item.get("id")))
         for raw_id in body.get("delete") if isinstance(body.get("delete"), list) else []:
             object_id = intval(raw_id)
             if object_id == 0:

@@ -302,7 +302,7 @@ def _stock_fields(rng: random.Random, out_of_stock_ratio: float) -> dict[str, An
             "location_available_stock": soh,
             "location_actual_available_stock": actual,
         }
-        for loc, (soh, actual) in zip(DEFAULT_LOCATIONS, per_location)
+        for loc, (soh, actual) in zip(DEFAULT_LOCATIONS, per_location, strict=False)
     ]
     return {
         "stock_on_hand": on_hand,
