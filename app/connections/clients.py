@@ -3,11 +3,11 @@ deployment's outbound target policy (app/integrations/targets.py)."""
 
 from __future__ import annotations
 
-from app.core.context import AppContext
 from app.connections.service import credentials_of
+from app.core.context import AppContext
+from app.integrations.targets import TargetPolicy
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.media import WordPressMedia
-from app.integrations.targets import TargetPolicy
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection
 

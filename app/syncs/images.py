@@ -36,8 +36,8 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.catalog.types import ProductWrite, StoreSettings, WriteResult
-from app.connections.schemas import ConnectionSettings
 from app.connections.clients import wp_media_for
+from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.core.heartbeat import heartbeat
 from app.db.session import transaction

@@ -22,8 +22,8 @@ from app.db.session import transaction
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.zoho.client import ZohoClient
 from app.models import Connection, RunStatus, SyncRunItem
-from app.syncs.images import run_image_step
 from app.syncs import state
+from app.syncs.images import run_image_step
 from app.syncs.planner import insert_plan, plan_items
 from app.syncs.processor import BatchProcessor
 from app.syncs.runner import stop_for

@@ -25,8 +25,8 @@ from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, Writ
 from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.db.session import transaction
-from app.integrations.woocommerce.client import WooClient
 from app.integrations.pace import Pace
+from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooAuthError, WooError, WooUnavailable
 from app.logs.service import entry, write_logs
 from app.models import (
@@ -38,8 +38,8 @@ from app.models import (
 )
 from app.syncs import state
 from app.syncs.drafts import retire_draft
-from app.syncs.state import Lease
 from app.syncs.media import Known, media_for, with_media
+from app.syncs.state import Lease
 
 log = structlog.get_logger(__name__)
 

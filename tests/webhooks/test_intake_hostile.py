@@ -22,12 +22,12 @@ from sqlalchemy import func, select, text
 from app.core.errors import Unauthorized
 from app.db.migrate import alembic_config
 from app.integrations.zoho.webhooks import as_digest, sign, verify
-from simulators.server import ServerThread
 from app.main import create_app
 from app.models import WebhookEvent
 from app.webhooks import passes, recovery, rejections
 from app.webhooks.intake import Intake
 from app.webhooks.rejections import Reason, Rejections
+from simulators.server import ServerThread
 from tests.webhooks.test_webhooks import enabled_connection, secret_of
 
 pytestmark = pytest.mark.timeout(120)

@@ -23,9 +23,9 @@ from app.integrations.retry import backoff_seconds, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.woocommerce.errors import (
     WooAuthError,
+    WooBatchTimeout,
     WooError,
     WooRequestError,
-    WooBatchTimeout,
     WooTargetRefused,
     WooUnavailable,
 )
