@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 
 from app.core.context import AppContext
 from app.db.session import transaction
@@ -16,7 +17,8 @@ async def purge_old_records(ctx: AppContext) -> tuple[int, int]:
     """Drop webhook events, log entries and previews older than the retention period."""
     cutoff = datetime.now().astimezone() - timedelta(days=ctx.settings.retention_days)
     async with transaction(ctx.sessionmaker) as session:
-        events = (await session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < cutoff))).rowcount
+        old_events = delete(WebhookEvent).where(WebhookEvent.received_at < cutoff)
+        events = cast(CursorResult[Any], await session.execute(old_events))
         logs = await purge_logs(session, older_than=cutoff)
         await session.execute(delete(Preview).where(Preview.created_at < cutoff))
-    return events or 0, logs
+    return events.rowcount or 0, logs

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # A Postgres that does not answer (rather than refusing) must not hold a request for asyncpg's
@@ -32,3 +34,9 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
         except BaseException:
             await session.rollback()
             raise
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    """The database's clock (its transaction's start), the one the rows' timestamps were written by."""
+    moment: datetime = (await session.execute(select(func.now()))).scalar_one()
+    return moment

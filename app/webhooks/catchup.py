@@ -10,26 +10,26 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, text, update
 
 from app.catalog.types import CatalogItem
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
 from app.core.jobs import CATCH_UP, catchup_job_id
-from app.db.session import transaction
+from app.db.session import db_now, transaction
 from app.integrations.woocommerce.errors import WooError
 from app.integrations.zoho.errors import ZohoError
 from app.logs.service import entry, write_logs
 from app.models import Connection, ItemStatus
 from app.syncs.immediate import sync_items_now
-from app.webhooks.outcomes import outcome_of, settle
+from app.webhooks.outcomes import Settled, outcome_of, settle
 
 
 async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | None:
     """Sync every item modified since the watermark (minus an overlap, deduplicated by item id),
     recorded as a small run; the watermark moves to this pass's start only when it succeeds."""
     async with ctx.sessionmaker() as session:
-        started = await session.scalar(select(func.now()))
+        started = await db_now(session)
         connection = await session.get(Connection, connection_id)
     if connection is None or not connection.webhook_enabled:
         return None
@@ -45,14 +45,14 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
         await _log(ctx, connection_id, "error", f"catch-up failed: {exc}")
         return None
     # Zoho was read after `started`: events received before it are for changes this run saw.
-    done = [(r.zoho_item_id, *outcome_of(r), run_id) for r in results
-            if r.status == ItemStatus.SYNCED and r.zoho_item_id in items]
+    done: list[Settled] = [(r.zoho_item_id, *outcome_of(r), run_id) for r in results
+                           if r.status == ItemStatus.SYNCED and r.zoho_item_id in items]
     await settle(ctx, connection_id, started, done)
     async with transaction(ctx.sessionmaker) as session:
         await session.execute(update(Connection).where(Connection.id == connection_id)
                               .values(catchup_watermark=started, last_catchup_at=func.now()))
-    await _log(ctx, connection_id, "info", f"catch-up synced {len(items)} items modified since {since:%Y-%m-%d %H:%M:%S}Z",
-               run_id=run_id)
+    await _log(ctx, connection_id, "info",
+               f"catch-up synced {len(items)} items modified since {since:%Y-%m-%d %H:%M:%S}Z", run_id=run_id)
     return run_id
 
 
@@ -76,5 +76,6 @@ async def schedule_catchups(ctx: AppContext) -> int:
 async def _log(ctx: AppContext, connection_id: uuid.UUID, level: str, message: str, *,
                run_id: uuid.UUID | None = None) -> None:
     async with transaction(ctx.sessionmaker) as session:
-        await write_logs(session, [entry(level=level, action="catchup", status="completed" if level == "info" else "failed",
-                                         connection_id=connection_id, run_id=run_id, message=message)])
+        status = "completed" if level == "info" else "failed"
+        await write_logs(session, [entry(level=level, action="catchup", status=status, connection_id=connection_id,
+                                         run_id=run_id, message=message)])

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Boolean, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Boolean, CursorResult, Table, and_, bindparam, func, or_, text, update
 
 from app.core.context import AppContext
-from app.db.session import transaction
+from app.db.session import db_now, transaction
 from app.models import EventOutcome, ItemAction, ItemStatus, WebhookEvent
 from app.syncs.immediate import ItemResult
 
@@ -50,7 +51,7 @@ async def settle(ctx: AppContext, connection_id: uuid.UUID, started: datetime, r
         await session.execute(_SETTLE, params, execution_options={"synchronize_session": False})
 
 
-_events = WebhookEvent.__table__
+_events = cast(Table, WebhookEvent.__table__)
 _SETTLE = (
     update(_events)
     .where(_events.c.connection_id == bindparam("b_connection"), _events.c.zoho_item_id == bindparam("b_item"),
@@ -80,9 +81,10 @@ async def settle_events_written_by_manual_runs(ctx: AppContext) -> int:
     that run's outcome (passes and catch-ups settle theirs as they go). Driven by the runs, so
     it reads their items and the events of those items only."""
     async with transaction(ctx.sessionmaker) as session:
-        until = await session.scalar(select(func.now()))
+        until = await db_now(session)
         stored = await ctx.redis.get(_SETTLED_UNTIL)
         since = datetime.fromisoformat(stored.decode()) if stored else until - timedelta(days=1)
-        settled = (await session.execute(_WRITTEN_BY_MANUAL_RUNS, {"since": since, "until": until})).rowcount
+        result = await session.execute(_WRITTEN_BY_MANUAL_RUNS, {"since": since, "until": until})
+        settled = cast(CursorResult[Any], result).rowcount
     await ctx.redis.set(_SETTLED_UNTIL, until.isoformat())
     return settled or 0

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
 from app.core.jobs import hold_in_progress, in_progress_key, renew_keys
+from app.db.session import db_now
 from app.integrations.woocommerce.errors import WooAuthError, WooError, WooTargetRefused
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoTargetRefused
 from app.models import Connection, EventOutcome
@@ -70,7 +73,7 @@ async def process_events(ctx: AppContext, connection_id: uuid.UUID, *, job_id: s
         async with hold_in_progress(ctx.redis, running | {lock: token}, ttl_seconds=lease):
             return await _pass(ctx, connection_id)
     finally:
-        await ctx.redis.eval(_RELEASE, 1, lock, token)
+        await cast(Awaitable[Any], ctx.redis.eval(_RELEASE, 1, lock, token))
 
 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
@@ -78,7 +81,7 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 
 async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
     async with ctx.sessionmaker() as session:
-        started = await session.scalar(select(func.now()))
+        started = await db_now(session)
         connection = await session.get(Connection, connection_id)
         item_ids = list((await session.execute(_QUEUED_ITEMS, {"connection_id": connection_id, "started": started,
                                                                "size": MAX_PASS_ITEMS})).scalars())
