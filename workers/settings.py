@@ -134,7 +134,8 @@ class WorkerSettings:
         cron(_job(recover_stalled_runs), name=RECOVER_STALLED_RUNS, run_at_startup=True, unique=True,
              second=set(range(0, 60, _settings.recovery_interval_seconds)), timeout=300),
         cron(_job(schedule_catchups), name=SCHEDULE_CATCHUPS, unique=True, second={5}, timeout=60),
-        cron(_job(purge_old_records), name=PURGE_OLD_RECORDS, unique=True, hour={3}, minute={17}, second={0}, timeout=3600),
+        cron(_job(purge_old_records), name=PURGE_OLD_RECORDS, unique=True, hour={3}, minute={17}, second={0},
+             timeout=3600),
     ]
     on_startup = startup
     on_shutdown = shutdown

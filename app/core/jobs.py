@@ -15,10 +15,10 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from arq.connections import ArqRedis
@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.heartbeat import heartbeat
+from app.core.scripts import run_script
 
 log = structlog.get_logger(__name__)
 
@@ -122,8 +123,7 @@ return 1
 async def renew_keys(redis: ArqRedis, keys: dict[str, str], *, ttl_ms: int) -> None:
     """Give `keys` `ttl_ms` more to live; a key whose value is given is renewed only while it
     still holds that value (an owner token), the others only while they exist."""
-    # redis-py types `eval` for its sync and async clients at once: on this client it is awaitable.
-    await cast(Awaitable[Any], redis.eval(_HOLD, len(keys), *keys, str(ttl_ms), *keys.values()))
+    await run_script(redis, _HOLD, list(keys), [ttl_ms, *keys.values()])
 
 
 @asynccontextmanager

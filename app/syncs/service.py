@@ -27,8 +27,9 @@ from app.syncs.schemas import RunItemRead, RunRead
 
 async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
     """Queue a manual run; 409 when the connection already has an active one."""
-    active = await session.scalar(select(SyncRun).where(
-        SyncRun.connection_id == connection.id, SyncRun.kind == RunKind.MANUAL, SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
+    active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
+                                                        SyncRun.kind == RunKind.MANUAL,
+                                                        SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is not None:
         raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
     run = SyncRun(connection_id=connection.id, kind=RunKind.MANUAL, status=RunStatus.QUEUED)

@@ -72,8 +72,8 @@ class HookConfigCache:
         if cached is not None and time.monotonic() - cached.loaded_at < CONFIG_TTL_S:
             return cached
         async with ctx.sessionmaker() as session:
-            row = (await session.execute(select(Connection.webhook_enabled, Connection.webhook_active,
-                                                Connection.webhook_secret).where(Connection.id == connection_id))).first()
+            columns = select(Connection.webhook_enabled, Connection.webhook_active, Connection.webhook_secret)
+            row = (await session.execute(columns.where(Connection.id == connection_id))).first()
         if row is None:
             self._entries.pop(connection_id, None)
             return None

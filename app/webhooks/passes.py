@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Awaitable
-from typing import Any, cast
 
 import structlog
 from sqlalchemy import text
@@ -26,6 +24,7 @@ from sqlalchemy import text
 from app.connections.clients import woo_client_for, zoho_client_for
 from app.core.context import AppContext
 from app.core.jobs import hold_in_progress, in_progress_key, renew_keys
+from app.core.scripts import run_script
 from app.db.session import db_now
 from app.integrations.woocommerce.errors import WooAuthError, WooError, WooTargetRefused
 from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoTargetRefused
@@ -73,7 +72,7 @@ async def process_events(ctx: AppContext, connection_id: uuid.UUID, *, job_id: s
         async with hold_in_progress(ctx.redis, running | {lock: token}, ttl_seconds=lease):
             return await _pass(ctx, connection_id)
     finally:
-        await cast(Awaitable[Any], ctx.redis.eval(_RELEASE, 1, lock, token))
+        await run_script(ctx.redis, _RELEASE, [lock], [token])
 
 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"

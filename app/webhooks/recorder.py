@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy import insert
@@ -27,14 +28,14 @@ _INSERT = insert(WebhookEvent).returning(WebhookEvent.id, sort_by_parameter_orde
 
 @dataclass(slots=True)
 class _Pending:
-    row: dict
-    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    row: dict[str, Any]
+    done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class EventRecorder:
     def __init__(self) -> None:
         self._queue: list[_Pending] = []
-        self._flushing: asyncio.Task | None = None
+        self._flushing: asyncio.Task[None] | None = None
         # One connection kept for the intake: no pool checkout and no pre-ping per batch.
         self._conn: AsyncConnection | None = None
 
@@ -47,7 +48,8 @@ class EventRecorder:
         self._queue.append(pending)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._drain(ctx))
-        return await pending.done
+        event_id: int = await pending.done
+        return event_id
 
     async def _drain(self, ctx: AppContext) -> None:
         while self._queue:
@@ -64,7 +66,7 @@ class EventRecorder:
             for p, event_id in zip(batch, ids, strict=True):
                 p.done.set_result(event_id)
 
-    async def _insert(self, ctx: AppContext, rows: list[dict]) -> list[int]:
+    async def _insert(self, ctx: AppContext, rows: list[dict[str, Any]]) -> list[int]:
         """One multi-row INSERT and commit; a dropped connection is replaced and tried once more."""
         for attempt in (1, 2):
             try:
@@ -84,7 +86,7 @@ class EventRecorder:
             await self._conn.close()
 
     @staticmethod
-    async def _enqueue(ctx: AppContext, rows: list[dict]) -> None:
+    async def _enqueue(ctx: AppContext, rows: list[dict[str, Any]]) -> None:
         """One job per connection (a duplicate job id is refused: that is the coalescing)."""
         connections = {row["connection_id"] for row in rows if row["outcome"] == EventOutcome.QUEUED}
         await enqueue_unique(ctx.redis, [

@@ -61,9 +61,10 @@ async def list_events(
     where += [WebhookEvent.received_at >= from_] if from_ else []
     where += [WebhookEvent.received_at < to] if to else []
     total = await session.scalar(select(func.count()).select_from(WebhookEvent).where(*where))
-    rows = await session.scalars(select(WebhookEvent).where(*where)
-                                 .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit).offset(offset))
-    return Page(items=[WebhookEventRead.model_validate(r) for r in rows], total=int(total or 0), limit=limit, offset=offset)
+    newest_first = select(WebhookEvent).where(*where).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+    rows = await session.scalars(newest_first.limit(limit).offset(offset))
+    return Page(items=[WebhookEventRead.model_validate(r) for r in rows], total=int(total or 0), limit=limit,
+                offset=offset)
 
 
 async def zoho_webhook(request: Request) -> JSONResponse:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from redis.exceptions import LockError
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.clients import zoho_client_for
@@ -107,13 +107,13 @@ async def _record_enabled(ctx: AppContext, connection: Connection, secret: str, 
         result = await session.execute(_unchanged(connection).values(
             webhook_secret=sealed, zoho_webhook_id=webhook_id, zoho_workflow_id=workflow_id, webhook_enabled=True,
             webhook_active=True, catchup_watermark=watermark))
-        if not result.rowcount:
+        if not getattr(result, "rowcount", 0):  # an UPDATE's result is a CursorResult
             return False
         await _log(session, connection, f"webhook enabled: Zoho webhook {webhook_id} and workflow {workflow_id}")
     return True
 
 
-def _unchanged(connection: Connection):  # noqa: ANN202 - an UPDATE statement
+def _unchanged(connection: Connection) -> Update:
     """UPDATE of the connection guarded by the Zoho ids read before the Zoho call."""
     return update(Connection).where(
         Connection.id == connection.id,
@@ -165,8 +165,9 @@ async def delete_with_webhook(ctx: AppContext, connection_id: uuid.UUID) -> None
             if failure is not None:
                 await write_logs(session, [entry(
                     level="warning", action="webhook", status="failed", connection_id=connection.id,
-                    message=f"connection deleted, but {failure.detail}: remove the webhook {connection.zoho_webhook_id} "
-                            f"and workflow {connection.zoho_workflow_id} in Zoho by hand")])
+                    message=f"connection deleted, but {failure.detail}: remove the webhook "
+                            f"{connection.zoho_webhook_id} and workflow {connection.zoho_workflow_id} "
+                            "in Zoho by hand")])
             await delete_connection(session, await get_connection(session, connection_id))
 
 

@@ -42,7 +42,8 @@ def workflow_body(name: str, webhook_id: str) -> dict[str, Any]:
 
 def id_of(body: dict[str, Any], kind: str) -> str:
     """The new record's id from `{"webhook": {"webhook_id": ...}}` (or the same for workflows)."""
-    record = body.get(kind) if isinstance(body.get(kind), dict) else body
+    nested = body.get(kind)
+    record: dict[str, Any] = nested if isinstance(nested, dict) else body
     value = record.get(f"{kind}_id") or record.get("id")
     if not value:
         raise ValueError(f"Zoho's answer carries no {kind} id")

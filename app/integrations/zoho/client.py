@@ -200,7 +200,8 @@ class ZohoClient:
     async def delete_workflow(self, workflow_id: str) -> None:
         """Delete; one that is already gone counts as deleted."""
         try:
-            await self._request("DELETE", f"/settings/workflows/{workflow_id}", endpoint="DELETE /settings/workflows/{id}")
+            await self._request("DELETE", f"/settings/workflows/{workflow_id}",
+                                endpoint="DELETE /settings/workflows/{id}")
         except ZohoNotFound:
             pass
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from app.core.scripts import run_script
+
 # KEYS[1]: the organization's set. ARGV: limit, owner token, lease in ms. 1 when taken.
 _TAKE = """
 local t = redis.call('TIME')
@@ -48,7 +50,7 @@ class ConcurrencySlots:
     async def take(self, organization_id: str) -> Lease:
         """Wait for one of the organization's slots and hold it until `give_back`."""
         lease = Lease(f"{self._prefix}:{organization_id}", secrets.token_hex(8))
-        while not await self._redis.eval(_TAKE, 1, lease.key, self._limit, lease.owner, self._lease_ms):
+        while not await run_script(self._redis, _TAKE, [lease.key], [self._limit, lease.owner, self._lease_ms]):
             # Jitter, so waiters in several processes do not all try the freed slot at once.
             await asyncio.sleep(POLL_SECONDS * random.uniform(0.5, 1.5))
         return lease

@@ -23,6 +23,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
+from app.core.scripts import run_script
 from app.integrations.zoho.concurrency import ConcurrencySlots
 from app.integrations.zoho.errors import ZohoQuotaExhausted
 
@@ -95,11 +96,12 @@ class ZohoBudget:
     async def block(self, organization_id: str, *, seconds: float) -> None:
         """No call of the organization goes out for `seconds` (Zoho's Retry-After), unless a
         longer block is already in force."""
-        await self._redis.eval(_BLOCK_AT_LEAST, 1, self._block_key(organization_id), max(1, int(seconds * 1000)))
+        block_ms = max(1, int(seconds * 1000))
+        await run_script(self._redis, _BLOCK_AT_LEAST, [self._block_key(organization_id)], [block_ms])
 
     async def blocked_for(self, organization_id: str) -> float:
         """Seconds left of the organization's block; 0 when none is in force."""
-        left_ms = await self._redis.pttl(self._block_key(organization_id))
+        left_ms: int = await self._redis.pttl(self._block_key(organization_id))
         return max(0.0, left_ms / 1000)
 
     async def wait_out_block(self, organization_id: str, *, max_wait: float | None = None) -> None:

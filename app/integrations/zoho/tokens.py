@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import structlog
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
+from app.core.scripts import run_script
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.zoho.errors import ZohoAuthError, ZohoUnavailable
 
@@ -95,7 +97,7 @@ class TokenManager:
 
     async def invalidate(self, token: AccessToken) -> None:
         """Forget `token` (Zoho refused it), unless a peer already replaced it."""
-        await self._redis.eval(_DELETE_IF_TOKEN, 1, self._key, token.value)
+        await run_script(self._redis, _DELETE_IF_TOKEN, [self._key], [token.value])
 
     async def _cached(self) -> AccessToken | None:
         raw = await self._redis.get(self._key)
@@ -129,7 +131,7 @@ class TokenManager:
             return await self._store(body)
         return await self._fail(response.status_code, body)
 
-    async def _store(self, body: dict) -> AccessToken:
+    async def _store(self, body: dict[str, Any]) -> AccessToken:
         expires_in = int(body.get("expires_in") or 3600)
         token = AccessToken(body["access_token"], body.get("api_domain"), time.time() + expires_in)
         ttl = max(1, expires_in - REFRESH_MARGIN_S)
@@ -138,7 +140,7 @@ class TokenManager:
         log.info("zoho.token_refreshed", expires_in=expires_in)
         return token
 
-    async def _fail(self, status: int, body: dict) -> AccessToken:
+    async def _fail(self, status: int, body: dict[str, Any]) -> AccessToken:
         description = str(body.get("error_description") or "")
         if body.get("error") == "Access Denied" or "too many requests" in description.lower():
             await self._redis.set(f"{self._key}:cooldown", "1", ex=THROTTLE_COOLDOWN_S)
@@ -169,7 +171,7 @@ def _describe_token_error(error: str) -> str:
     return known.get(error, f"Zoho refused to issue an access token ({error})")
 
 
-def _json_or_empty(response: httpx.Response) -> dict:
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
