@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import Boolean, and_, bindparam, delete, func, or_, select, text, update
 
 from app.catalog.types import CatalogItem
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.core.jobs import (
     CATCH_UP,
@@ -36,10 +36,9 @@ from app.core.jobs import (
     webhook_recovery_job_id,
 )
 from app.db.session import transaction
-from app.integrations.woocommerce.errors import WooAuthError, WooError, WooTargetRefused
-from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoTargetRefused
 from app.logs.service import entry, purge_logs, write_logs
 from app.models import Connection, EventOutcome, ItemAction, ItemStatus, Preview, WebhookEvent
+from app.ports.errors import AuthRefused, ForbiddenTarget, VendorError
 from app.syncs.immediate import ItemResult, sync_items_now
 
 log = structlog.get_logger(__name__)
@@ -103,10 +102,10 @@ async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
         outcomes, run_id = await _sync_items(ctx, connection, item_ids)
     # Verdicts: retrying cannot help. The events fail with the reason; once the connection is
     # fixed, the catch-up finds the changes they announced.
-    except (ZohoAuthError, WooAuthError, ZohoTargetRefused, WooTargetRefused) as exc:
+    except (AuthRefused, ForbiddenTarget) as exc:
         await _settle(ctx, connection_id, started, _verdict(item_ids, EventOutcome.FAILED, str(exc)))
         return None
-    except (ZohoError, WooError) as exc:  # unavailable, throttled or out of quota: wait, keep them queued
+    except VendorError as exc:  # unavailable, throttled or out of quota: wait, keep them queued
         return await _back_off(ctx, connection_id, reason=str(exc), items=len(item_ids))
     missing = (EventOutcome.NOT_FOUND, "Zoho says this item does not exist")
     await _settle(ctx, connection_id, started, [(i, *outcomes.get(i, missing), run_id if i in outcomes else None)
@@ -145,11 +144,11 @@ async def _back_off(ctx: AppContext, connection_id: uuid.UUID, *, reason: str, i
 
 async def _sync_items(ctx: AppContext, connection: Connection, item_ids: list[str],
                       ) -> tuple[dict[str, tuple[str, str | None]], uuid.UUID | None]:
-    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        items = await zoho.get_item_details(item_ids)
+    async with adapters_for(connection, ctx) as adapters:
+        items = await adapters.catalog.get_item_details(item_ids)
         if not items:
             return {}, None
-        run_id, results = await sync_items_now(ctx, connection, items, kind="webhook", zoho=zoho, woo=woo)
+        run_id, results = await sync_items_now(ctx, connection, items, kind="webhook", adapters=adapters)
     return {r.zoho_item_id: _outcome_of(r) for r in results}, run_id
 
 
@@ -218,13 +217,13 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
         return None
     since = (connection.catchup_watermark or started) - timedelta(seconds=ctx.settings.catchup_overlap_seconds)
     try:
-        async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
+        async with adapters_for(connection, ctx) as adapters:
             items: dict[str, CatalogItem] = {}
-            async for page in zoho.iter_item_pages(modified_since=since):
+            async for page in adapters.catalog.iter_item_pages(modified_since=since):
                 items.update((item.zoho_item_id, item) for item in page)
-            run_id, results = await sync_items_now(ctx, connection, list(items.values()), kind="catchup", zoho=zoho,
-                                                   woo=woo)
-    except (ZohoError, WooError) as exc:
+            run_id, results = await sync_items_now(ctx, connection, list(items.values()), kind="catchup",
+                                                   adapters=adapters)
+    except VendorError as exc:
         await _log(ctx, connection_id, "error", f"catch-up failed: {exc}")
         return None
     # Zoho was read after `started`: events received before it are for changes this run saw.
