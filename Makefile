@@ -22,12 +22,13 @@ ENVIRONMENT ?= development
 PYTEST_ARGS ?=
 export DATABASE_URL REDIS_URL ENVIRONMENT
 
-.PHONY: help venv lock demo test bench bench-catalogue bench-plan bench-webhook migrate api worker clean
+.PHONY: help venv lock lint demo test bench bench-catalogue bench-plan bench-webhook migrate api worker clean
 
 help:
 	@echo "make venv           create/refresh .venv and start local Postgres/Redis"
 	@echo "make lock           refresh requirements*.lock from pyproject.toml (UPGRADE=1: newest releases)"
 	@echo "make demo           run the end-to-end demo (python -m simulators demo)"
+	@echo "make lint           ruff (pycodestyle, pyflakes, imports, bugbear, pyupgrade) and mypy --strict"
 	@echo "make test           run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make bench          sync benchmarks: 10k simple products, the catalogue one, a 100k-item plan"
 	@echo "make bench-catalogue sync benchmark with item groups and images only"
@@ -43,6 +44,10 @@ venv:
 
 lock:
 	bash scripts/lock.sh $(if $(UPGRADE),--upgrade,)
+
+lint: venv
+	$(BIN)/ruff check app workers tests simulators bench
+	$(BIN)/mypy
 
 demo: venv
 	$(BIN)/python -m simulators demo

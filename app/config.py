@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_weak_secrets(self) -> "Settings":
+    def _refuse_weak_secrets(self) -> Settings:
         """Outside development and test, public or short secrets stop the service at start-up."""
         if self.environment in RELAXED_ENVIRONMENTS:
             return self

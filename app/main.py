@@ -9,27 +9,29 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import require_token
-from app.api.responses import API_ERRORS
 from app.api.failures import RETRY_AFTER_S, install_failure_handlers
 from app.api.guard import EdgeGuard
+from app.api.responses import API_ERRORS
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.core.context import AppContext, open_context
 from app.core.crypto import CredentialsUnreadable
 from app.core.errors import SkubridgeError
 from app.core.logging import configure_logging
+from app.images.router import router as images_router
 from app.logs.router import router as logs_router
 from app.models import SyncRun
-from app.syncs.router import router as syncs_router
-from app.images.router import router as images_router
 from app.previews.router import router as previews_router
-from app.webhooks.router import INTAKE_ROUTE, router as webhooks_router
+from app.syncs.router import router as syncs_router
+from app.webhooks.router import INTAKE_ROUTE
+from app.webhooks.router import router as webhooks_router
+
 
 class Health(BaseModel):
     status: str
@@ -150,7 +152,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        name = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(exc.status_code, "HTTPError")
+        names = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+        name = names.get(exc.status_code, "HTTPError")
         return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
@@ -159,6 +162,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "CredentialsUnreadable", "detail": str(exc)}, status_code=409)
 
 
-def _location(loc: tuple) -> str:
+def _location(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"

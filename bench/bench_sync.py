@@ -51,12 +51,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.core.context import open_context  # noqa: E402
+from app.main import create_app  # noqa: E402
 from simulators.demo import demo_connection_body  # noqa: E402
 from simulators.server import ServerThread  # noqa: E402
 from simulators.woocommerce.app import create_app as create_woo  # noqa: E402
 from simulators.zoho.__main__ import build_state  # noqa: E402
 from simulators.zoho.app import create_app as create_zoho  # noqa: E402
-from app.main import create_app  # noqa: E402
 
 FINAL = {"completed", "failed", "cancelled", "paused"}
 DEFAULT_ITEMS = {"simple": 10_000, "catalogue": 2_000, "plan100k": 100_000}

@@ -31,12 +31,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.core.crypto import Keyring  # noqa: E402
+from app.webhooks.signature import sign  # noqa: E402
 from simulators.demo import demo_connection_body  # noqa: E402
 from simulators.server import ServerThread, free_port  # noqa: E402
 from simulators.woocommerce.app import create_app as create_woo  # noqa: E402
 from simulators.zoho.__main__ import build_state  # noqa: E402
 from simulators.zoho.app import create_app as create_zoho  # noqa: E402
-from app.webhooks.signature import sign  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

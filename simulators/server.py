@@ -38,7 +38,7 @@ class ServerThread:
         scheme = "https" if self.ssl_certfile else "http"
         return f"{scheme}://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "ServerThread":
+    def start(self, timeout: float = 10.0) -> ServerThread:
         if not self.port:
             self.port = free_port(self.host)
         config = uvicorn.Config(

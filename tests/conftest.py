@@ -38,10 +38,10 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.core.context import AppContext, open_context  # noqa: E402
 from app.db.migrate import upgrade  # noqa: E402
+from app.main import create_app  # noqa: E402
 from simulators.server import ServerThread  # noqa: E402
 from simulators.woocommerce.app import create_app as create_woo_app  # noqa: E402
 from simulators.zoho.app import create_app as create_zoho_app  # noqa: E402
-from app.main import create_app  # noqa: E402
 from tests.helpers import WorkerProcess  # noqa: E402
 
 TABLES = ["webhook_events", "sync_logs", "sync_run_items", "sync_runs", "product_links", "connections"]

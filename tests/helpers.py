@@ -28,7 +28,7 @@ class WorkerProcess:
     process: subprocess.Popen
 
     @classmethod
-    def start(cls, *, env: dict[str, str] | None = None, log_file: Path | None = None) -> "WorkerProcess":
+    def start(cls, *, env: dict[str, str] | None = None, log_file: Path | None = None) -> WorkerProcess:
         """`env` is laid over the test environment; `log_file` receives the worker's log lines
         (by default they are appended to .pytest-worker.log)."""
         command = [str(Path(sys.executable).parent / "skubridge"), "worker"]

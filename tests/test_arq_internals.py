@@ -32,9 +32,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def test_installed_arq_is_the_pinned_one():
-    from importlib.metadata import version
-
     import tomllib
+    from importlib.metadata import version
 
     from tests.helpers import ROOT
 

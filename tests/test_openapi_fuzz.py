@@ -23,13 +23,14 @@ import uuid
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, not_a_server_error, positive_data_acceptance
 
-from simulators.server import ServerThread
 from app.main import create_app
+from simulators.server import ServerThread
 from tests.helpers import connection_body
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "80"))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, TypedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypedDict, cast
 
 import structlog
 from arq import cron
+from arq.typing import WorkerCoroutine
 from arq.worker import Retry, func
 
 from app.config import get_settings
@@ -43,6 +45,12 @@ class JobContext(TypedDict, total=False):
     job_id: str
     job_try: int
     app: AppContext
+
+
+def _job(function: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
+    """arq types a job's context as a plain dict; `JobContext` is a typed view of that same dict,
+    which a TypedDict cannot be declared as, so the job is handed to arq with its type widened."""
+    return cast(WorkerCoroutine, function)
 
 
 async def startup(ctx: JobContext) -> None:
@@ -111,21 +119,21 @@ _settings = get_settings()
 
 class WorkerSettings:
     functions = [
-        func(plan_run, name=PLAN_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
-        func(drive_run, name=DRIVE_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
+        func(_job(plan_run), name=PLAN_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
+        func(_job(drive_run), name=DRIVE_RUN, timeout=JOB_TIMEOUT_S, max_tries=3),
         # keep_result=0: once done, the connection's job id is free for the next event at once.
         # max_tries is no limit: the job backs off on its own count of vendor failures, while
         # arq's count also grows with every wait for another pass and every follow-up.
-        func(process_webhook_events, name=PROCESS_WEBHOOK_EVENTS, timeout=600, max_tries=WEBHOOK_MAX_TRIES,
+        func(_job(process_webhook_events), name=PROCESS_WEBHOOK_EVENTS, timeout=600, max_tries=WEBHOOK_MAX_TRIES,
              keep_result=0),
-        func(run_preview, name=RUN_PREVIEW, timeout=3600, max_tries=1),
-        func(catch_up, name=CATCH_UP, timeout=JOB_TIMEOUT_S, max_tries=3, keep_result=0),
+        func(_job(run_preview), name=RUN_PREVIEW, timeout=3600, max_tries=1),
+        func(_job(catch_up), name=CATCH_UP, timeout=JOB_TIMEOUT_S, max_tries=3, keep_result=0),
     ]
     cron_jobs = [
-        cron(recover_stalled_runs, name=RECOVER_STALLED_RUNS, run_at_startup=True, unique=True,
+        cron(_job(recover_stalled_runs), name=RECOVER_STALLED_RUNS, run_at_startup=True, unique=True,
              second=set(range(0, 60, _settings.recovery_interval_seconds)), timeout=300),
-        cron(schedule_catchups, name=SCHEDULE_CATCHUPS, unique=True, second={5}, timeout=60),
-        cron(purge_old_records, name=PURGE_OLD_RECORDS, unique=True, hour={3}, minute={17}, second={0}, timeout=3600),
+        cron(_job(schedule_catchups), name=SCHEDULE_CATCHUPS, unique=True, second={5}, timeout=60),
+        cron(_job(purge_old_records), name=PURGE_OLD_RECORDS, unique=True, hour={3}, minute={17}, second={0}, timeout=3600),
     ]
     on_startup = startup
     on_shutdown = shutdown

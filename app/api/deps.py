@@ -18,7 +18,8 @@ _bearer = HTTPBearer(auto_error=False, description="The service's API_TOKEN")
 
 
 async def get_ctx(request: Request) -> AppContext:
-    return request.app.state.ctx
+    ctx: AppContext = request.app.state.ctx
+    return ctx
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

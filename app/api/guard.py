@@ -83,7 +83,7 @@ class EdgeGuard:
 
     def _needs_token(self, scope: Scope) -> bool:
         # Routing matches the path below root_path (when behind a proxy prefix); so does this.
-        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        path: str = scope["path"].removeprefix(scope.get("root_path", ""))
         return path == self._prefix or path.startswith(self._prefix + "/")
 
 

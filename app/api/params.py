@@ -7,7 +7,7 @@ as a 422 naming the field instead.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -49,7 +49,7 @@ def iso_timestamp(value: Any) -> Any:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise ValueError("expected an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 Text = Annotated[str, AfterValidator(storable_text)]

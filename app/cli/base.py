@@ -4,7 +4,7 @@ and the API client."""
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -37,7 +37,7 @@ def api_client(api_url: str) -> httpx.Client:
     return httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
-def answer(response: httpx.Response) -> dict:
+def answer(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         try:
             body = response.json()
@@ -46,4 +46,5 @@ def answer(response: httpx.Response) -> dict:
             message = response.text[:200]
         console.print(f"[red]{response.status_code} {message}[/red]")
         raise typer.Exit(1)
-    return response.json()
+    data: dict[str, Any] = response.json()
+    return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -61,11 +61,13 @@ def preview(
         if changes_only and item["action"] == "unchanged":
             continue
         if not item["changes"]:
-            table.add_row(item["sku"] or item["zoho_item_id"], item["kind"], item["action"], "", "", item["reason"] or "")
+            table.add_row(item["sku"] or item["zoho_item_id"], item["kind"], item["action"], "", "",
+                          item["reason"] or "")
         for n, change in enumerate(item["changes"]):
             first = n == 0
             table.add_row(item["sku"] or item["zoho_item_id"] if first else "", item["kind"] if first else "",
-                          item["action"] if first else "", change["field"], _short(change["store"]), _short(change["zoho"]))
+                          item["action"] if first else "", change["field"], _short(change["store"]),
+                          _short(change["zoho"]))
     console.print(table)
     console.print(", ".join(f"{action} {count}" for action, count in sorted((result["summary"] or {}).items())))
 
@@ -75,7 +77,7 @@ def _short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict:
+def follow_run(client: httpx.Client, run_id: str, *, interval: float = 0.5) -> dict[str, Any]:
     """A live progress bar (total, synced, failed, pending, skipped) until the run ends or the
     operator pauses it; a run paused by a fault is followed on until it resumes and ends."""
     columns = (TextColumn("[bold]{task.fields[status]}"), BarColumn(), TaskProgressColumn(),

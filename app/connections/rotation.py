@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -80,9 +81,9 @@ async def _rotate_batch(session: AsyncSession, keyring: Keyring, after: uuid.UUI
     return [row.id for row in rows]
 
 
-def _resealed(keyring: Keyring, row) -> dict[str, str]:  # noqa: ANN001 - a result row
+def _resealed(keyring: Keyring, row: Row[Any]) -> dict[str, str]:
     """Column → new blob, for each of the row's blobs not yet sealed with SECRET_KEY and bound."""
-    values = {}
+    values: dict[str, str] = {}
     for purpose in PURPOSES:
         blob = getattr(row, purpose)
         if blob is not None and (new := keyring.reseal(blob, connection_id=row.id, purpose=purpose)) is not None:

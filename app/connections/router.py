@@ -1,4 +1,5 @@
 import uuid
+from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
@@ -9,8 +10,6 @@ from app.connections import service
 from app.connections.adapters import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
-from typing import Literal
-
 from app.syncs.schemas import RunRead
 from app.webhooks import setup as webhook_setup
 
@@ -36,7 +35,8 @@ async def read_connection(connection_id: uuid.UUID, session: Session, ctx: Ctx) 
 
 
 @router.patch("/{connection_id}", response_model=ConnectionRead, responses=errors(404, 409))
-async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session, ctx: Ctx) -> ConnectionRead:
+async def update_connection(connection_id: uuid.UUID, body: ConnectionUpdate, session: Session,
+                            ctx: Ctx) -> ConnectionRead:
     connection = await service.get_connection(session, connection_id)
     connection = await service.update_connection(session, connection, body, keyring=ctx.keyring,
                                                  targets=target_policy(ctx))

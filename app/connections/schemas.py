@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -14,7 +14,7 @@ from app.api.params import storable
 from app.integrations.zoho.datacenters import DATA_CENTERS
 
 SyncField = Literal["name", "description", "price", "stock", "low_stock", "weight", "dimensions", "images", "gallery"]
-ALL_SYNC_FIELDS: list[str] = ["name", "description", "price", "stock", "low_stock", "weight", "dimensions",
+ALL_SYNC_FIELDS: list[SyncField] = ["name", "description", "price", "stock", "low_stock", "weight", "dimensions",
                               "images", "gallery"]
 REDACTED = "**********"
 
@@ -110,9 +110,14 @@ def patch_of(model: type[Strict], name: str) -> type[Strict]:
     return create_model(name, __base__=model, __module__=__name__, **fields)
 
 
-ZohoPatch = patch_of(ZohoIn, "ZohoPatch")
-WooPatch = patch_of(WooIn, "WooPatch")
-SettingsPatch = patch_of(ConnectionSettings, "SettingsPatch")
+if TYPE_CHECKING:  # built at run time; to the type checker each has its model's fields
+    ZohoPatch = ZohoIn
+    WooPatch = WooIn
+    SettingsPatch = ConnectionSettings
+else:
+    ZohoPatch = patch_of(ZohoIn, "ZohoPatch")
+    WooPatch = patch_of(WooIn, "WooPatch")
+    SettingsPatch = patch_of(ConnectionSettings, "SettingsPatch")
 
 
 class ConnectionUpdate(Strict):

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,11 +31,11 @@ from app.core.errors import NotFound
 from app.integrations.targets import TargetPolicy, TargetRefused
 from app.models import Connection
 
-SECRET_FIELDS = {
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "zoho": ("client_id", "client_secret", "refresh_token"),
     "woocommerce": ("consumer_key", "consumer_secret", "wp_application_password"),
 }
-PLAIN_COLUMNS = {
+PLAIN_COLUMNS: dict[str, dict[str, str | None]] = {
     "zoho": {"organization_id": "zoho_organization_id", "data_center": "zoho_data_center",
              "api_base_url": "zoho_api_base_url", "accounts_base_url": "zoho_accounts_base_url"},
     "woocommerce": {"base_url": "store_base_url", "verify_tls": "store_verify_tls", "wp_username": None},
@@ -170,7 +170,7 @@ def _missing_secrets(connection: Connection, credentials: dict[str, Any],
         patch = getattr(data, section)
         sent = patch.model_fields_set if patch is not None else set()
         changed = [f"{section}.{f}" for f in fields
-                   if f in sent and _plain_value(patch, f) != getattr(connection, PLAIN_COLUMNS[section][f])]
+                   if f in sent and _plain_value(patch, f) != getattr(connection, str(PLAIN_COLUMNS[section][f]))]
         if not changed:
             continue
         problem = (f"must be sent again when {' and '.join(changed)} changes, so stored secrets never reach "
@@ -227,7 +227,7 @@ def _collect_secrets(section: Any, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in SECRET_FIELDS[name]:
         value = getattr(section, field, None)
-        out[field] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        out[field] = value.get_secret_value() if isinstance(value, SecretStr) else value
     return out
 
 

@@ -51,7 +51,8 @@ def redis_pool(settings: Settings) -> ArqRedis:
     second apart) and raises when it is down, so an API started during a Redis outage would
     exit instead of answering 503 until Redis is back. A connect that hangs gives up after a
     second, as arq's does."""
-    redis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=redis_settings(settings).conn_timeout)
+    timeout = redis_settings(settings).conn_timeout
+    redis: ArqRedis = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=timeout)
     redis.default_queue_name = settings.queue_name
     return redis
 

@@ -62,7 +62,8 @@ class Keyring:
         """The data a blob of this connection and purpose holds, sealed by any known key."""
         token, fernets = self._candidates(blob, connection_id, purpose)
         try:
-            return json.loads(MultiFernet(fernets).decrypt(token))
+            data: dict[str, Any] = json.loads(MultiFernet(fernets).decrypt(token))
+            return data
         except InvalidToken:
             raise _unreadable(connection_id, purpose) from None
 

@@ -15,7 +15,8 @@ log = structlog.get_logger(__name__)
 
 @contextlib.asynccontextmanager
 async def heartbeat(beat: Callable[[], Awaitable[bool | None]], *, every: float, event: str,
-                    immediately: bool = False, errors: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+                    immediately: bool = False,
+                    errors: type[BaseException] | tuple[type[BaseException], ...] = Exception,
                     **context: Any) -> AsyncIterator[None]:
     """Call `beat` every `every` seconds (first at once with `immediately`) while the block runs.
     A beat that raises one of `errors` is logged as `event` and the next one tried: a blip must

@@ -15,10 +15,10 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from arq.connections import ArqRedis
@@ -122,7 +122,8 @@ return 1
 async def renew_keys(redis: ArqRedis, keys: dict[str, str], *, ttl_ms: int) -> None:
     """Give `keys` `ttl_ms` more to live; a key whose value is given is renewed only while it
     still holds that value (an owner token), the others only while they exist."""
-    await redis.eval(_HOLD, len(keys), *keys, ttl_ms, *keys.values())
+    # redis-py types `eval` for its sync and async clients at once: on this client it is awaitable.
+    await cast(Awaitable[Any], redis.eval(_HOLD, len(keys), *keys, str(ttl_ms), *keys.values()))
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ import sys
 
 import structlog
 from structlog.stdlib import ProcessorFormatter
+from structlog.typing import Processor
 
 from app.core.redaction import redact
 
@@ -28,7 +29,7 @@ SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 def configure_logging(level: str = "INFO") -> None:
     level = level.upper()
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    render = [structlog.processors.format_exc_info, redact, structlog.processors.JSONRenderer()]
+    render: list[Processor] = [structlog.processors.format_exc_info, redact, structlog.processors.JSONRenderer()]
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, stamp, *render],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

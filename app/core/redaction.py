@@ -19,6 +19,7 @@ it is OAuth's authorization code; log error codes under another name (`error_cod
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -32,7 +33,7 @@ _PLAIN = (str, int, float, bool, type(None))
 
 # name=value in query strings, form bodies, OAuth headers and reprs; also percent-encoded
 # (name%3Dvalue%26...), as in a URL quoted inside another URL.
-_PAIR = re.compile(r"""(?:(?<=%26)|(?<=%3F)|(?<![\w%.-]))([A-Za-z_][\w.-]*)(=|%3D)("[^"]*"|(?:(?!%26)[^&\s'",;)>\]}])+)""",
+_PAIR = re.compile(r"""(?:(?<=%26)|(?<=%3F)|(?<![\w%.-]))([A-Za-z_][\w.-]*)(=|%3D)("[^"]*"|(?:(?!%26)[^&\s'",;)>\]}])+)""",  # noqa: E501 - one pattern, read whole
                    re.IGNORECASE)
 # "name": "value" in JSON and 'name': 'value' in Python reprs.
 _ENTRY = re.compile(r"""(["'])([A-Za-z_][\w -]*)\1(\s*:\s*)(["'])((?:\\.|(?!\4).)*)\4""")
@@ -68,6 +69,7 @@ def redact_value(value: Any) -> Any:
     return value if isinstance(value, _PLAIN) else scrub(repr(value))
 
 
-def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: the last one before the renderer, after exceptions are formatted."""
-    return redact_value(event_dict)
+    redacted: dict[str, Any] = redact_value(event_dict)
+    return redacted

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-
 # A Postgres that does not answer (rather than refusing) must not hold a request for asyncpg's
 # default 60 s: after this, the API answers 503 and a run pauses for the fault.
 CONNECT_TIMEOUT_S = 10

@@ -13,7 +13,7 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -159,7 +159,8 @@ def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:
         image = _grey_to_8bit(image)
     if image.has_transparency_data:
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-        if rgba.getextrema()[3][0] < 255:
+        bands = cast(tuple[tuple[int, int], ...], rgba.getextrema())  # per band for a multi-band image
+        if bands[3][0] < 255:
             return rgba
         image = rgba
     return image if image.mode == "RGB" else image.convert("RGB")
@@ -168,7 +169,7 @@ def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:
 def _grey_to_8bit(image: Image.Image) -> Image.Image:
     """16- and 32-bit grey scaled into 0-255; a plain convert clips everything above 255 to white."""
     wide = image.convert("F")
-    high = wide.getextrema()[1]
+    high = cast(tuple[float, float], wide.getextrema())[1]  # one band: (low, high)
     if high > 255:
         scale = 255 / max(65535, high)
         wide = wide.point(lambda value: value * scale)

@@ -11,6 +11,7 @@ from app.api.pagination import Limit, Offset, Page
 from app.api.params import Text, Timestamp
 from app.logs.schemas import LogRead
 from app.logs.service import LogFilter, search_logs
+from app.models import SyncLog
 
 router = APIRouter(prefix="/logs", tags=["logs"])
 
@@ -29,7 +30,8 @@ async def list_logs(
     level: Literal["debug", "info", "warning", "error"] | None = None,
     action: Annotated[Text | None, Query(max_length=32)] = None,
     status: Annotated[Text | None, Query(max_length=16)] = None,
-    from_: Annotated[Timestamp | None, Query(alias="from", description="Inclusive, ISO 8601 (UTC when no offset)")] = None,
+    from_: Annotated[Timestamp | None,
+                     Query(alias="from", description="Inclusive, ISO 8601 (UTC when no offset)")] = None,
     to: Annotated[Timestamp | None, Query(description="Exclusive, ISO 8601 (UTC when no offset)")] = None,
     q: Annotated[Text | None, Query(max_length=200, description="Free text: message, SKU, item id, action")] = None,
     format: Literal["json", "csv"] = "json",
@@ -45,7 +47,7 @@ async def list_logs(
     return Page(items=[LogRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-def _csv(rows: list) -> Response:
+def _csv(rows: list[SyncLog]) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)

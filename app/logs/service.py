@@ -45,16 +45,17 @@ async def search_logs(session: AsyncSession, flt: LogFilter, *, limit: int, offs
     substring, case-insensitively; the text is a bound parameter with LIKE wildcards escaped."""
     query = _filtered(select(SyncLog), flt)
     total = await session.scalar(_filtered(select(func.count()).select_from(SyncLog), flt))
-    rows = await session.scalars(query.order_by(SyncLog.created_at.desc(), SyncLog.id.desc()).limit(limit).offset(offset))
+    newest_first = query.order_by(SyncLog.created_at.desc(), SyncLog.id.desc())
+    rows = await session.scalars(newest_first.limit(limit).offset(offset))
     return int(total or 0), list(rows.all())
 
 
 async def purge_logs(session: AsyncSession, *, older_than: datetime) -> int:
     result = await session.execute(delete(SyncLog).where(SyncLog.created_at < older_than))
-    return result.rowcount or 0
+    return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's result is a CursorResult
 
 
-def _filtered(query: Select, flt: LogFilter) -> Select:
+def _filtered(query: Select[Any], flt: LogFilter) -> Select[Any]:
     exact = {SyncLog.connection_id: flt.connection_id, SyncLog.run_id: flt.run_id, SyncLog.sku: flt.sku,
              SyncLog.level: flt.level, SyncLog.action: flt.action, SyncLog.status: flt.status}
     for column, value in exact.items():

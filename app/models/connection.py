@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.base import Base
 from app.models.mixins import TimestampMixin
 
-
 # Store platforms a connection can pair with; the `store_*` columns are in the store's words,
 # whichever platform it is.
 PLATFORMS = ("woocommerce",)

@@ -63,8 +63,10 @@ class Store(Protocol):
 
     # --- previews -------------------------------------------------------------------------
 
-    comparison: Mapping[str, Compare]
-    """The fields a preview compares, in order, and how."""
+    @property
+    def comparison(self) -> Mapping[str, Compare]:
+        """The fields a preview compares, in order, and how."""
+        ...
 
     def intended_fields(self, draft: dict[str, Any], *, settings: StoreSettings) -> Fields:
         """What writing `draft` would set, as comparable fields."""

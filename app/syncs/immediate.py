@@ -19,8 +19,8 @@ from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.db.session import transaction
-from app.ports.bundle import Adapters
 from app.models import Connection, RunStatus, SyncRunItem
+from app.ports.bundle import Adapters
 from app.ports.store import Store
 from app.syncs import state
 from app.syncs.images import run_image_step

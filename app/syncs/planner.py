@@ -46,8 +46,6 @@ from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.logs.service import entry, write_logs
-from app.ports.catalog import CatalogSource
-from app.ports.store import Store
 from app.models import (
     Connection,
     ItemAction,
@@ -59,6 +57,8 @@ from app.models import (
     SyncRun,
     SyncRunItem,
 )
+from app.ports.catalog import CatalogSource
+from app.ports.store import Store
 from app.syncs import state
 from app.syncs.drafts import (
     UnitError,
@@ -113,7 +113,8 @@ async def fetch_catalogue(catalog: CatalogSource) -> list[CatalogItem]:
     return list(items.values())
 
 
-async def complete_details(catalog: CatalogSource, items: list[CatalogItem], settings: ConnectionSettings) -> list[CatalogItem]:
+async def complete_details(catalog: CatalogSource, items: list[CatalogItem],
+                           settings: ConnectionSettings) -> list[CatalogItem]:
     """List rows that lack a field the connection syncs are completed from /itemdetails, 100
     ids a call. Zoho's list rows normally carry everything, so this usually costs nothing;
     stock per warehouse is the exception (details only)."""

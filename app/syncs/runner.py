@@ -23,8 +23,8 @@ from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.core.jobs import DRIVE_RUN, PLAN_RUN, drive_job_id, plan_job_id
-from app.ports.bundle import Adapters
 from app.models import Connection, RunStatus, SyncRun
+from app.ports.bundle import Adapters
 from app.ports.errors import AuthRefused, QuotaExhausted, Unavailable, VendorError
 from app.syncs import state
 from app.syncs.images import run_image_step

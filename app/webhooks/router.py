@@ -1,21 +1,19 @@
 import uuid
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
 from starlette.routing import Route
 
-import structlog
-
-from app.core.errors import NotFound, SkubridgeError
-from sqlalchemy import func, select
-
 from app.api.deps import Ctx, Session
+from app.api.failures import RETRY_AFTER_S
 from app.api.pagination import Limit, Offset, Page
 from app.api.params import Text, Timestamp
-from app.api.failures import RETRY_AFTER_S
 from app.api.responses import errors
 from app.connections.service import get_connection
+from app.core.errors import NotFound, SkubridgeError
 from app.models import EventOutcome, WebhookEvent
 from app.webhooks import setup
 from app.webhooks.intake import Intake, receive

@@ -33,9 +33,9 @@ from app.core.context import AppContext
 from app.core.errors import Conflict, UpstreamError
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import transaction
-from app.ports.errors import VendorError
 from app.logs.service import entry, write_logs
 from app.models import Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
+from app.ports.errors import VendorError
 from app.webhooks.schemas import WebhookRead
 from app.webhooks.signature import new_secret
 

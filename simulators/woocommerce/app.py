@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import uvicorn

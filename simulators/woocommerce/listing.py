@@ -13,7 +13,8 @@ v3 controllers:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from simulators.woocommerce.records import ProductRecord
 from simulators.woocommerce.schema import is_boolean, parse_list

@@ -12,7 +12,8 @@ and is ignored for everything else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from simulators.woocommerce.errors import WCError
 from simulators.woocommerce.records import DEFAULT_CATEGORY_ID, ProductRecord

@@ -7,9 +7,10 @@ variable product, variation names, permalinks) are computed when a response is r
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from simulators.woocommerce.wp import now_utc
 

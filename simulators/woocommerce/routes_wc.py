@@ -39,8 +39,8 @@ from simulators.woocommerce.schema import (
     validate_args,
 )
 from simulators.woocommerce.state import StoreState
-from simulators.woocommerce.writes import Writer
 from simulators.woocommerce.wp import intval, string_to_bool
+from simulators.woocommerce.writes import Writer
 
 API = "/wp-json/wc/v3"
 WRITE = ["POST", "PUT", "PATCH"]

@@ -17,7 +17,7 @@ from simulators.woocommerce.wp import is_numeric, natural_list, parse_rest_date
 Schema = dict[str, Any]
 
 S: Schema = {"type": "string"}
-I: Schema = {"type": "integer"}
+I: Schema = {"type": "integer"}  # noqa: E741 - one letter per JSON type (S, I, B ...) keeps the tables readable
 B: Schema = {"type": "boolean"}
 DT: Schema = {"type": ["null", "string"]}  # WooCommerce rewrites "date-time" to this (WP 5.5 fix).
 MIXED: Schema = {"type": ["null", "object", "string", "number", "boolean", "integer", "array"]}

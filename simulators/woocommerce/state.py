@@ -28,9 +28,9 @@ import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable
+from typing import Any
 
 from simulators.woocommerce.errors import WCError
 from simulators.woocommerce.props import (

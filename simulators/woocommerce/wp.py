@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -189,7 +189,7 @@ def wp_date(moment: datetime | None) -> str | None:
     """A WordPress REST date ("2026-11-26T21:50:42", no zone); the simulated site runs in UTC."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_rest_date(value: Any) -> datetime | None:
@@ -204,12 +204,12 @@ def parse_rest_date(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def now_utc() -> datetime:
     """Current time at whole seconds, as WordPress stores post dates."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def parse_php_query(pairs: list[tuple[str, str]]) -> dict[str, Any]:

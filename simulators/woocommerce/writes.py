@@ -9,8 +9,9 @@ answer 200 with per-item results; only going over the batch limit fails the whol
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from simulators.woocommerce.errors import (
     FatalError,
@@ -182,10 +183,10 @@ class Writer:
         response: dict[str, Any] = {}
         for item in _items(body, "create"):
             await self.item_latency()
-            response.setdefault("create", []).append(await _attempt(lambda: create(item), render, error_id=0))
+            response.setdefault("create", []).append(await _attempt(lambda item=item: create(item), render, error_id=0))
         for item in _items(body, "update"):
             await self.item_latency()
-            response.setdefault("update", []).append(await _attempt(lambda: update(item), render, error_id=item.get("id")))
+            response.setdefault("update", []).append(await _attempt(lambda item=item: update(item), render, error_id=item.get("id")))
         for raw_id in body.get("delete") if isinstance(body.get("delete"), list) else []:
             object_id = intval(raw_id)
             if object_id == 0:

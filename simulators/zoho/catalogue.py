@@ -18,7 +18,7 @@ import io
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 # --------------------------------------------------------------------------- shared constants
@@ -50,7 +50,7 @@ DEFAULT_LOCATIONS: tuple[dict[str, Any], ...] = (
 
 #: Generated timestamps all fall before this instant, so anything the simulator changes "now"
 #: is newer than every generated item (delta syncs depend on that ordering).
-CATALOGUE_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CATALOGUE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 ITEM_ID_BASE = 4815000000100000
 GROUP_ID_BASE = 4815000000200000
@@ -113,7 +113,7 @@ def parse_loose_time(text: str) -> int:
     except ValueError:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp())
 
 
@@ -302,7 +302,7 @@ def _stock_fields(rng: random.Random, out_of_stock_ratio: float) -> dict[str, An
             "location_available_stock": soh,
             "location_actual_available_stock": actual,
         }
-        for loc, (soh, actual) in zip(DEFAULT_LOCATIONS, per_location)
+        for loc, (soh, actual) in zip(DEFAULT_LOCATIONS, per_location, strict=False)
     ]
     return {
         "stock_on_hand": on_hand,

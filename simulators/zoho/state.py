@@ -101,9 +101,10 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from simulators.zoho import catalogue, webhooks
 from simulators.zoho.catalogue import (
@@ -209,7 +210,7 @@ class SimError(Exception):
         self.headers = dict(headers or {})
 
     @classmethod
-    def envelope(cls, status: int, code: int, message: str, headers: Mapping[str, str] | None = None) -> "SimError":
+    def envelope(cls, status: int, code: int, message: str, headers: Mapping[str, str] | None = None) -> SimError:
         return cls(status, {"code": code, "message": message}, headers)
 
 

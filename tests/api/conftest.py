@@ -24,7 +24,7 @@ class ApiServer:
     log_file: Path
 
     @classmethod
-    def start(cls, *, env: dict[str, str], log_file: Path, log_level: str = "warning") -> "ApiServer":
+    def start(cls, *, env: dict[str, str], log_file: Path, log_level: str = "warning") -> ApiServer:
         port = free_port()
         command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
                    "--port", str(port), "--log-level", log_level]

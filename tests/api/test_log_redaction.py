@@ -102,7 +102,7 @@ async def test_an_oauth_sync_leaves_no_credential_in_the_api_or_worker_logs(api_
     assert nonces  # the store was called with OAuth 1.0a signatures
     secrets = ["ck_demo", "cs_demo", "demo-secret", "1000.demo-refresh", "demo demo demo", "test-token",
                *zoho.access_tokens, *nonces]
-    assert len(secrets) > 8
+    assert zoho.access_tokens  # Zoho issued at least one token (nonces: one per second is kept, see above)
     logs = {"api": server.log_file.read_text(), "worker": worker_log.read_text()}
     for name, text in logs.items():
         assert run["id"] in text, f"the {name} log does not mention the run"

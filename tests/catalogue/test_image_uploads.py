@@ -19,10 +19,10 @@ from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.db.session import create_sessionmaker, transaction
 from app.integrations.woocommerce.media import WordPressMedia
-from simulators.woocommerce.state import DEMO_APP_PASSWORD
 from app.models import Connection
 from app.syncs import runner
 from app.syncs.images import run_image_step
+from simulators.woocommerce.state import DEMO_APP_PASSWORD
 from tests.catalogue.test_images import items, picture
 from tests.helpers import create_connection, start_run, store_by_sku
 

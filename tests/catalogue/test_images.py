@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
-from simulators.server import ServerThread
 from app.main import create_app
+from simulators.server import ServerThread
 from tests.catalogue.test_variable_and_images import sync
 from tests.helpers import create_connection, run_items, sim, sim_requests, store_by_sku
 

@@ -119,8 +119,8 @@ async def test_preview_command_prints_the_changes(api, zoho, store, zoho_server,
     from typer.testing import CliRunner
 
     from app.cli import cli
-    from simulators.server import ServerThread
     from app.main import create_app
+    from simulators.server import ServerThread
 
     zoho.upsert_items([{"item_id": "41", "name": "Vase", "sku": "P-VASE", "rate": 12, "status": "active",
                         "stock_on_hand": 2}])

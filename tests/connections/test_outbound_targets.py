@@ -16,19 +16,19 @@ import uuid
 import httpx
 import pytest
 
-from app.connections.adapters import shared_budget
 from app.config import Settings
-from simulators.server import ServerThread
+from app.connections.adapters import shared_budget
 from app.integrations.targets import OPEN, TargetPolicy, TargetRefused, forbidden_kind
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooTargetRefused
 from app.integrations.woocommerce.media import WordPressMedia
-from simulators.woocommerce.app import create_app as create_woo_app
-from simulators.woocommerce.tls import make_self_signed_cert
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.errors import ZohoTargetRefused
 from app.main import create_app
 from app.syncs.runner import judge
+from simulators.server import ServerThread
+from simulators.woocommerce.app import create_app as create_woo_app
+from simulators.woocommerce.tls import make_self_signed_cert
 from tests.helpers import connection_body
 
 PUBLIC = "https://93.184.215.14"  # validated only; never connected to

@@ -42,7 +42,7 @@ def opened(result: OptimisedImage) -> Image.Image:
 
 
 def near(pixel: tuple[int, ...], colour: tuple[int, ...], tolerance: int = 40) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour))
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=False))
 
 
 def png_header(width: int, height: int) -> bytes:

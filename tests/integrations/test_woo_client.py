@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.catalog.types import ProductWrite, StoreSettings, WriteStatus
-from simulators.server import ServerThread
 from app.integrations.woocommerce.client import WooClient, _refusal
 from app.integrations.woocommerce.errors import WooAuthError, WooUnavailable
+from simulators.server import ServerThread
 from simulators.woocommerce.app import create_app
 from simulators.woocommerce.tls import make_self_signed_cert
 

@@ -14,8 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 from PIL import Image
 
-from app.connections.adapters import shared_budget
 from app.config import Settings
+from app.connections.adapters import shared_budget
 from app.core.context import open_context
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.concurrency import ConcurrencySlots
@@ -125,7 +125,7 @@ async def test_calls_in_flight_stay_within_zoho_max_concurrency(ctx, zoho, zoho_
     stats = zoho.stats()
     assert stats["concurrency_refused"] == 0
     assert stats["max_in_flight"] == 3  # the calls did overlap, up to the limit
-    for c, context in zip(clients, contexts):
+    for c, context in zip(clients, contexts, strict=True):
         await c.aclose()
         await context.close()
 

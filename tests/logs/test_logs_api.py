@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
@@ -25,7 +25,7 @@ async def seed(ctx):
             entry(level="info", action="skip", status="skipped", connection_id=OTHER, sku="100%_OFF",
                   message="skipped: =HYPERLINK(\"x\") inactive in Zoho"),
         ])
-        old = datetime.now(timezone.utc) - timedelta(days=3)
+        old = datetime.now(UTC) - timedelta(days=3)
         await session.execute(update(SyncLog).where(SyncLog.sku == "AB-1").values(created_at=old))
         await session.commit()
 
@@ -46,7 +46,7 @@ async def test_filters_and_search(api, ctx):
     assert [r["sku"] for r in await query(api, q="duplicated sku")] == ["AB-2"]
     # LIKE wildcards in the search text are literal: "%_" matches only the SKU that holds them.
     assert [r["sku"] for r in await query(api, q="%_")] == ["100%_OFF"]
-    since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     assert {r["sku"] for r in await query(api, **{"from": since})} == {"AB-2", "100%_OFF"}
     assert [r["sku"] for r in await query(api, to=since)] == ["AB-1"]
 

@@ -3,7 +3,7 @@ naming the field), not by the database as a 500."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,7 +37,7 @@ async def test_bad_log_filters_are_refused(api, query: str) -> None:
 
 async def test_a_date_without_an_offset_reads_as_utc(api) -> None:
     assert (await api.get("/api/v1/logs?from=2026-01-01&to=2026-01-02T00:00:00")).status_code == 200
-    assert iso_timestamp("2026-01-01") == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert iso_timestamp("2026-01-01") == datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_storable_walks_lists_and_keys() -> None:

@@ -19,8 +19,9 @@ import struct
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -859,7 +860,7 @@ def _differences(expected: Any, actual: Any, path: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return [f"{path} length {len(expected)} != {len(actual)}"]
-        return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in _differences(e, a, f"{path}[{i}]")]
+        return [d for i, (e, a) in enumerate(zip(expected, actual, strict=False)) for d in _differences(e, a, f"{path}[{i}]")]
     if isinstance(expected, str) and isinstance(actual, str):
         expected, actual = _upload_shape(expected), _upload_shape(actual)
     return [] if expected == actual else [f"{path}: {expected!r} != {actual!r}"]

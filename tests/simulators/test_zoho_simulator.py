@@ -27,6 +27,8 @@ from simulators.server import ServerThread, free_port
 from simulators.zoho.app import create_app
 from simulators.zoho.catalogue import (
     DEMO_CREDENTIALS as CREDS,
+)
+from simulators.zoho.catalogue import (
     generate_catalogue,
     image_colour,
 )

@@ -4,7 +4,7 @@ import pytest
 
 from app.catalog.types import CatalogItem, StoreSettings
 from app.connections.schemas import ConnectionSettings
-from app.syncs.drafts import UnitError, build_draft, content_hash, convert, format_price, LENGTH_IN_MM, WEIGHT_IN_GRAMS
+from app.syncs.drafts import LENGTH_IN_MM, WEIGHT_IN_GRAMS, UnitError, build_draft, content_hash, convert, format_price
 
 STORE = StoreSettings(weight_unit="lbs", dimension_unit="in", manage_stock=True)
 

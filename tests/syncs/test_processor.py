@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 
 from app.connections.adapters import store_for
 from app.connections.service import connection_settings, get_connection
-from app.models import LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
 from app.integrations.woocommerce.errors import WooUnavailable
+from app.models import LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
 from app.syncs.processor import BatchProcessor
 from app.syncs.state import Lease
 from tests.helpers import create_connection, sim

@@ -21,13 +21,13 @@ from sqlalchemy import func, select, text
 
 from app.core.errors import Unauthorized
 from app.db.migrate import alembic_config
-from simulators.server import ServerThread
 from app.main import create_app
 from app.models import WebhookEvent
 from app.webhooks import processing, rejections
 from app.webhooks.intake import Intake
 from app.webhooks.rejections import Reason, Rejections
 from app.webhooks.signature import as_digest, sign, verify
+from simulators.server import ServerThread
 from tests.webhooks.test_webhooks import enabled_connection, secret_of
 
 pytestmark = pytest.mark.timeout(120)

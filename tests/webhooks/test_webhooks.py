@@ -248,8 +248,8 @@ async def test_zoho_delivers_over_http_and_the_store_follows(ctx, settings, zoho
     """The whole loop over real HTTP: the simulator's item change → its signed POST to the
     running API → a worker's job → the store."""
     from app.config import Settings
-    from simulators.server import ServerThread, free_port
     from app.main import create_app
+    from simulators.server import ServerThread, free_port
 
     port = free_port()
     api_settings = Settings(**(settings.model_dump() | {"public_base_url": f"http://127.0.0.1:{port}"}))

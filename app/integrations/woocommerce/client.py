@@ -26,9 +26,9 @@ from app.integrations.retry import backoff_seconds, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.woocommerce.errors import (
     WooAuthError,
+    WooBatchTimeout,
     WooError,
     WooRequestError,
-    WooBatchTimeout,
     WooTargetRefused,
     WooUnavailable,
 )
@@ -392,9 +392,9 @@ def _match_results(writes: Sequence[ProductWrite], results: Any, *, created: boo
 def _refusal(write: ProductWrite, error: dict[str, Any], *, parent_id: int | None) -> WriteResult:
     """The store's refusal of one write, in the engine's words, its code and message kept."""
     code, message = str(error.get("code")), str(error.get("message"))
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    data = error.get("data")
     status, held_by = WriteStatus.REFUSED, None
-    if code == INVALID_SKU and (held_by := _positive_id(data.get("resource_id"))) is not None:
+    if code == INVALID_SKU and isinstance(data, dict) and (held_by := _positive_id(data.get("resource_id"))):
         status = WriteStatus.DUPLICATE_SKU
     elif code == (INVALID_VARIATION_ID if parent_id is not None else INVALID_ID):
         status = WriteStatus.GONE

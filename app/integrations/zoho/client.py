@@ -15,13 +15,13 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import structlog
 
-from app.catalog.types import CatalogItem
+from app.catalog.types import CatalogItem, DownloadedImage
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.retry import backoff_seconds, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
@@ -37,7 +37,7 @@ from app.integrations.zoho.errors import (
     ZohoTargetRefused,
     ZohoUnavailable,
 )
-from app.integrations.zoho.images import MAX_IMAGE_BYTES, DownloadedImage, read_image
+from app.integrations.zoho.images import MAX_IMAGE_BYTES, read_image
 from app.integrations.zoho.parse import parse_item
 from app.integrations.zoho.ratelimit import IMAGE_RESERVE, ZohoBudget, seconds_to_utc_midnight
 from app.integrations.zoho.tokens import AccessToken, TokenManager
@@ -95,7 +95,7 @@ class ZohoClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "ZohoClient":
+    async def __aenter__(self) -> ZohoClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -287,7 +287,7 @@ class ZohoClient:
         )
         return await self._http.send(request, stream=stream)
 
-    async def _throttled(self, response: httpx.Response, code: Any, tries: _Tries, endpoint: str) -> "_Retry":
+    async def _throttled(self, response: httpx.Response, code: Any, tries: _Tries, endpoint: str) -> _Retry:
         """A refusal for load. Too many calls in flight (1070) is this call's to retry soon; a
         spent day (45) pauses the run; any other 429 blocks the whole organization for its
         Retry-After, recorded before this call's slot is given back."""
@@ -328,7 +328,7 @@ class ZohoClient:
             retry_after=wait, status=response.status_code, code=CODE_DAILY_QUOTA,
         )
 
-    def _after_failure(self, failures: int, endpoint: str, reason: str) -> "_Retry":
+    def _after_failure(self, failures: int, endpoint: str, reason: str) -> _Retry:
         if failures >= self._max_attempts:
             raise ZohoUnavailable(f"Zoho did not answer {endpoint} after {failures} attempts ({reason})")
         delay = backoff_seconds(failures, base=0.5, cap=30.0)
@@ -369,8 +369,8 @@ def daily_window_left(response: httpx.Response, asked: float | None) -> float:
 def format_zoho_time(moment: datetime) -> str:
     """Zoho wants a numeric offset (+0000); a literal trailing Z is rejected."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 def _is_json(response: httpx.Response) -> bool:

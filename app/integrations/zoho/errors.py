@@ -6,10 +6,10 @@ from __future__ import annotations
 from app.ports.errors import (
     AuthRefused,
     BadRequest,
+    ForbiddenTarget,
     ImageUnavailable,
     NotFound,
     QuotaExhausted,
-    ForbiddenTarget,
     Unavailable,
     VendorError,
 )

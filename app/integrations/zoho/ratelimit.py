@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
@@ -25,7 +25,6 @@ from redis.asyncio import Redis
 
 from app.integrations.zoho.concurrency import ConcurrencySlots
 from app.integrations.zoho.errors import ZohoQuotaExhausted
-
 
 # Slots of each minute that image downloads leave to stock, price and webhook calls.
 IMAGE_RESERVE = 10
@@ -139,7 +138,7 @@ class ZohoBudget:
 
     @staticmethod
     def _day_key(organization_id: str) -> str:
-        return f"skubridge:zoho:daily:{organization_id}:{datetime.now(timezone.utc):%Y%m%d}"
+        return f"skubridge:zoho:daily:{organization_id}:{datetime.now(UTC):%Y%m%d}"
 
     @staticmethod
     def _block_key(organization_id: str) -> str:
@@ -152,6 +151,6 @@ class ZohoBudget:
 
 def seconds_to_utc_midnight() -> float:
     """Seconds until the next UTC day, when the daily counter above starts again."""
-    now = datetime.now(timezone.utc)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     return (midnight - now).total_seconds()
