@@ -36,3 +36,32 @@ def test_the_service_never_imports_the_simulators() -> None:
 
 def test_only_the_command_line_starts_workers() -> None:
     assert [o for o in offenders("app", "workers") if not o.startswith("app/cli/")] == []
+
+
+ENGINE = ("app/syncs", "app/previews", "app/webhooks")
+VENDORS = ("app.integrations.woocommerce", "app.integrations.zoho")
+
+
+def test_the_engine_imports_no_vendor_module() -> None:
+    """The engine talks to the ports (app/ports/); app/connections/adapters.py builds the
+    adapters. A vendor import here is a vendor shape leaking into the engine."""
+    for package in ENGINE:
+        assert len(imports_of(package)) >= 3, package
+        assert [o for vendor in VENDORS for o in offenders(package, vendor)] == [], package
+
+
+def test_the_ports_know_no_vendor() -> None:
+    assert [o for vendor in VENDORS for o in offenders("app/ports", vendor)] == []
+    assert [o for o in offenders("app/catalog", "app.integrations")] == []
+
+
+def test_the_layout_check_would_see_a_vendor_import() -> None:
+    assert offenders("app/connections", "app.integrations.zoho") != []  # the composition root may
+
+
+def test_the_engine_names_no_vendor_code() -> None:
+    """The store's error codes and message quirks are the adapter's to read (WriteStatus)."""
+    codes = ("woocommerce_rest_", "product_invalid_sku", "lookup table", "resource_id")
+    found = [f"{path.relative_to(ROOT)}: {code}" for package in (*ENGINE, "app/catalog", "app/core")
+             for path in sorted((ROOT / package).rglob("*.py")) for code in codes if code in path.read_text()]
+    assert found == []

@@ -1,11 +1,12 @@
-"""The service's own words for catalogue data. Vendor clients translate to and from these;
-nothing Zoho- or WooCommerce-shaped passes this line."""
+"""The service's own words for catalogue data and store writes. Vendor adapters translate to
+and from these; nothing Zoho- or WooCommerce-shaped passes this line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 
@@ -94,19 +95,38 @@ class ProductWrite:
     store_id: int | None = None
 
 
+class WriteStatus(StrEnum):
+    """What became of one write, in the engine's words; the adapter reads its vendor's answer."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DUPLICATE_SKU = "duplicate_sku"  # another object holds the SKU: `held_by` says which, when known
+    GONE = "gone"  # the object updated no longer exists
+    TRASHED_SKU = "trashed_sku"  # a trashed object holds the SKU: the merchant must restore or purge it
+    REFUSED = "refused"  # anything else the store refused
+
+
 @dataclass(slots=True)
 class WriteResult:
-    """The store's answer for one ProductWrite."""
+    """The store's answer for one ProductWrite, matched to it by `key`. A failure keeps the
+    vendor's own code and message, which the item's record shows."""
 
     key: int
-    ok: bool
+    status: WriteStatus
     store_id: int | None = None
     error_code: str | None = None
     error_message: str | None = None
-    error_data: dict[str, Any] = field(default_factory=dict)
+    held_by: int | None = None
 
     @property
-    def conflicting_store_id(self) -> int | None:
-        """For a duplicate-SKU error: the store id of the product that holds the SKU."""
-        value = self.error_data.get("resource_id")
-        return int(value) if isinstance(value, int | str) and str(value).isdigit() and int(value) > 0 else None
+    def ok(self) -> bool:
+        return self.status in (WriteStatus.CREATED, WriteStatus.UPDATED)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadedImage:
+    """An item's image file as the catalogue serves it."""
+
+    data: bytes
+    content_type: str
+    filename: str

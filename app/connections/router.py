@@ -7,7 +7,7 @@ from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
 from app.api.responses import errors
 from app.connections import service
-from app.connections.clients import target_policy
+from app.connections.adapters import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.syncs import service as syncs
 from app.syncs.schemas import RunRead

@@ -1,10 +1,13 @@
-"""Everything long-lived that the API and the workers share: one engine, one Redis pool, one
-Zoho budget. Built once per process (API lifespan, worker start-up) and closed at shutdown."""
+"""Everything long-lived that the API and the workers share: one engine, one Redis pool, and
+what the vendor adapters keep per process (Zoho's call budget, kept by
+app/connections/adapters.py). Built once per process (API lifespan, worker start-up) and closed
+at shutdown."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.core.crypto import Keyring
 from app.db.session import create_engine, create_sessionmaker
-from app.integrations.zoho.ratelimit import ZohoBudget
 
 
 @dataclass
@@ -21,8 +23,9 @@ class AppContext:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
-    budget: ZohoBudget
     owns_redis: bool = True
+    # Long-lived objects the adapters share across the process, by name (app/connections/adapters.py).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def keyring(self) -> Keyring:
@@ -39,10 +42,8 @@ async def open_context(settings: Settings, *, redis: ArqRedis | None = None) -> 
     engine = create_engine(settings.database_url)
     owns_redis = redis is None
     redis = redis or redis_pool(settings)
-    budget = ZohoBudget(redis_url=settings.redis_url, redis=redis, per_minute=settings.zoho_requests_per_minute,
-                        daily_limit=settings.zoho_daily_limit, max_concurrency=settings.zoho_max_concurrency)
     return AppContext(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), redis=redis,
-                      budget=budget, owns_redis=owns_redis)
+                      owns_redis=owns_redis)
 
 
 def redis_pool(settings: Settings) -> ArqRedis:

@@ -17,14 +17,13 @@ import structlog
 from sqlalchemy import select, text
 
 from app.catalog.types import StoreSettings
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.core.errors import NotFound
 from app.core.jobs import RUN_PREVIEW, hold_in_progress, job_key, preview_job_id
 from app.db.session import transaction
-from app.integrations.woocommerce.client import WooClient
-from app.integrations.woocommerce.mapping import draft_to_wc
 from app.models import Connection, ItemAction, ItemKind, Preview
+from app.ports.store import Fields, Store
 from app.previews.diff import differences
 from app.syncs.media import Known, Unusable, media_for
 from app.syncs.planner import fetch_catalogue, plan_items
@@ -117,28 +116,27 @@ async def _lost(ctx: AppContext, preview_id: uuid.UUID, status: str) -> bool:
 
 
 async def _compute(ctx: AppContext, connection: Connection) -> list[dict[str, Any]]:
-    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        store = await woo.get_store_settings()
-        plan = await plan_items(ctx, connection, await fetch_catalogue(zoho), zoho=zoho, woo=woo, store=store)
+    async with adapters_for(connection, ctx) as adapters:
+        store = adapters.store
+        settings = await store.get_store_settings()
+        plan = await plan_items(ctx, connection, await fetch_catalogue(adapters.catalog), catalog=adapters.catalog,
+                                store=store, store_settings=settings)
         media = await media_for(ctx, connection.id, (r["payload"] for r in plan.rows))
-        stored = await _store_records(woo, plan.rows)
-        return [_describe(row, stored, media, store) for row in plan.rows]
+        stored = await _store_records(store, plan.rows)
+        return [_describe(row, stored, media, store, settings) for row in plan.rows]
 
 
-async def _store_records(woo: WooClient, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Current records of what the plan would update: products 100 a call, variations per parent."""
+async def _store_records(store: Store, rows: list[dict[str, Any]]) -> dict[int, Fields]:
+    """Current fields of what the plan would update: products, and variations per parent."""
     updates = [r for r in rows if r["action"] == ItemAction.UPDATE and r["store_id"]]
     product_ids = [r["store_id"] for r in updates if r["kind"] != ItemKind.VARIATION]
-    records = {int(p["id"]): p for p in await woo.get_products(product_ids)} if product_ids else {}
     heads = {r["zoho_item_id"]: r["store_id"] for r in rows if r["kind"] == ItemKind.VARIABLE}
     parents = {heads.get(r["parent_key"]) for r in updates if r["kind"] == ItemKind.VARIATION}
-    for parent_id in parents - {None}:
-        records.update({int(v["id"]): v for v in await woo.list_variations(int(parent_id))})  # type: ignore[arg-type]
-    return records
+    return await store.current_fields(product_ids, [int(p) for p in parents if p is not None])
 
 
-def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: Known,
-              store: StoreSettings) -> dict[str, Any]:
+def _describe(row: dict[str, Any], stored: dict[int, Fields], media: Known, store: Store,
+              settings: StoreSettings) -> dict[str, Any]:
     action = str(row["action"])
     result: dict[str, Any] = {"sku": row["sku"], "zoho_item_id": row["zoho_item_id"], "kind": str(row["kind"]),
                               "name": row["name"], "action": action, "reason": row["reason"], "store_id": row["store_id"],
@@ -150,11 +148,11 @@ def _describe(row: dict[str, Any], stored: dict[int, dict[str, Any]], media: Kno
     draft = dict(row["payload"]["draft"])
     if action == ItemAction.CREATE:
         draft |= row["payload"].get("create", {})
-    intended = draft_to_wc(_with_known_media(draft, media), settings=store)
+    intended = store.intended_fields(_with_known_media(draft, media), settings=settings)
     record = stored.get(row["store_id"]) if action == ItemAction.UPDATE else None
     if action == ItemAction.UPDATE and record is None:
         result["reason"] = result["reason"] or "the linked product could not be read from the store"
-    result["changes"] = differences(intended, record)
+    result["changes"] = differences(intended, record, store.comparison)
     return result
 
 
@@ -164,7 +162,7 @@ def _with_known_media(draft: dict[str, Any], media: Known) -> dict[str, Any]:
         if key in media:
             return media[key]
         parts = key.split("/")
-        return {"id": f"new image {parts[2] if len(parts) > 2 else key}"}
+        return f"new image {parts[2] if len(parts) > 2 else key}"
 
     out = dict(draft)
     if "images" in draft:

@@ -35,20 +35,18 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.catalog.types import ProductWrite, StoreSettings, WriteResult
-from app.connections.clients import wp_media_for
+from app.catalog.types import ProductWrite, StoreSettings, WriteResult, WriteStatus
 from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.core.heartbeat import heartbeat
 from app.db.session import transaction
 from app.images.optimize import ImageRejected, OptimisedImage, optimise
-from app.integrations.woocommerce.client import WooClient
-from app.integrations.woocommerce.errors import WooError
-from app.integrations.woocommerce.media import WordPressMedia
-from app.integrations.zoho.client import ZohoClient
-from app.integrations.zoho.errors import ZohoImageUnavailable, ZohoQuotaExhausted
 from app.logs.service import entry, write_logs
-from app.models import Connection, ImageSource, ItemKind, MediaAsset
+from app.models import ImageSource, ItemKind, MediaAsset
+from app.ports.bundle import Adapters
+from app.ports.catalog import CatalogSource
+from app.ports.errors import ImageUnavailable, QuotaExhausted, VendorError
+from app.ports.store import MediaLibrary, Store
 from app.syncs.media import Known, Unusable, draft_image_keys, media_for, with_media
 
 log = structlog.get_logger(__name__)
@@ -106,18 +104,22 @@ _LINK_DONE = text("""
 """)
 
 
-async def run_image_step(ctx: AppContext, *, run_id: uuid.UUID, connection: Connection, woo: WooClient,
-                         zoho: ZohoClient, store: StoreSettings, settings: ConnectionSettings,
+async def run_image_step(ctx: AppContext, *, run_id: uuid.UUID, connection_id: uuid.UUID, adapters: Adapters,
+                         store: StoreSettings, settings: ConnectionSettings,
                          keep_going: Callable[[], Awaitable[bool]] | None = None) -> bool:
-    """The image step of one run with the connection's WordPress media client, if it has one;
-    False when `keep_going` stopped it early."""
-    media = wp_media_for(connection, ctx)
-    try:
-        return await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection.id, woo=woo, zoho=zoho, media=media,
-                               store=store, settings=settings, keep_going=keep_going).run()
-    finally:
-        if media is not None:
-            await media.aclose()
+    """The image step of one run with the job's adapters (the media library when the store has
+    one); False when `keep_going` stopped it early."""
+    return await ImageStep(ctx=ctx, run_id=run_id, connection_id=connection_id, store=adapters.store,
+                           catalog=adapters.catalog, media=adapters.media, store_settings=store, settings=settings,
+                           keep_going=keep_going).run()
+
+
+class ImageFailure(Exception):
+    """One picture could not be put in the store this time; recorded on its items."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(slots=True)
@@ -145,11 +147,12 @@ class Claim:
 class ImageStep:
     """The image work of one run (manual, webhook or catch-up)."""
 
-    def __init__(self, *, ctx: AppContext, run_id: uuid.UUID, connection_id: uuid.UUID, woo: WooClient,
-                 zoho: ZohoClient, media: WordPressMedia | None, store: StoreSettings, settings: ConnectionSettings,
-                 keep_going: Callable[[], Awaitable[bool]] | None = None) -> None:
+    def __init__(self, *, ctx: AppContext, run_id: uuid.UUID, connection_id: uuid.UUID, store: Store,
+                 catalog: CatalogSource, media: MediaLibrary | None, store_settings: StoreSettings,
+                 settings: ConnectionSettings, keep_going: Callable[[], Awaitable[bool]] | None = None) -> None:
         self.ctx, self.run_id, self.connection_id = ctx, run_id, connection_id
-        self.woo, self.zoho, self.media, self.store, self.settings = woo, zoho, media, store, settings
+        self.store, self.catalog, self.media = store, catalog, media
+        self.store_settings, self.settings = store_settings, settings
         self.keep_going = keep_going
         self.mode = settings.image_upload if settings.image_upload != "auto" else ("media" if media else "src")
         self._downloads = asyncio.Semaphore(DOWNLOADS_IN_FLIGHT)
@@ -209,7 +212,7 @@ class ImageStep:
                 await self._keep_file(key, image)
                 sha = image.sha256
             await self._ensure_media(sha, carrier)
-        except ZohoQuotaExhausted:
+        except QuotaExhausted:
             raise
         except Exception as exc:  # noqa: BLE001 - one picture's trouble is recorded on its items, never the run's
             log.warning("images.failed", key=key, error=str(exc))
@@ -229,8 +232,8 @@ class ImageStep:
             if self.stopped:  # stopped while waiting for a slot: the download can wait for a resume
                 return None
             try:
-                downloaded = await self.zoho.download_item_image(item_id)
-            except ZohoImageUnavailable as exc:
+                downloaded = await self.catalog.download_item_image(item_id)
+            except ImageUnavailable as exc:
                 await self._remember(key, error=f"Zoho did not serve the image: {exc.message}")
                 return None
         async with self._cpu:
@@ -278,7 +281,7 @@ class ImageStep:
             if claim == "done":
                 return
             if asyncio.get_running_loop().time() > deadline:
-                raise WooError("another sync is still uploading this picture")
+                raise ImageFailure("another sync is still uploading this picture")
             await asyncio.sleep(min(1.0, self.lease / 4))
 
     async def _claim(self, sha: str) -> Claim | Literal["done", "busy"]:
@@ -322,7 +325,7 @@ class ImageStep:
         extension = claim.content_type.split("/")[-1].replace("jpeg", "jpg")
         if self.mode == "media":
             if self.media is None:
-                raise WooError("image_upload is 'media' but the connection has no WordPress application password")
+                raise ImageFailure("image_upload is 'media' but the connection has no WordPress application password")
             # Named after the first product that shows it (the store titles the media item so).
             stem = carrier.sku if carrier.sku and not carrier.sku.startswith("zoho-group-") else "zoho"
             return await self.media.upload(claim.data, filename=f"{stem}-{claim.sha[:8]}.{extension}",
@@ -332,20 +335,13 @@ class ImageStep:
     async def _upload_by_src(self, sha: str, carrier: Pending, extension: str) -> int:
         url = f"{self.ctx.settings.public_base_url.rstrip('/')}/media/{self.connection_id}/{sha}.{extension}"
         if carrier.store_id is None:
-            raise WooError("the product is not in the store yet")
-        if carrier.kind == ItemKind.VARIATION:
-            record = await self.woo.write_one(
-                ProductWrite(carrier.id, {"kind": "variation", "image": {"src": url}}, store_id=carrier.store_id),
-                parent_id=carrier.parent_store_id, settings=self.store)
-            media_id = (record.get("image") or {}).get("id")
-        else:
-            record = await self.woo.write_one(ProductWrite(carrier.id, {"images": [{"src": url}]},
-                                                           store_id=carrier.store_id),
-                                              parent_id=None, settings=self.store)
-            media_id = ((record.get("images") or [{}])[0]).get("id")
+            raise ImageFailure("the product is not in the store yet")
+        variation = carrier.kind == ItemKind.VARIATION
+        media_id = await self.store.adopt_image(url, store_id=carrier.store_id, settings=self.store_settings,
+                                                parent_id=carrier.parent_store_id if variation else None)
         if not media_id:
-            raise WooError(f"the store did not report a media id for {url}")
-        return int(media_id)
+            raise ImageFailure(f"the store did not report a media id for {url}")
+        return media_id
 
     # --- attaching -----------------------------------------------------------------------
 
@@ -396,11 +392,11 @@ class ImageStep:
                 return None
             try:
                 if parent_id is None:
-                    return await self.woo.batch_products(updates=writes, settings=self.store)
-                return await self.woo.batch_variations(parent_id, updates=writes, settings=self.store)
-            except WooError as exc:
-                return [WriteResult(w.key, False, error_code=exc.code or "store_error", error_message=exc.message)
-                        for w in writes]
+                    return await self.store.batch_products(updates=writes, settings=self.store_settings)
+                return await self.store.batch_variations(parent_id, updates=writes, settings=self.store_settings)
+            except VendorError as exc:
+                return [WriteResult(w.key, WriteStatus.REFUSED, error_code=exc.code or "store_error",
+                                    error_message=exc.message) for w in writes]
 
     async def _settle(self, settled: dict[int, tuple[str, str | None]], by_id: dict[int, Pending]) -> None:
         if not settled:

@@ -41,12 +41,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.types import CatalogItem, StoreProductRef, StoreSettings
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
-from app.integrations.woocommerce.client import WooClient
-from app.integrations.zoho.client import ZohoClient
 from app.logs.service import entry, write_logs
 from app.models import (
     Connection,
@@ -59,6 +57,8 @@ from app.models import (
     SyncRun,
     SyncRunItem,
 )
+from app.ports.catalog import CatalogSource
+from app.ports.store import Store
 from app.syncs import state
 from app.syncs.drafts import (
     UnitError,
@@ -105,15 +105,16 @@ class Plan:
         return Counter(str(row["action"]) for row in self.rows)
 
 
-async def fetch_catalogue(zoho: ZohoClient) -> list[CatalogItem]:
+async def fetch_catalogue(catalog: CatalogSource) -> list[CatalogItem]:
     """Every Zoho item, once each (pages can overlap when items change during the scan)."""
     items: dict[str, CatalogItem] = {}
-    async for page in zoho.iter_item_pages():
+    async for page in catalog.iter_item_pages():
         items.update((item.zoho_item_id, item) for item in page if item.zoho_item_id)
     return list(items.values())
 
 
-async def complete_details(zoho: ZohoClient, items: list[CatalogItem], settings: ConnectionSettings) -> list[CatalogItem]:
+async def complete_details(catalog: CatalogSource, items: list[CatalogItem],
+                           settings: ConnectionSettings) -> list[CatalogItem]:
     """List rows that lack a field the connection syncs are completed from /itemdetails, 100
     ids a call. Zoho's list rows normally carry everything, so this usually costs nothing;
     stock per warehouse is the exception (details only)."""
@@ -124,12 +125,12 @@ async def complete_details(zoho: ZohoClient, items: list[CatalogItem], settings:
     partial = [item.zoho_item_id for item in items if item.partial or (by_place and not item.stock_by_place)]
     if not partial:
         return items
-    detailed = {item.zoho_item_id: item for item in await zoho.get_item_details(partial)}
+    detailed = {item.zoho_item_id: item for item in await catalog.get_item_details(partial)}
     return [detailed.get(item.zoho_item_id, item) for item in items]
 
 
-async def plan_items(ctx: AppContext, connection: Connection, items: list[CatalogItem], *, zoho: ZohoClient,
-                     woo: WooClient, store: StoreSettings, whole_catalogue: bool = True) -> Plan:
+async def plan_items(ctx: AppContext, connection: Connection, items: list[CatalogItem], *, catalog: CatalogSource,
+                     store: Store, store_settings: StoreSettings, whole_catalogue: bool = True) -> Plan:
     """The shared decision path of manual runs, webhook events and catch-ups, all in memory.
 
     With the whole catalogue at hand, a SKU is duplicated when two Zoho items carry it; for a
@@ -138,19 +139,27 @@ async def plan_items(ctx: AppContext, connection: Connection, items: list[Catalo
     variable product is written from all of its variants. A manual run plans the same way, a
     chunk at a time, through `plan_run_items`.
     """
-    settings = connection_settings(connection)
-    links = await load_links(ctx, connection.id)
+    return await decide_plan(items, links=await load_links(ctx, connection.id), catalog=catalog, store=store,
+                             store_settings=store_settings, settings=connection_settings(connection),
+                             whole_catalogue=whole_catalogue)
+
+
+async def decide_plan(items: list[CatalogItem], *, links: Links, catalog: CatalogSource, store: Store,
+                      store_settings: StoreSettings, settings: ConnectionSettings,
+                      whole_catalogue: bool = True) -> Plan:
+    """`plan_items` once the connection's links are read: the catalogue and the store through
+    their ports, nothing from the database."""
     if not whole_catalogue:
-        items = await _with_whole_groups(zoho, items)
+        items = await _with_whole_groups(catalog, items)
     sku_counts = Counter((item.sku or "").lower() for item in items if item.sku)
     if not whole_catalogue:
         ids = {item.zoho_item_id for item in items}
         sku_counts.update((link.sku or "").lower() for link in links.product.values()
                           if link.sku and link.zoho_id not in ids)
     screened, decided = Plan(), Plan()
-    chosen = await _screen_items(items, screened, sku_counts=sku_counts, zoho=zoho, settings=settings)
-    found = await woo.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
-    _decide_items(chosen, decided, settings=settings, store=store, links=links, found=found)
+    chosen = await _screen_items(items, screened, sku_counts=sku_counts, catalog=catalog, settings=settings)
+    found = await store.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
+    _decide_items(chosen, decided, settings=settings, store=store_settings, links=links, found=found)
     if whole_catalogue:
         _retire_vanished(decided, settings, links, {item.zoho_item_id for item in items})
     return Plan(rows=screened.rows + decided.rows, heads=decided.heads)
@@ -164,13 +173,13 @@ class Chosen:
     groups: list[GroupCandidates]
 
 
-async def _screen_items(items: list[CatalogItem], plan: Plan, *, sku_counts: Counter[str], zoho: ZohoClient,
+async def _screen_items(items: list[CatalogItem], plan: Plan, *, sku_counts: Counter[str], catalog: CatalogSource,
                         settings: ConnectionSettings) -> Chosen:
     """Skip what must never be guessed at (into `plan`); the rest, with every field synced."""
     simple = _screen([i for i in items if not i.group_id], plan, sku_counts)
     groups = [_screen_group(members, plan, sku_counts) for members in _by_group(items).values()]
     completed = {i.zoho_item_id: i for i in await complete_details(
-        zoho, simple + [m for g in groups for m in g.active], settings)}
+        catalog, simple + [m for g in groups for m in g.active], settings)}
     for group in groups:
         group.active = [completed[m.zoho_item_id] for m in group.active]
     return Chosen([completed[i.zoho_item_id] for i in simple], groups)
@@ -221,10 +230,10 @@ def _sort_links(links: Links, found: Iterable[ProductLink]) -> None:
             links.variation[link.zoho_id] = link
 
 
-async def _with_whole_groups(zoho: ZohoClient, items: list[CatalogItem]) -> list[CatalogItem]:
+async def _with_whole_groups(catalog: CatalogSource, items: list[CatalogItem]) -> list[CatalogItem]:
     by_id = {item.zoho_item_id: item for item in items}
     for group_id in dict.fromkeys(item.group_id for item in items if item.group_id):
-        for member in await zoho.get_group_items(group_id):
+        for member in await catalog.get_group_items(group_id):
             by_id.setdefault(member.zoho_item_id, member)
     return list(by_id.values())
 
@@ -624,12 +633,13 @@ _SKIP_LOGS = text("""
 async def plan_run_items(ctx: AppContext, *, run: SyncRun, connection: Connection, token: str) -> str | None:
     """Plan a manual run over the whole catalogue, a chunk at a time, and start the run with its
     items atomically; the run's status after, or None when this job lost its lease meanwhile."""
-    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        store = await woo.get_store_settings()  # first: wrong store credentials fail the run here
+    async with adapters_for(connection, ctx) as adapters:
+        store_settings = await adapters.store.get_store_settings()  # first: wrong store credentials fail the run here
         async with _staging_session(ctx) as session:
-            chunks = ChunkPlanner(session=session, connection_id=connection.id, zoho=zoho, woo=woo, store=store,
+            chunks = ChunkPlanner(session=session, connection_id=connection.id, catalog=adapters.catalog,
+                                  store=adapters.store, store_settings=store_settings,
                                   settings=connection_settings(connection))
-            await chunks.stage_catalogue(_read_ahead(zoho.iter_item_pages()))
+            await chunks.stage_catalogue(_read_ahead(adapters.catalog.iter_item_pages()))
             await chunks.plan_simple()
             await chunks.plan_groups()
             await chunks.retire_vanished()
@@ -675,9 +685,9 @@ class ChunkPlanner:
 
     session: AsyncSession
     connection_id: uuid.UUID
-    zoho: ZohoClient
-    woo: WooClient
-    store: StoreSettings
+    catalog: CatalogSource
+    store: Store
+    store_settings: StoreSettings
     settings: ConnectionSettings
 
     async def stage_catalogue(self, pages: AsyncIterator[list[CatalogItem]]) -> None:
@@ -713,11 +723,12 @@ class ChunkPlanner:
         links = await self._links_of(items)
         await self.session.commit()  # no transaction stays open while Zoho and the store answer
         screened, plan = Plan(), Plan()
-        chosen = await _screen_items(items, screened, sku_counts=sku_counts, zoho=self.zoho, settings=self.settings)
-        found = await self.woo.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
+        chosen = await _screen_items(items, screened, sku_counts=sku_counts, catalog=self.catalog,
+                                     settings=self.settings)
+        found = await self.store.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
         holders = {ref.store_id for ref in found.values()}  # whether a holder is ours decides a move
         _sort_links(links, await self._links_where(ProductLink.store_id.in_(list(holders))))
-        _decide_items(chosen, plan, settings=self.settings, store=self.store, links=links, found=found)
+        _decide_items(chosen, plan, settings=self.settings, store=self.store_settings, links=links, found=found)
         await self._stage_rows(screened.rows, skips)
         await self._stage_rows(plan.rows, decided)
         await self.session.commit()

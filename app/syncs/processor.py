@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,13 +22,11 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
+from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult, WriteStatus
 from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.db.session import transaction
 from app.integrations.pace import Pace
-from app.integrations.woocommerce.client import WooClient
-from app.integrations.woocommerce.errors import WooAuthError, WooError, WooUnavailable
 from app.logs.service import entry, write_logs
 from app.models import (
     ItemAction,
@@ -36,6 +35,8 @@ from app.models import (
     LinkKind,
     ProductLink,
 )
+from app.ports.errors import AuthRefused, Unavailable, VendorError
+from app.ports.store import Store
 from app.syncs import state
 from app.syncs.drafts import retire_draft
 from app.syncs.media import Known, media_for, with_media
@@ -43,10 +44,6 @@ from app.syncs.state import Lease
 
 log = structlog.get_logger(__name__)
 
-INVALID_SKU = "product_invalid_sku"
-INVALID_ID = "woocommerce_rest_product_invalid_id"
-INVALID_VARIATION_ID = "woocommerce_rest_product_variation_invalid_id"
-TRASHED_SKU = "woocommerce_rest_product_not_created"
 # Consecutive batches the store refused as a whole (a 4xx, not an outage: that pauses the run)
 # after which the run fails.
 MAX_BATCH_OUTAGES = 3
@@ -86,12 +83,12 @@ class BatchProcessor:
     """Writes one connection's claimed items to its store."""
 
     def __init__(self, *, ctx: AppContext, run_id: uuid.UUID, connection_id: uuid.UUID, lease: Lease,
-                 woo: WooClient, store: StoreSettings, settings: ConnectionSettings) -> None:
+                 store: Store, store_settings: StoreSettings, settings: ConnectionSettings) -> None:
         self.ctx, self.run_id, self.connection_id, self.lease = ctx, run_id, connection_id, lease
         self.token = lease.token
         self.pace = Pace(max_size=settings.batch_size, max_in_flight=settings.store_concurrency)
-        woo.pace = self.pace
-        self.woo, self.store, self.settings = woo, store, settings
+        store.pace = self.pace
+        self.store, self.store_settings, self.settings = store, store_settings, settings
         self.outages = 0
         # This driver's loops take turns claiming, so none gets a short batch because another
         # loop's claim held the rows it skipped.
@@ -118,11 +115,11 @@ class BatchProcessor:
         try:
             outcomes = await self.write(batch)
             self.outages = 0
-        except WooAuthError as exc:
-            raise RunFailure(f"the store refused the credentials: {exc.message}") from exc
-        except WooUnavailable:
+        except AuthRefused as exc:
+            raise RunFailure(f"{exc.party} refused the credentials: {exc.message}") from exc
+        except Unavailable:
             raise  # an outage, not a verdict on these items: the run pauses (runner.judge)
-        except WooError as exc:
+        except VendorError as exc:
             self.outages += 1
             outcomes = [Outcome(item, False, error_code=exc.code or "store_error", message=exc.message) for item in batch]
             if self.outages >= MAX_BATCH_OUTAGES:
@@ -170,7 +167,8 @@ class BatchProcessor:
         for free, write in zip(frees, writes, strict=True):
             by_parent.setdefault(int(free["parent_id"]), []).append(write)
         for parent_id, parent_writes in by_parent.items():
-            results = await self.woo.batch_variations(parent_id, updates=parent_writes, settings=self.store)
+            results = await self.store.batch_variations(parent_id, updates=parent_writes,
+                                                        settings=self.store_settings)
             await self._after_free(results)
         return []
 
@@ -184,24 +182,25 @@ class BatchProcessor:
                 await session.execute(_RETIRE_LINKS, {"connection_id": self.connection_id, "ids": freed})
 
     async def _write_set(self, items: list[Claimed], media: Known, *, variations_of: int | None,
-                         extra: list[ProductWrite] = ()) -> list[Outcome]:  # type: ignore[assignment]
+                         extra: Sequence[ProductWrite] = ()) -> list[Outcome]:
         """One batch call for `items` (products, or one parent's variations), then one follow-up."""
         if not items and not extra:
             return []
-        batch = self.woo.batch_products if variations_of is None else partial(self.woo.batch_variations, variations_of)
+        batch = self.store.batch_products if variations_of is None else partial(self.store.batch_variations,
+                                                                                 variations_of)
         creates, updates, pending = await self._split(items, media, variations_of)
         by_key = {item.id: item for item in items}
-        results = await batch(creates=creates, updates=[*extra, *updates], settings=self.store)
-        if extra:
-            await self._after_free(results[len(creates) : len(creates) + len(extra)])
-            results = results[: len(creates)] + results[len(creates) + len(extra) :]
-        outcomes, redo = self._judge(results, by_key, {w.key for w in creates}, variation=variations_of is not None)
+        results = await batch(creates=creates, updates=[*extra, *updates], settings=self.store_settings)
+        if extra:  # matched by the key each write was sent with, whatever order the store answers in
+            freeing = {w.key for w in extra}
+            await self._after_free([r for r in results if r.key in freeing])
+            results = [r for r in results if r.key not in freeing]
+        outcomes, redo = self._judge(results, by_key, {w.key for w in creates})
         if redo:
             redo_creates, redo_updates, gone = await self._redo(redo, by_key, media, variations_of)
             outcomes += gone
-            results = await batch(creates=redo_creates, updates=redo_updates, settings=self.store)
-            outcomes += self._judge(results, by_key, {w.key for w in redo_creates}, final=True,
-                                    variation=variations_of is not None)[0]
+            results = await batch(creates=redo_creates, updates=redo_updates, settings=self.store_settings)
+            outcomes += self._judge(results, by_key, {w.key for w in redo_creates}, final=True)[0]
         for outcome in outcomes:
             outcome.parent_id = variations_of
             outcome.images_pending = outcome.item.id in pending
@@ -211,7 +210,7 @@ class BatchProcessor:
                      ) -> tuple[list[ProductWrite], list[ProductWrite], set[int]]:
         # A create claimed before (its worker died mid-batch) may already exist in the store.
         retried = {i.id: i for i in items if i.action == ItemAction.CREATE and i.store_id is None and i.attempts > 1}
-        found = await self.woo.find_by_skus(i.sku for i in retried.values() if i.sku) if retried else {}
+        found = await self.store.find_by_skus(i.sku for i in retried.values() if i.sku) if retried else {}
         creates, updates, pending = [], [], set()
         for item in items:
             ref = found.get((item.sku or "").lower()) if item.id in retried else None
@@ -228,40 +227,39 @@ class BatchProcessor:
         return creates, updates, pending
 
     def _judge(self, results: list[WriteResult], by_key: dict[int, Claimed], created: set[int], *,
-               final: bool = False, variation: bool = False) -> tuple[list[Outcome], list[WriteResult]]:
+               final: bool = False) -> tuple[list[Outcome], list[WriteResult]]:
         outcomes: list[Outcome] = []
         redo: list[WriteResult] = []
         for result in results:
             item = by_key[result.key]
             if result.ok:
                 outcomes.append(Outcome(item, True, store_id=result.store_id, created=result.key in created))
-            elif not final and self._recoverable(result, result.key in created, variation):
+            elif not final and self._recoverable(result, result.key in created):
                 redo.append(result)
             else:
                 outcomes.append(Outcome(item, False, error_code=result.error_code, message=_explain(result)))
         return outcomes, redo
 
     @staticmethod
-    def _recoverable(result: WriteResult, was_create: bool, variation: bool) -> bool:
-        if was_create:
-            return result.error_code == INVALID_SKU and result.conflicting_store_id is not None
-        return result.error_code == (INVALID_VARIATION_ID if variation else INVALID_ID)
+    def _recoverable(result: WriteResult, was_create: bool) -> bool:
+        """A create refused for a SKU another object holds, or an update of an object gone."""
+        return result.status == (WriteStatus.DUPLICATE_SKU if was_create else WriteStatus.GONE)
 
     async def _redo(self, redo: list[WriteResult], by_key: dict[int, Claimed], media: Known,
                     parent_id: int | None) -> tuple[list[ProductWrite], list[ProductWrite], list[Outcome]]:
         """Duplicate SKU on create → update the holder (for a variation: when it is one of the
         same parent's, which that parent's batch call checks). Stale link on update → find the
         SKU again, or create when the object is gone and creating is allowed."""
-        stale = [by_key[r.key] for r in redo if r.error_code != INVALID_SKU]
-        found = await self.woo.find_by_skus(i.sku for i in stale if i.sku) if stale else {}
+        stale = [by_key[r.key] for r in redo if r.status != WriteStatus.DUPLICATE_SKU]
+        found = await self.store.find_by_skus(i.sku for i in stale if i.sku) if stale else {}
         may_create = self.settings.create_missing_variations if parent_id else self.settings.create_missing_products
         creates, updates, gone = [], [], []
         for result in redo:
             item = by_key[result.key]
             draft = with_media(item.payload["draft"], media)[0]
             ref = found.get((item.sku or "").lower())
-            if result.error_code == INVALID_SKU:
-                updates.append(ProductWrite(item.id, draft, store_id=result.conflicting_store_id))
+            if result.status == WriteStatus.DUPLICATE_SKU:
+                updates.append(ProductWrite(item.id, draft, store_id=result.held_by))
             elif ref is not None and _same_place(ref, item, parent_id):
                 updates.append(ProductWrite(item.id, draft, store_id=ref.store_id))
             elif may_create and not item.payload.get("retire"):
@@ -340,7 +338,7 @@ def _same_place(ref: StoreProductRef, item: Claimed, parent_id: int | None) -> b
 def _explain(result: WriteResult) -> str:
     """The store's own code and message, with what to do where the code alone is cryptic."""
     message = f"{result.error_code}: {result.error_message}"
-    if result.error_code == TRASHED_SKU and "lookup table" in (result.error_message or ""):
+    if result.status == WriteStatus.TRASHED_SKU:
         message += " (a product in the store's Trash holds this SKU: restore it or empty the Trash)"
     return message
 

@@ -18,15 +18,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from app.catalog.types import StoreSettings
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.core.jobs import DRIVE_RUN, PLAN_RUN, drive_job_id, plan_job_id
-from app.integrations.woocommerce.client import WooClient
-from app.integrations.woocommerce.errors import WooAuthError, WooError, WooUnavailable
-from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoQuotaExhausted, ZohoUnavailable
 from app.models import Connection, RunStatus, SyncRun
+from app.ports.bundle import Adapters
+from app.ports.errors import AuthRefused, QuotaExhausted, Unavailable, VendorError
 from app.syncs import state
 from app.syncs.images import run_image_step
 from app.syncs.planner import plan_run_items
@@ -63,14 +62,14 @@ async def drive_run(ctx: AppContext, run_id: uuid.UUID) -> None:
         return
     run, connection = await _load(ctx, run_id)
     settings = connection_settings(connection)
-    async with state.keep_lease(ctx, run_id, token) as lease, woo_client_for(connection, ctx) as woo:
+    async with state.keep_lease(ctx, run_id, token) as lease, adapters_for(connection, ctx) as adapters:
         try:
-            store = await woo.get_store_settings()
+            store = await adapters.store.get_store_settings()
             processor = BatchProcessor(ctx=ctx, run_id=run_id, connection_id=connection.id, lease=lease,
-                                       woo=woo, store=store, settings=settings)
+                                       store=adapters.store, store_settings=store, settings=settings)
             while not lease.lost:
                 await drive_batches(processor, settings.store_concurrency)
-                await _image_step(ctx, lease, connection, woo, store, settings)
+                await _image_step(ctx, lease, connection, adapters, store, settings)
                 if await state.finish(ctx, run_id, token):
                     return
                 # Pending items remain that another (dead) driver had claimed: wait for their lease.
@@ -79,12 +78,11 @@ async def drive_run(ctx: AppContext, run_id: uuid.UUID) -> None:
             await stop_for(ctx, run_id, token, exc)
 
 
-async def _image_step(ctx: AppContext, lease: state.Lease, connection: Connection, woo: WooClient,
+async def _image_step(ctx: AppContext, lease: state.Lease, connection: Connection, adapters: Adapters,
                       store: StoreSettings, settings: ConnectionSettings) -> None:
     """Images after products; stops between chunks once the run is paused or cancelled."""
-    async with zoho_client_for(connection, ctx) as zoho:
-        await run_image_step(ctx, run_id=lease.run_id, connection=connection, woo=woo, zoho=zoho, store=store,
-                             settings=settings, keep_going=lease.driving)
+    await run_image_step(ctx, run_id=lease.run_id, connection_id=connection.id, adapters=adapters, store=store,
+                         settings=settings, keep_going=lease.driving)
 
 
 async def recover_stalled_runs(ctx: AppContext) -> int:
@@ -140,22 +138,20 @@ class Verdict:
 
 
 # What says "the service is away", not "this data or these credentials are wrong".
-_FAULTS = (ZohoUnavailable, WooUnavailable, DBAPIError, RedisError, httpx.TransportError, OSError,
+_FAULTS = (Unavailable, DBAPIError, RedisError, httpx.TransportError, OSError,
            asyncio.TimeoutError)
 
 
 def judge(exc: BaseException) -> Verdict:
     """Faults pause, verdicts fail. A bug (an error nobody expected) also pauses: the run waits
     with the error as its reason, retried on the backoff, rather than ending for good."""
-    if isinstance(exc, ZohoQuotaExhausted):
+    if isinstance(exc, QuotaExhausted):
         return Verdict(True, exc.message, exc.retry_after)
-    if isinstance(exc, ZohoAuthError):
-        return Verdict(False, f"Zoho refused the credentials: {exc.message}")
-    if isinstance(exc, WooAuthError):
-        return Verdict(False, f"the store refused the credentials: {exc.message}")
+    if isinstance(exc, AuthRefused):
+        return Verdict(False, f"{exc.party} refused the credentials: {exc.message}")
     if isinstance(exc, _FAULTS):
         return Verdict(True, _fault_reason(exc))
-    if isinstance(exc, ZohoError | WooError):
+    if isinstance(exc, VendorError):
         return Verdict(False, exc.message)
     if isinstance(exc, RunFailure):
         return Verdict(False, str(exc))
@@ -164,10 +160,8 @@ def judge(exc: BaseException) -> Verdict:
 
 
 def _fault_reason(exc: BaseException) -> str:
-    if isinstance(exc, WooError):
-        return f"the store is unavailable: {exc.message}"
-    if isinstance(exc, ZohoError):
-        return f"Zoho is unavailable: {exc.message}"
+    if isinstance(exc, VendorError):
+        return f"{exc.party} is unavailable: {exc.message}"
     if isinstance(exc, DBAPIError):
         return f"the database is unavailable: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}"
     if isinstance(exc, RedisError):

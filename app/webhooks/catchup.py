@@ -13,14 +13,13 @@ from datetime import timedelta
 from sqlalchemy import func, text, update
 
 from app.catalog.types import CatalogItem
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import db_now, transaction
-from app.integrations.woocommerce.errors import WooError
-from app.integrations.zoho.errors import ZohoError
 from app.logs.service import entry, write_logs
 from app.models import Connection, ItemStatus
+from app.ports.errors import VendorError
 from app.syncs.immediate import sync_items_now
 from app.webhooks.outcomes import Settled, outcome_of, settle
 
@@ -35,13 +34,13 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
         return None
     since = (connection.catchup_watermark or started) - timedelta(seconds=ctx.settings.catchup_overlap_seconds)
     try:
-        async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
+        async with adapters_for(connection, ctx) as adapters:
             items: dict[str, CatalogItem] = {}
-            async for page in zoho.iter_item_pages(modified_since=since):
+            async for page in adapters.catalog.iter_item_pages(modified_since=since):
                 items.update((item.zoho_item_id, item) for item in page)
-            run_id, results = await sync_items_now(ctx, connection, list(items.values()), kind="catchup", zoho=zoho,
-                                                   woo=woo)
-    except (ZohoError, WooError) as exc:
+            run_id, results = await sync_items_now(ctx, connection, list(items.values()), kind="catchup",
+                                                   adapters=adapters)
+    except VendorError as exc:
         await _log(ctx, connection_id, "error", f"catch-up failed: {exc}")
         return None
     # Zoho was read after `started`: events received before it are for changes this run saw.

@@ -17,9 +17,9 @@ from typing import Self
 from fastapi import Request
 from sqlalchemy import select
 
+from app.connections.adapters import WEBHOOKS
 from app.core.context import AppContext
 from app.core.errors import BadRequest, NotFound, PayloadTooLarge
-from app.integrations.zoho.webhooks import SIGNATURE_HEADER, as_digest, item_of, verify
 from app.models import Connection, EventOutcome
 from app.webhooks.recorder import EventRecorder
 from app.webhooks.rejections import Clock, Reason, Rejections
@@ -108,15 +108,15 @@ async def receive(ctx: AppContext, intake: Intake, connection_id: uuid.UUID, req
     if not config.enabled or not config.secret:
         raise rejections.refuse(connection_id, Reason.WEBHOOK_DISABLED,
                                 NotFound("no webhook is set up for this connection"))
-    signature = request.headers.get(SIGNATURE_HEADER)
-    if as_digest(signature) is None:  # it cannot match: refused without reading the body
+    signature = request.headers.get(WEBHOOKS.signature_header)
+    if not WEBHOOKS.can_be_signature(signature):  # it cannot match: refused without reading the body
         reason = Reason.BAD_SIGNATURE if signature else Reason.MISSING_SIGNATURE
         raise await rejections.bad_signature(connection_id, reason)
     try:
         body = await read_body(request, ctx.settings.webhook_max_body_bytes)
     except PayloadTooLarge as exc:
         raise rejections.refuse(connection_id, Reason.TOO_LARGE, exc) from None
-    if not verify(config.secret, request.query_params.multi_items(), body, signature):
+    if not WEBHOOKS.verify(config.secret, request.query_params.multi_items(), body, signature):
         raise await rejections.bad_signature(connection_id, Reason.BAD_SIGNATURE)
     return await _record(ctx, intake, connection_id, config, body)
 
@@ -129,7 +129,7 @@ async def _record(ctx: AppContext, intake: Intake, connection_id: uuid.UUID, con
         return await intake.recorder.record(ctx, connection_id=connection_id, item_id=item_id, sku=sku,
                                             outcome=outcome, detail=detail)
 
-    item_id, sku = item_of(body)
+    item_id, sku = WEBHOOKS.item_of(body)
     if item_id is None:
         await record(None, None, EventOutcome.REJECTED, sku or "the body is not an item")
         raise intake.rejections.refuse(connection_id, Reason.NOT_AN_ITEM,

@@ -21,14 +21,13 @@ import uuid
 import structlog
 from sqlalchemy import text
 
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.core.jobs import hold_in_progress, in_progress_key, renew_keys
 from app.core.scripts import run_script
 from app.db.session import db_now
-from app.integrations.woocommerce.errors import WooAuthError, WooError, WooTargetRefused
-from app.integrations.zoho.errors import ZohoAuthError, ZohoError, ZohoTargetRefused
 from app.models import Connection, EventOutcome
+from app.ports.errors import AuthRefused, ForbiddenTarget, VendorError
 from app.syncs.immediate import sync_items_now
 from app.webhooks.outcomes import outcome_of, settle, verdict
 
@@ -93,10 +92,10 @@ async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
         outcomes, run_id = await _sync_items(ctx, connection, item_ids)
     # Verdicts: retrying cannot help. The events fail with the reason; once the connection is
     # fixed, the catch-up finds the changes they announced.
-    except (ZohoAuthError, WooAuthError, ZohoTargetRefused, WooTargetRefused) as exc:
+    except (AuthRefused, ForbiddenTarget) as exc:
         await settle(ctx, connection_id, started, verdict(item_ids, EventOutcome.FAILED, str(exc)))
         return None
-    except (ZohoError, WooError) as exc:  # unavailable, throttled or out of quota: wait, keep them queued
+    except VendorError as exc:  # unavailable, throttled or out of quota: wait, keep them queued
         return await _back_off(ctx, connection_id, reason=str(exc), items=len(item_ids))
     missing = (EventOutcome.NOT_FOUND, "Zoho says this item does not exist")
     await settle(ctx, connection_id, started, [(i, *outcomes.get(i, missing), run_id if i in outcomes else None)
@@ -135,11 +134,11 @@ async def _back_off(ctx: AppContext, connection_id: uuid.UUID, *, reason: str, i
 
 async def _sync_items(ctx: AppContext, connection: Connection, item_ids: list[str],
                       ) -> tuple[dict[str, tuple[str, str | None]], uuid.UUID | None]:
-    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        items = await zoho.get_item_details(item_ids)
+    async with adapters_for(connection, ctx) as adapters:
+        items = await adapters.catalog.get_item_details(item_ids)
         if not items:
             return {}, None
-        run_id, results = await sync_items_now(ctx, connection, items, kind="webhook", zoho=zoho, woo=woo)
+        run_id, results = await sync_items_now(ctx, connection, items, kind="webhook", adapters=adapters)
     return {r.zoho_item_id: outcome_of(r) for r in results}, run_id
 
 

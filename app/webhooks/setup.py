@@ -27,16 +27,15 @@ from redis.exceptions import LockError
 from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connections.clients import zoho_client_for
+from app.connections.adapters import WEBHOOKS, catalog_webhooks_for
 from app.connections.service import delete_connection, get_connection
 from app.core.context import AppContext
 from app.core.errors import Conflict, UpstreamError
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import transaction
-from app.integrations.zoho.errors import ZohoError
-from app.integrations.zoho.webhooks import new_secret
 from app.logs.service import entry, write_logs
 from app.models import Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
+from app.ports.errors import VendorError
 from app.webhooks.schemas import WebhookRead
 
 SETUP_LOCK_TIMEOUT_S = 300  # longer than a set-up's Zoho calls take, budget waits included
@@ -74,7 +73,7 @@ async def enable(ctx: AppContext, connection_id: uuid.UUID) -> None:
         connection = await _load(ctx, connection_id)
         if connection.webhook_enabled and connection.zoho_webhook_id and connection.zoho_workflow_id:
             return
-        secret = new_secret()
+        secret = WEBHOOKS.new_secret()
         webhook_id, workflow_id = await _create_in_zoho(ctx, connection, secret)
         if not await _record_enabled(ctx, connection, secret, webhook_id, workflow_id):
             await _remove_from_zoho(ctx, connection, webhook_id=webhook_id, workflow_id=workflow_id, quiet=True)
@@ -85,14 +84,14 @@ async def enable(ctx: AppContext, connection_id: uuid.UUID) -> None:
 async def _create_in_zoho(ctx: AppContext, connection: Connection, secret: str) -> tuple[str, str]:
     name = f"skubridge {connection.id.hex[:8]}"
     try:
-        async with zoho_client_for(connection, ctx) as zoho:
+        async with catalog_webhooks_for(connection, ctx) as zoho:
             webhook_id = await zoho.create_webhook(name=name, url=intake_url(ctx, connection), secret=secret)
             try:
                 workflow_id = await zoho.create_item_workflow(name=name, webhook_id=webhook_id)
-            except ZohoError:
+            except VendorError:
                 await zoho.delete_webhook(webhook_id)  # leave nothing half set up in Zoho
                 raise
-    except ZohoError as exc:
+    except VendorError as exc:
         raise UpstreamError(f"Zoho refused to set up the webhook: {exc.message}") from exc
     return webhook_id, workflow_id
 
@@ -139,12 +138,12 @@ async def disable(ctx: AppContext, connection_id: uuid.UUID) -> None:
 async def _remove_from_zoho(ctx: AppContext, connection: Connection, *, webhook_id: str | None,
                             workflow_id: str | None, quiet: bool = False) -> None:
     try:
-        async with zoho_client_for(connection, ctx) as zoho:
+        async with catalog_webhooks_for(connection, ctx) as zoho:
             if workflow_id:
                 await zoho.delete_workflow(workflow_id)
             if webhook_id:
                 await zoho.delete_webhook(webhook_id)
-    except ZohoError as exc:
+    except VendorError as exc:
         if not quiet:
             raise UpstreamError(f"Zoho refused to remove the webhook: {exc.message}") from exc
 
@@ -180,9 +179,9 @@ async def set_active(ctx: AppContext, connection_id: uuid.UUID, active: bool) ->
         if connection.webhook_active == active:
             return
         try:
-            async with zoho_client_for(connection, ctx) as zoho:
+            async with catalog_webhooks_for(connection, ctx) as zoho:
                 await zoho.set_workflow_active(connection.zoho_workflow_id, active)
-        except ZohoError as exc:
+        except VendorError as exc:
             raise UpstreamError(f"Zoho refused to change the workflow: {exc.message}") from exc
         async with transaction(ctx.sessionmaker) as session:
             await session.execute(_unchanged(connection).values(webhook_active=active))

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.db.session import create_sessionmaker, transaction
@@ -59,9 +59,9 @@ async def image_step(ctx: AppContext, run_id: uuid.UUID, connection_id: str,
     """The run's image step as a driver runs it, with `ctx`'s pool."""
     async with ctx.sessionmaker() as session:
         connection = await session.get(Connection, uuid.UUID(connection_id))
-    async with woo_client_for(connection, ctx) as woo, zoho_client_for(connection, ctx) as zoho:
-        store = await woo.get_store_settings()
-        return await run_image_step(ctx, run_id=run_id, connection=connection, woo=woo, zoho=zoho, store=store,
+    async with adapters_for(connection, ctx) as adapters:
+        store = await adapters.store.get_store_settings()
+        return await run_image_step(ctx, run_id=run_id, connection_id=connection.id, adapters=adapters, store=store,
                                     settings=connection_settings(connection), keep_going=keep_going)
 
 
@@ -85,7 +85,7 @@ async def small_pool(ctx: AppContext) -> AsyncIterator[AppContext]:
     engine = create_async_engine(ctx.settings.database_url, pool_size=2, max_overflow=0, pool_timeout=2)
     try:
         yield AppContext(settings=ctx.settings, engine=engine, sessionmaker=create_sessionmaker(engine),
-                         redis=ctx.redis, budget=ctx.budget, owns_redis=False)
+                         redis=ctx.redis, owns_redis=False, shared=ctx.shared)
     finally:
         await engine.dispose()
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.previews.diff import COMPARED, flatten
+from app.integrations.woocommerce.fields import COMPARISON, flatten
 from tests.catalogue.test_group_changes import variant
 from tests.catalogue.test_variable_and_images import sync
 from tests.helpers import create_connection, sim, sim_requests
@@ -104,7 +104,7 @@ async def test_preview_differences_are_what_the_sync_then_writes(api, zoho, stor
     # Once synced, the preview has nothing left to change.
     again = await preview(api, conn["id"])
     assert {i["action"] for i in again["items"]} == {"unchanged", "skip"}
-    assert set(COMPARED) >= set(flatten({"regular_price": "1", "dimensions": {"length": "1"}}))
+    assert set(COMPARISON) >= set(flatten({"regular_price": "1", "dimensions": {"length": "1"}}))
 
 
 async def test_preview_errors(api):

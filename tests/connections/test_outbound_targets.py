@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.connections.adapters import shared_budget
 from app.integrations.targets import OPEN, TargetPolicy, TargetRefused, forbidden_kind
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.errors import WooTargetRefused
@@ -228,7 +229,7 @@ async def test_wordpress_media_refuses_to_upload_to_loopback(store, woo_server):
 def zoho_client(ctx, zoho_server, policy: TargetPolicy) -> ZohoClient:
     return ZohoClient(organization_id="10234695", client_id="1000.DEMOCLIENT", client_secret="demo-secret",
                       refresh_token="1000.demo-refresh", data_center="com", api_base_url=zoho_server.base_url,
-                      accounts_base_url=zoho_server.base_url, budget=ctx.budget, redis=ctx.redis, targets=policy)
+                      accounts_base_url=zoho_server.base_url, budget=shared_budget(ctx), redis=ctx.redis, targets=policy)
 
 
 async def test_zoho_client_refuses_the_token_call_to_loopback(ctx, zoho, zoho_server):

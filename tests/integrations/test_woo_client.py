@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.catalog.types import ProductWrite, StoreSettings
-from app.integrations.woocommerce.client import WooClient
+from app.catalog.types import ProductWrite, StoreSettings, WriteStatus
+from app.integrations.woocommerce.client import WooClient, _refusal
 from app.integrations.woocommerce.errors import WooAuthError, WooUnavailable
 from simulators.server import ServerThread
 from simulators.woocommerce.app import create_app
@@ -73,9 +73,11 @@ async def test_batch_results_map_to_inputs_with_vendor_errors(store, woo_server)
     assert len(many) == 101 and all(r.ok for r in many)
     assert store.stats()["requests"]["POST /products/batch"] == 2
     by_key = {r.key: r for r in results}
-    assert by_key[0].ok
-    assert by_key[1].error_code == "product_invalid_sku" and by_key[1].conflicting_store_id is not None
+    assert by_key[0].ok and by_key[0].status == WriteStatus.CREATED
+    assert by_key[1].error_code == "product_invalid_sku" and by_key[1].held_by is not None
+    assert by_key[1].status == WriteStatus.DUPLICATE_SKU
     assert by_key[7].error_code == "woocommerce_rest_product_invalid_id" and by_key[7].store_id == 999999
+    assert by_key[7].status == WriteStatus.GONE
 
 
 async def test_store_without_stock_management_gets_stock_status(store, woo_server):
@@ -86,3 +88,20 @@ async def test_store_without_stock_management_gets_stock_status(store, woo_serve
     assert draft_to_wc({"stock": 3, "low_stock": 2}, settings=SETTINGS) == {
         "manage_stock": True, "stock_quantity": 3, "low_stock_amount": 2}
     assert draft_to_wc({"stock": None}, settings=SETTINGS) == {"manage_stock": False, "stock_status": "instock"}
+
+
+@pytest.mark.parametrize(("error", "parent_id", "status", "held_by"), [
+    ({"code": "product_invalid_sku", "message": "taken", "data": {"resource_id": 42}}, None,
+     WriteStatus.DUPLICATE_SKU, 42),
+    ({"code": "product_invalid_sku", "message": "taken", "data": {"resource_id": 0}}, None, WriteStatus.REFUSED, None),
+    ({"code": "woocommerce_rest_product_invalid_id", "message": "gone"}, None, WriteStatus.GONE, None),
+    ({"code": "woocommerce_rest_product_invalid_id", "message": "gone"}, 9, WriteStatus.REFUSED, None),
+    ({"code": "woocommerce_rest_product_variation_invalid_id", "message": "gone"}, 9, WriteStatus.GONE, None),
+    ({"code": "woocommerce_rest_product_not_created", "message": "SKU in the lookup table"}, None,
+     WriteStatus.TRASHED_SKU, None),
+    ({"code": "woocommerce_rest_product_not_created", "message": "other"}, None, WriteStatus.REFUSED, None),
+])
+def test_the_stores_refusals_in_the_engines_words(error, parent_id, status, held_by):
+    result = _refusal(ProductWrite(3, {}, store_id=5), error, parent_id=parent_id)
+    assert (result.key, result.status, result.held_by, result.store_id) == (3, status, held_by, 5)
+    assert (result.error_code, result.error_message) == (error["code"], error["message"]) and not result.ok

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from PIL import Image
 
 from app.config import Settings
+from app.connections.adapters import shared_budget
 from app.core.context import open_context
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.concurrency import ConcurrencySlots
@@ -114,7 +115,7 @@ async def test_calls_in_flight_stay_within_zoho_max_concurrency(ctx, zoho, zoho_
     zoho.update_knobs({"concurrency_limit": 3, "latency_ms": 30})
     monkeypatch.setenv("ZOHO_MAX_CONCURRENCY", "3")
     contexts = [await open_context(Settings()) for _ in range(2)]
-    clients = [client_for(zoho_server, budget=c.budget, redis=c.redis) for c in contexts]
+    clients = [client_for(zoho_server, budget=shared_budget(c), redis=c.redis) for c in contexts]
     ids = list(images)
     calls = [clients[n % 2].download_item_image(i) for n, i in enumerate(ids)]
     calls += [clients[n % 2].get_item(i) for n, i in enumerate(ids)]
@@ -162,16 +163,16 @@ async def test_a_dead_workers_slot_comes_back_when_its_lease_lapses(settings):
 async def test_a_spent_day_pauses_until_the_window_turns_and_records_the_stated_limit(ctx, zoho, zoho_server):
     zoho.generate_catalogue(2)
     zoho.update_knobs({"daily_limit": 2, "retry_after_seconds": None})  # Zoho states no wait
-    async with client_for(zoho_server, budget=ctx.budget, redis=ctx.redis) as client:
+    async with client_for(zoho_server, budget=shared_budget(ctx), redis=ctx.redis) as client:
         await client.check_access()
         await client.check_access()
         with pytest.raises(ZohoQuotaExhausted, match="daily API limit of 2 calls") as caught:
             await client.check_access()
     assert caught.value.code == 45
     assert abs(caught.value.retry_after - seconds_to_utc_midnight()) < 5
-    assert await ctx.budget.stated_daily_limit(ORG) == 2
+    assert await shared_budget(ctx).stated_daily_limit(ORG) == 2
     calls = sum(zoho.stats()["requests"].values())
-    async with client_for(zoho_server, budget=ctx.budget, redis=ctx.redis) as other:
+    async with client_for(zoho_server, budget=shared_budget(ctx), redis=ctx.redis) as other:
         with pytest.raises(ZohoQuotaExhausted):
             await other.check_access()
     assert sum(zoho.stats()["requests"].values()) == calls  # the other worker did not ask Zoho
@@ -179,12 +180,12 @@ async def test_a_spent_day_pauses_until_the_window_turns_and_records_the_stated_
 
 async def test_a_spent_day_honours_the_retry_after_zoho_gives(ctx, zoho, zoho_server):
     zoho.update_knobs({"daily_limit": 1, "retry_after_seconds": 5400})
-    async with client_for(zoho_server, budget=ctx.budget, redis=ctx.redis) as client:
+    async with client_for(zoho_server, budget=shared_budget(ctx), redis=ctx.redis) as client:
         await client.check_access()
         with pytest.raises(ZohoQuotaExhausted) as caught:
             await client.check_access()
     assert caught.value.retry_after == 5400
-    assert await ctx.budget.stated_daily_limit(ORG) == 1
+    assert await shared_budget(ctx).stated_daily_limit(ORG) == 1
 
 
 # --------------------------------------------------------------------------- token refresh lock

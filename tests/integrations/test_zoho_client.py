@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from PIL import Image
 
+from app.connections.adapters import shared_budget
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.errors import (
@@ -31,7 +32,7 @@ from app.integrations.zoho.ratelimit import ZohoBudget
 def client_for(ctx, zoho_server, *, budget=None, secret="demo-secret", max_retry_wait=120.0) -> ZohoClient:
     return ZohoClient(organization_id="10234695", client_id="1000.DEMOCLIENT", client_secret=secret,
                       refresh_token="1000.demo-refresh", data_center="com", api_base_url=zoho_server.base_url,
-                      accounts_base_url=zoho_server.base_url, budget=budget or ctx.budget, redis=ctx.redis,
+                      accounts_base_url=zoho_server.base_url, budget=budget or shared_budget(ctx), redis=ctx.redis,
                       max_retry_wait=max_retry_wait)
 
 
@@ -203,7 +204,7 @@ def mocked_client(ctx, answer: httpx.Response) -> ZohoClient:
         return answer
 
     return ZohoClient(organization_id="1", client_id="c", client_secret="s", refresh_token="r", data_center="com",
-                      api_base_url="http://zoho.test", accounts_base_url="http://zoho.test", budget=ctx.budget,
+                      api_base_url="http://zoho.test", accounts_base_url="http://zoho.test", budget=shared_budget(ctx),
                       redis=ctx.redis, transport=httpx.MockTransport(handler))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from app.connections.clients import woo_client_for, zoho_client_for
+from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.db.session import transaction
 from app.integrations.zoho import client as zoho_client
@@ -59,10 +59,11 @@ async def saved_logs(ctx: AppContext, run: SyncRun) -> list[tuple[Any, ...]]:
 
 async def plan_in_memory(ctx: AppContext, connection: Connection) -> SyncRun:
     run, token = await new_run(ctx, connection.id)
-    async with zoho_client_for(connection, ctx) as zoho, woo_client_for(connection, ctx) as woo:
-        store = await woo.get_store_settings()
-        catalogue = await planner.fetch_catalogue(zoho)
-        plan = await planner.plan_items(ctx, connection, catalogue, zoho=zoho, woo=woo, store=store)
+    async with adapters_for(connection, ctx) as adapters:
+        store = await adapters.store.get_store_settings()
+        catalogue = await planner.fetch_catalogue(adapters.catalog)
+        plan = await planner.plan_items(ctx, connection, catalogue, catalog=adapters.catalog, store=adapters.store,
+                                        store_settings=store)
     async with transaction(ctx.sessionmaker) as session:  # the plan saved whole, as webhook runs save theirs
         assert await state.start_planned(session, run_id=run.id, token=token) == RunStatus.RUNNING
         await planner.insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan,

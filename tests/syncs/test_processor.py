@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import insert, select
 
-from app.connections.clients import woo_client_for
+from app.connections.adapters import store_for
 from app.connections.service import connection_settings, get_connection
 from app.integrations.woocommerce.errors import WooUnavailable
 from app.models import LinkKind, ProductLink, RunStatus, SyncRun, SyncRunItem
@@ -41,10 +41,11 @@ async def setup_run(api, ctx, zoho_url, woo_url, items: list[dict], **settings):
 
 
 async def process(ctx, connection, run, token) -> dict[str, SyncRunItem]:
-    async with woo_client_for(connection, ctx) as woo:
+    async with store_for(connection, ctx) as woo:
         processor = BatchProcessor(ctx=ctx, run_id=run.id, connection_id=connection.id,
-                                   lease=Lease(ctx, run.id, token), woo=woo,
-                                   store=await woo.get_store_settings(), settings=connection_settings(connection))
+                                   lease=Lease(ctx, run.id, token), store=woo,
+                                   store_settings=await woo.get_store_settings(),
+                                   settings=connection_settings(connection))
         await processor.run_loop()
     async with ctx.sessionmaker() as session:
         rows = await session.scalars(select(SyncRunItem).where(SyncRunItem.run_id == run.id))

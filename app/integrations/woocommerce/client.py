@@ -4,6 +4,9 @@ Auth follows the store's own rules: Basic `consumer_key:consumer_secret` over HT
 one-legged signing (oauthlib) over plain HTTP, where WooCommerce ignores Basic. Every call goes
 through `_request`, which retries 429/5xx/timeouts with backoff and sorts errors into auth,
 request and availability errors. Writes go through `/products/batch`.
+
+`WooClient` is the WooCommerce adapter of the engine's `Store` port (app/ports/store.py): the
+store's error codes become `WriteStatus` here, and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import httpx
 import structlog
 
-from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult
+from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult, WriteStatus
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.pace import Pace
 from app.integrations.retry import backoff_seconds, retry_after_seconds
@@ -29,8 +32,10 @@ from app.integrations.woocommerce.errors import (
     WooTargetRefused,
     WooUnavailable,
 )
+from app.integrations.woocommerce.fields import COMPARISON, flatten
 from app.integrations.woocommerce.mapping import draft_to_wc
 from app.integrations.woocommerce.oauth import OAuth1QueryAuth
+from app.ports.store import Compare, Fields
 
 log = structlog.get_logger(__name__)
 
@@ -45,9 +50,16 @@ LOOKUP_FIELDS = "id,sku,type,parent_id,status"
 # Batches run every item in one PHP request; slow stores need minutes, not the 5 s of common clients.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 BATCH_TIMEOUT = httpx.Timeout(180.0, connect=10.0)
+# The store's codes for the write outcomes the engine acts on.
+INVALID_SKU = "product_invalid_sku"  # data.resource_id: the product holding the SKU
+INVALID_ID = "woocommerce_rest_product_invalid_id"
+INVALID_VARIATION_ID = "woocommerce_rest_product_variation_invalid_id"
+TRASHED_SKU = "woocommerce_rest_product_not_created"  # "... lookup table": a trashed product holds it
 
 
 class WooClient:
+    comparison: dict[str, Compare] = COMPARISON
+
     def __init__(
         self,
         *,
@@ -158,7 +170,7 @@ class WooClient:
     async def _batch(self, path: str, endpoint: str, creates: Sequence[ProductWrite],
                      updates: Sequence[ProductWrite], settings: StoreSettings, *,
                      parent_id: int | None = None) -> list[WriteResult]:
-        """Results in input order: every create's, then every update's, however many calls."""
+        """One result per write, each under its write's key, however many calls it takes."""
         writes = [("create", w) for w in creates] + [("update", w) for w in updates]
         results: dict[int, WriteResult] = {}
         size = min(BATCH_LIMIT, self.pace.size) if self.pace else BATCH_LIMIT
@@ -193,8 +205,8 @@ class WooClient:
         if self.pace:
             self.pace.answered(time.monotonic() - started)
         payload = response.json()
-        for result in _match_results(chunk_creates, payload.get("create")) + _match_results(
-                chunk_updates, payload.get("update")):
+        for result in _match_results(chunk_creates, payload.get("create"), created=True, parent_id=parent_id) + \
+                _match_results(chunk_updates, payload.get("update"), created=False, parent_id=parent_id):
             results[result.key] = result
 
     async def _found_creates(self, chunk: list[tuple[str, ProductWrite]],
@@ -231,6 +243,30 @@ class WooClient:
         """Every variation of one variable product, full records."""
         return await self._list_all({"context": "edit"}, fields=None, path=f"/products/{parent_id}/variations",
                                     endpoint="GET /products/{id}/variations")
+
+    async def adopt_image(self, url: str, *, store_id: int, parent_id: int | None,
+                          settings: StoreSettings) -> int | None:
+        """Have the store download `url` onto a product's gallery (or a variation's image) and
+        read the media id it gave the picture from its answer."""
+        if parent_id:
+            record = await self.write_one(ProductWrite(0, {"kind": "variation", "image": {"src": url}},
+                                                       store_id=store_id), parent_id=parent_id, settings=settings)
+            media_id = (record.get("image") or {}).get("id")
+        else:
+            record = await self.write_one(ProductWrite(0, {"images": [{"src": url}]}, store_id=store_id),
+                                          parent_id=None, settings=settings)
+            media_id = ((record.get("images") or [{}])[0]).get("id")
+        return int(media_id) if media_id else None
+
+    def intended_fields(self, draft: dict[str, Any], *, settings: StoreSettings) -> Fields:
+        return flatten(draft_to_wc(draft, settings=settings))
+
+    async def current_fields(self, product_ids: Sequence[int], variations_of: Iterable[int]) -> dict[int, Fields]:
+        """Products 100 a call, variations a parent at a time."""
+        records = {int(p["id"]): p for p in await self.get_products(product_ids)} if product_ids else {}
+        for parent_id in variations_of:
+            records.update({int(v["id"]): v for v in await self.list_variations(parent_id)})
+        return {store_id: flatten(record) for store_id, record in records.items()}
 
     # --- transport -------------------------------------------------------------------------
 
@@ -334,23 +370,42 @@ def _collect(found: dict[str, StoreProductRef], row: dict[str, Any], wanted: dic
     )
 
 
-def _match_results(writes: Sequence[ProductWrite], results: Any) -> list[WriteResult]:
-    """Results come back in input order; failed creates carry id 0, so match by index."""
+def _match_results(writes: Sequence[ProductWrite], results: Any, *, created: bool,
+                   parent_id: int | None) -> list[WriteResult]:
+    """Each write's result, keyed by the write. Within one of the batch's lists the store
+    answers in input order and a failed create carries id 0, so within a list, match by index."""
     results = results if isinstance(results, list) else []
     matched: list[WriteResult] = []
     for index, write in enumerate(writes):
         row = results[index] if index < len(results) and isinstance(results[index], dict) else None
         if row is None:
-            matched.append(WriteResult(write.key, False, error_code="missing_result",
+            matched.append(WriteResult(write.key, WriteStatus.REFUSED, error_code="missing_result",
                                        error_message="the store answered without a result for this item"))
         elif isinstance(row.get("error"), dict):
-            err = row["error"]
-            data = err.get("data") if isinstance(err.get("data"), dict) else {}
-            matched.append(WriteResult(write.key, False, store_id=write.store_id, error_code=str(err.get("code")),
-                                       error_message=str(err.get("message")), error_data=data))
+            matched.append(_refusal(write, row["error"], parent_id=parent_id))
         else:
-            matched.append(WriteResult(write.key, True, store_id=int(row["id"])))
+            matched.append(WriteResult(write.key, WriteStatus.CREATED if created else WriteStatus.UPDATED,
+                                       store_id=int(row["id"])))
     return matched
+
+
+def _refusal(write: ProductWrite, error: dict[str, Any], *, parent_id: int | None) -> WriteResult:
+    """The store's refusal of one write, in the engine's words, its code and message kept."""
+    code, message = str(error.get("code")), str(error.get("message"))
+    data = error.get("data")
+    status, held_by = WriteStatus.REFUSED, None
+    if code == INVALID_SKU and isinstance(data, dict) and (held_by := _positive_id(data.get("resource_id"))):
+        status = WriteStatus.DUPLICATE_SKU
+    elif code == (INVALID_VARIATION_ID if parent_id is not None else INVALID_ID):
+        status = WriteStatus.GONE
+    elif code == TRASHED_SKU and "lookup table" in message:
+        status = WriteStatus.TRASHED_SKU
+    return WriteResult(write.key, status, store_id=write.store_id, error_code=code, error_message=message,
+                       held_by=held_by)
+
+
+def _positive_id(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() and int(value) > 0 else None
 
 
 def _require_json(response: httpx.Response) -> httpx.Response:

@@ -1,34 +1,29 @@
 """WooCommerce errors: the store refused us (auth), refused the request (caller's fault), or
-could not answer (operational, worth retrying later)."""
+could not answer (operational, worth retrying later). Each is one of the engine's neutral errors
+(app/ports/errors.py), which is what the engine catches."""
 
 from __future__ import annotations
 
-from typing import Any
+from app.ports.errors import AuthRefused, BadRequest, ForbiddenTarget, Unavailable, VendorError
 
 
-class WooError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 data: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.data = data or {}
+class WooError(VendorError):
+    party = "the store"
 
 
-class WooAuthError(WooError):
+class WooAuthError(WooError, AuthRefused):
     """Wrong or insufficient credentials: retrying cannot help, the run stops at once."""
 
 
-class WooRequestError(WooError):
+class WooRequestError(WooError, BadRequest):
     """The store rejected the request itself (4xx other than auth)."""
 
 
-class WooUnavailable(WooError):
+class WooUnavailable(WooError, Unavailable):
     """5xx, 429 or timeouts that outlasted the retries."""
 
 
-class WooTargetRefused(WooRequestError):
+class WooTargetRefused(WooRequestError, ForbiddenTarget):
     """The store's address is one this deployment may not call (app/integrations/targets.py):
     a verdict on the connection, never retried."""
 

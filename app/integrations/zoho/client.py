@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import structlog
 
-from app.catalog.types import CatalogItem
+from app.catalog.types import CatalogItem, DownloadedImage
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.retry import backoff_seconds, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
@@ -37,7 +37,7 @@ from app.integrations.zoho.errors import (
     ZohoTargetRefused,
     ZohoUnavailable,
 )
-from app.integrations.zoho.images import MAX_IMAGE_BYTES, DownloadedImage, read_image
+from app.integrations.zoho.images import MAX_IMAGE_BYTES, read_image
 from app.integrations.zoho.parse import parse_item
 from app.integrations.zoho.ratelimit import IMAGE_RESERVE, ZohoBudget, seconds_to_utc_midnight
 from app.integrations.zoho.tokens import AccessToken, TokenManager

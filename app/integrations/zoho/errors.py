@@ -1,29 +1,37 @@
-"""Zoho errors, sorted by what the caller should do about them."""
+"""Zoho errors, sorted by what the caller should do about them. Each is one of the engine's
+neutral errors (app/ports/errors.py), which is what the engine catches."""
 
 from __future__ import annotations
 
+from app.ports.errors import (
+    AuthRefused,
+    BadRequest,
+    ForbiddenTarget,
+    ImageUnavailable,
+    NotFound,
+    QuotaExhausted,
+    Unavailable,
+    VendorError,
+)
 
-class ZohoError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, code: int | str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
+
+class ZohoError(VendorError):
+    party = "Zoho"
 
 
-class ZohoAuthError(ZohoError):
+class ZohoAuthError(ZohoError, AuthRefused):
     """Credentials refused (bad client, revoked refresh token, no access to the org): stop now."""
 
 
-class ZohoRequestError(ZohoError):
+class ZohoRequestError(ZohoError, BadRequest):
     """Zoho rejected the request itself (non-zero `code`, 4xx)."""
 
 
-class ZohoNotFound(ZohoRequestError):
+class ZohoNotFound(ZohoRequestError, NotFound):
     """The item (or other record) does not exist."""
 
 
-class ZohoTargetRefused(ZohoRequestError):
+class ZohoTargetRefused(ZohoRequestError, ForbiddenTarget):
     """A Zoho URL of the connection points at an address this deployment may not call
     (app/integrations/targets.py): a verdict on the connection, never retried."""
 
@@ -31,27 +39,18 @@ class ZohoTargetRefused(ZohoRequestError):
         super().__init__(message, code="forbidden_target")
 
 
-class ZohoUnavailable(ZohoError):
+class ZohoUnavailable(ZohoError, Unavailable):
     """5xx or network errors that outlasted the retries."""
 
 
-class ZohoQuotaExhausted(ZohoError):
+class ZohoQuotaExhausted(ZohoError, QuotaExhausted):
     """The daily budget is spent or Zoho asked for a wait too long to sit out: pause, resume later.
 
     `retry_after`: seconds until calls are worth trying again (the next daily window, or the
     Retry-After Zoho gave), None when nobody knows; the sync runner schedules the resume from it.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None, status: int | None = None,
-                 code: int | str | None = None) -> None:
-        super().__init__(message, status=status, code=code)
-        self.retry_after = retry_after
 
-
-class ZohoImageUnavailable(ZohoError):
+class ZohoImageUnavailable(ZohoError, ImageUnavailable):
     """An item's image cannot be had: none, not servable, empty or too large. Not a failure of
     the call: the caller records `reason` against the item and carries on."""
-
-    def __init__(self, reason: str, *, status: int | None = None, code: int | str | None = None) -> None:
-        super().__init__(reason, status=status, code=code)
-        self.reason = reason

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import email.message
 import mimetypes
-from dataclasses import dataclass
 
 import httpx
 
+from app.catalog.types import DownloadedImage
 from app.integrations.zoho.errors import ZohoImageUnavailable
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class DownloadedImage:
-    data: bytes
-    content_type: str
-    filename: str
 
 
 async def read_image(response: httpx.Response, *, item_id: str, max_bytes: int) -> DownloadedImage:

@@ -73,3 +73,25 @@ def item_of(body: bytes) -> tuple[str | None, str | None]:
         return None, "the item_id is not a Zoho id"
     sku = item.get("sku")
     return item_id, (str(sku)[:200] if sku not in (None, "") else None)
+
+
+class ZohoWebhookScheme:
+    """`app.ports.catalog.WebhookScheme` for Zoho Inventory: the functions above, as one object."""
+
+    signature_header = SIGNATURE_HEADER
+
+    def new_secret(self) -> str:
+        return new_secret()
+
+    def can_be_signature(self, header: str | None) -> bool:
+        return as_digest(header) is not None
+
+    def verify(self, secret: str, query: Iterable[tuple[str, str]], body: bytes, signature: str | None) -> bool:
+        return verify(secret, query, body, signature)
+
+    def item_of(self, body: bytes) -> tuple[str | None, str | None]:
+        return item_of(body)
+
+
+ZOHO_WEBHOOKS = ZohoWebhookScheme()
+
