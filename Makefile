@@ -52,7 +52,8 @@ lint: venv
 demo: venv
 	$(BIN)/python -m simulators demo
 
-test: venv
+# The lint gates run first: a finding fails the suite before any test runs.
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv

@@ -134,7 +134,7 @@ async def _check_redis(ctx: AppContext) -> str:
     try:
         await ctx.redis.ping()
         return "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure, it does not raise
         return f"error: {type(exc).__name__}"
 
 

@@ -56,4 +56,4 @@ def worker(burst: bool = typer.Option(False, help="Exit when the queue is empty"
     settings_or_exit()  # before workers.settings, which reads the settings as it is imported
     from workers.settings import WorkerSettings
 
-    run_worker(WorkerSettings, burst=burst)  # type: ignore[arg-type]
+    run_worker(WorkerSettings, burst=burst)  # type: ignore[arg-type]  # arq types settings as a dict; a class works

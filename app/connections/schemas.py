@@ -19,7 +19,7 @@ ALL_SYNC_FIELDS: list[SyncField] = ["name", "description", "price", "stock", "lo
 REDACTED = "**********"
 
 DataCenter = Literal["com", "eu", "in", "com.au", "jp", "ca", "com.cn", "sa"]
-assert set(DataCenter.__args__) == set(DATA_CENTERS)  # type: ignore[attr-defined]
+assert set(DataCenter.__args__) == set(DATA_CENTERS)  # type: ignore[attr-defined]  # Literal's args exist at run time
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=500)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -124,7 +124,8 @@ class ConnectionUpdate(Strict):
     """Partial update: only the fields sent change; settings are merged into the current ones.
     A section sent as null changes nothing; a name sent as null is refused."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]
+    # None means "not sent"; a null sent is refused, since the type itself admits no None.
+    name: Annotated[str, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]  # see above
     zoho: ZohoPatch | None = None
     woocommerce: WooPatch | None = None
     settings: SettingsPatch | None = None

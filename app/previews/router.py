@@ -65,7 +65,8 @@ async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRe
 
 
 @router.get("/previews/{preview_id}", response_model=PreviewRead, responses=errors(404))
-async def read_preview(preview_id: uuid.UUID, session: Session, action: Annotated[Text | None, Query(max_length=32)] = None,
+async def read_preview(preview_id: uuid.UUID, session: Session,
+                       action: Annotated[Text | None, Query(max_length=32)] = None,
                        sku: Annotated[Text | None, Query(max_length=200)] = None,
                        limit: Limit = 100, offset: Offset = 0) -> PreviewRead:
     """One preview; `items` pages through its result (filter by `action` or `sku`)."""
@@ -77,7 +78,7 @@ def _view(preview: Preview, filters: dict[str, str | None] | None, limit: int, o
     for key, value in (filters or {}).items():
         if value is not None:
             rows = [r for r in rows if str(r.get(key) or "").lower() == value.lower()]
-    return PreviewRead(id=preview.id, connection_id=preview.connection_id, status=preview.status,  # type: ignore[arg-type]
+    return PreviewRead(id=preview.id, connection_id=preview.connection_id, status=preview.status,
                        reason=preview.reason, summary=preview.summary, created_at=preview.created_at,
                        finished_at=preview.finished_at, total=len(rows), limit=limit, offset=offset,
                        items=[PreviewItem(**r) for r in rows[offset : offset + limit]])

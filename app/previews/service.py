@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.types import StoreSettings
 from app.connections.adapters import adapters_for
@@ -94,13 +95,13 @@ async def recover_lost_previews(ctx: AppContext) -> int:
     async with ctx.sessionmaker() as session:
         rows = (await session.execute(_UNFINISHED, {"age": 2 * ctx.settings.lease_seconds})).all()
     handled = 0
-    for preview_id, status, reason in rows:
+    for preview_id, status, _reason in rows:
         if not await _lost(ctx, preview_id, status):
             continue
         params = {"id": preview_id, "status": status, "requeued": REQUEUED, "lost": LOST}
         async with transaction(ctx.sessionmaker) as session:
-            requeued = (await session.execute(_REQUEUE, params)).rowcount
-            failed = 0 if requeued else (await session.execute(_FAIL_LOST, params)).rowcount
+            requeued = _rowcount(await session.execute(_REQUEUE, params))
+            failed = 0 if requeued else _rowcount(await session.execute(_FAIL_LOST, params))
         if requeued:
             await ctx.redis.enqueue_job(RUN_PREVIEW, str(preview_id), _job_id=preview_job_id(preview_id, retry=True))
         log.warning("preview.lost", preview_id=str(preview_id), requeued=bool(requeued), failed=bool(failed))
@@ -139,8 +140,8 @@ def _describe(row: dict[str, Any], stored: dict[int, Fields], media: Known, stor
               settings: StoreSettings) -> dict[str, Any]:
     action = str(row["action"])
     result: dict[str, Any] = {"sku": row["sku"], "zoho_item_id": row["zoho_item_id"], "kind": str(row["kind"]),
-                              "name": row["name"], "action": action, "reason": row["reason"], "store_id": row["store_id"],
-                              "changes": []}
+                              "name": row["name"], "action": action, "reason": row["reason"],
+                              "store_id": row["store_id"], "changes": []}
     if row["parent_key"]:
         result["parent"] = row["parent_key"]
     if action not in (ItemAction.CREATE, ItemAction.UPDATE) or not row["payload"]:
@@ -176,8 +177,13 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
 
 
-async def get_preview(session: Any, preview_id: uuid.UUID) -> Preview:
+async def get_preview(session: AsyncSession, preview_id: uuid.UUID) -> Preview:
     preview = await session.scalar(select(Preview).where(Preview.id == preview_id))
     if preview is None:
         raise NotFound(f"no preview {preview_id}")
     return preview
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE touched (its result is a CursorResult, which the generic Result type hides)."""
+    return int(getattr(result, "rowcount", 0) or 0)

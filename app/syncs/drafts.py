@@ -133,7 +133,7 @@ def format_price(price: Decimal | None) -> str:
     """Plain decimal string with at least two places ("5" → "5.00", "1.255" kept); "" when unset."""
     if price is None:
         return ""
-    if price.as_tuple().exponent >= -2:  # type: ignore[operator]
+    if price.as_tuple().exponent >= -2:  # type: ignore[operator]  # exponent is a str only for NaN and infinities, never here
         price = price.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return format(price, "f")
 
@@ -145,6 +145,7 @@ def stock_quantity(item: CatalogItem, settings: ConnectionSettings) -> int | Non
     if not item.tracks_stock:
         return None
     actual = settings.stock_figure == "actual_available"
+    figure: Decimal | None
     if settings.warehouse_ids:
         wanted = set(settings.warehouse_ids)
         places = [p for p in item.stock_by_place if p.place_id in wanted]

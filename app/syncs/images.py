@@ -224,7 +224,7 @@ class ImageStep:
             rows = await session.execute(select(ImageSource.image_key, ImageSource.content_sha256).where(
                 ImageSource.connection_id == self.connection_id, ImageSource.image_key.in_(list(keys)),
                 ImageSource.content_sha256.is_not(None)))
-            return {key: sha for key, sha in rows}
+            return {key: sha for key, sha in rows if sha is not None}
 
     async def _fetch(self, key: str) -> OptimisedImage | None:
         item_id = key.split("/", 1)[0]
@@ -319,7 +319,8 @@ class ImageStep:
         """One guarded statement on our claim; False when the claim is no longer ours."""
         params = {"connection_id": self.connection_id, "sha": claim.sha, "token": claim.token, **values}
         async with transaction(self.ctx.sessionmaker) as session:
-            return (await session.execute(statement, params)).rowcount > 0
+            result = await session.execute(statement, params)
+        return int(getattr(result, "rowcount", 0) or 0) > 0  # an UPDATE's result is a CursorResult
 
     async def _upload(self, claim: Claim, carrier: Pending) -> int:
         extension = claim.content_type.split("/")[-1].replace("jpeg", "jpg")
@@ -350,7 +351,7 @@ class ImageStep:
         item's outcome. Items whose batch a stopped run did not write stay pending."""
         settled, batches = self._attachments(rows, known)
         outcomes = await asyncio.gather(*(self._write(parent_id, writes) for parent_id, writes in batches.items()))
-        for (_, writes), results in zip(batches.items(), outcomes):
+        for (_, writes), results in zip(batches.items(), outcomes, strict=True):
             if results is None:
                 for write in writes:
                     del settled[write.key]
@@ -403,7 +404,8 @@ class ImageStep:
             return
         async with transaction(self.ctx.sessionmaker) as session:
             await session.execute(_SETTLE, [{"id": i, "state": s, "reason": r} for i, (s, r) in settled.items()])
-            done = [{"connection_id": self.connection_id, "store_id": by_id[i].store_id, "digest": by_id[i].content_hash}
+            done = [{"connection_id": self.connection_id, "store_id": by_id[i].store_id,
+                     "digest": by_id[i].content_hash}
                     for i, (state, _) in settled.items() if state == "done" and by_id[i].store_id]
             if done:
                 await session.execute(_LINK_DONE, done)

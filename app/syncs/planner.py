@@ -331,7 +331,8 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
         if link.content_hash == digest:
             plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, store_id=link.store_id)
         else:
-            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=link.store_id)
+            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest,
+                     store_id=link.store_id)
         return
     if found is not None and (free := _freeable(item, found, links)) is not None:
         payload["frees"] = [free]
@@ -341,7 +342,8 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
         if reason:
             plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
         else:
-            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=found.store_id)
+            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest,
+                     store_id=found.store_id)
     elif settings.create_missing_products:
         plan.add(item, ItemAction.CREATE, ItemStatus.PENDING, payload=payload, digest=digest)
     else:
@@ -419,7 +421,8 @@ def _find_parent(group: GroupCandidates, link: ProductLink | None,
     if ref is None:
         return None, None
     if ref.kind != "variable":
-        return None, f"the SKU {ref.sku!r} meant for item group {group.name!r} is on a {ref.kind} product (#{ref.store_id})"
+        return None, (f"the SKU {ref.sku!r} meant for item group {group.name!r} is on a {ref.kind} product "
+                      f"(#{ref.store_id})")
     return ref.store_id, None
 
 

@@ -121,7 +121,8 @@ class BatchProcessor:
             raise  # an outage, not a verdict on these items: the run pauses (runner.judge)
         except VendorError as exc:
             self.outages += 1
-            outcomes = [Outcome(item, False, error_code=exc.code or "store_error", message=exc.message) for item in batch]
+            outcomes = [Outcome(item, False, error_code=exc.code or "store_error", message=exc.message)
+                        for item in batch]
             if self.outages >= MAX_BATCH_OUTAGES:
                 await self.record(outcomes)
                 raise RunFailure(f"the store failed {self.outages} batches in a row: {exc.message}") from exc
@@ -278,7 +279,8 @@ class BatchProcessor:
         async with transaction(self.ctx.sessionmaker) as session:
             await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes],
                                         pace=self.pace.as_dict())
-            links = [self._link_row(o) for o in outcomes if o.ok and o.store_id and not o.item.zoho_item_id.startswith("parent:")]
+            links = [self._link_row(o) for o in outcomes
+                     if o.ok and o.store_id and not o.item.zoho_item_id.startswith("parent:")]
             if links:
                 await session.execute(_UPSERT_LINK, links)
             await write_logs(session, [self._log_row(o) for o in outcomes if o.item.action != ItemAction.UNCHANGED])
@@ -302,9 +304,11 @@ class BatchProcessor:
 
     def _log_row(self, o: Outcome) -> dict[str, Any]:
         action = "create" if o.created else "update"
-        noun = {ItemKind.VARIABLE: "variable product", ItemKind.VARIATION: "variation"}.get(o.item.kind, "product")
+        nouns: dict[str, str] = {ItemKind.VARIABLE: "variable product", ItemKind.VARIATION: "variation"}
+        noun = nouns.get(o.item.kind, "product")
         if o.ok and o.item.payload and o.item.payload.get("retire"):
-            private = o.item.payload["draft"].get("retire") == "private"
+            draft: dict[str, Any] = o.item.payload["draft"]
+            private = draft.get("retire") == "private"
             message = f"set aside {noun} #{o.store_id}: out of stock{' and private' if private else ''}"
         elif o.ok:
             message = f"{'created' if o.created else 'updated'} {noun} #{o.store_id}"
@@ -316,7 +320,7 @@ class BatchProcessor:
                      details=None if o.ok else {"code": o.error_code})
 
 
-_link_insert = pg_insert(ProductLink.__table__)
+_link_insert = pg_insert(ProductLink)
 _UPSERT_LINK = _link_insert.on_conflict_do_update(
     index_elements=["connection_id", "kind", "zoho_id"],
     set_={"store_id": _link_insert.excluded.store_id, "sku": _link_insert.excluded.sku,

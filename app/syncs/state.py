@@ -32,6 +32,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import TextClause, text
@@ -172,7 +173,7 @@ _AFTER_BATCH = text("""
 
 
 async def claim_rows(session: AsyncSession, *, run_id: uuid.UUID, token: str, size: int,
-                     lease_seconds: float) -> list[dict]:
+                     lease_seconds: float) -> list[dict[str, Any]]:
     """Up to `size` pending items (a variable product with all its variants) for this driver, or
     nothing when the run is no longer running under this token."""
     if (await session.execute(_LOCK_RUNNING, {"run_id": run_id, "token": token})).first() is None:
@@ -186,7 +187,7 @@ async def claim_rows(session: AsyncSession, *, run_id: uuid.UUID, token: str, si
     return claimed
 
 
-async def record_outcomes(session: AsyncSession, *, run_id: uuid.UUID, rows: list[dict],
+async def record_outcomes(session: AsyncSession, *, run_id: uuid.UUID, rows: list[dict[str, Any]],
                           pace: dict[str, int] | None = None) -> None:
     """Item outcomes (`RECORD_OUTCOME` rows), and the pace the batch was written at. The run row
     is locked first, as the heartbeat, claims and controls lock it before any item: one order,
@@ -317,7 +318,7 @@ async def pause_for_fault(ctx: AppContext, run_id: uuid.UUID, token: str, *, rea
     args = {"run_id": run_id, "token": token, "reason": reason, "wait": wait_seconds, "backoff": backoff,
             "steps": len(backoff)}
 
-    async def then(session: AsyncSession, row: tuple) -> None:
+    async def then(session: AsyncSession, row: tuple[Any, ...]) -> None:
         status, connection_id, retry_at = row
         await _wind_up(session, run_id=run_id, token=token, status=status)
         when = f"; retrying at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else ""
@@ -332,7 +333,7 @@ async def hand_back(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: s
     items too. Its events stay queued (or its watermark unmoved) and the next pass plans them
     afresh; resuming the old plan as well would write the same items twice."""
 
-    async def then(session: AsyncSession, row: tuple) -> None:
+    async def then(session: AsyncSession, row: tuple[Any, ...]) -> None:
         await _wind_up(session, run_id=run_id, token=token, status=S.CANCELLED)
         await _log(session, run_id, row[0], S.CANCELLED, f"run stopped: {reason}", level="warning")
 
@@ -342,14 +343,15 @@ async def hand_back(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: s
 async def fail(ctx: AppContext, run_id: uuid.UUID, token: str, *, reason: str) -> None:
     """End the run for good: a verdict about the data or the credentials."""
 
-    async def then(session: AsyncSession, row: tuple) -> None:
+    async def then(session: AsyncSession, row: tuple[Any, ...]) -> None:
         await _log(session, run_id, row[0], S.FAILED, f"run failed: {reason}", level="error")
 
     await _stop(ctx, _FAIL, {"run_id": run_id, "token": token, "reason": reason}, then)
 
 
-async def _stop(ctx: AppContext, statement: TextClause, args: dict,
-                then: Callable[[AsyncSession, tuple], Awaitable[None]], *, attempts: int = 4) -> tuple | None:
+async def _stop(ctx: AppContext, statement: TextClause, args: dict[str, Any],
+                then: Callable[[AsyncSession, tuple[Any, ...]], Awaitable[None]], *, attempts: int = 4,
+                ) -> tuple[Any, ...] | None:
     """A driver's last state change (`statement`, then `then` with its row, in one transaction)
     must not be lost to a database blip: tried `attempts` times. When the database stays away,
     the run keeps its stale lease and the recovery job takes it up once Postgres is back."""

@@ -229,7 +229,8 @@ class WooClient:
         endpoint = "PUT /products/{id}/variations/{id}" if parent_id else "PUT /products/{id}"
         response = await self._request("PUT", path, json=draft_to_wc(write.draft, settings=settings),
                                        timeout=BATCH_TIMEOUT, endpoint=endpoint)
-        return response.json()
+        record: dict[str, Any] = response.json()
+        return record
 
     async def get_products(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Full records (`context=edit`: descriptions as stored) of products, 100 ids a call."""
@@ -317,6 +318,7 @@ async def send_with_retries(
     error_for = error_for or _error_for
     failures = rate_waits = 0
     while True:
+        response: httpx.Response | None
         try:
             response = await http.request(method, path, **request)
         except httpx.TransportError as exc:

@@ -375,7 +375,8 @@ def format_zoho_time(moment: datetime) -> str:
 
 
 def _is_json(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").lower().startswith("application/json")
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.lower().startswith("application/json")
 
 
 def _no_image(response: httpx.Response, item_id: str) -> ZohoError:
