@@ -22,7 +22,7 @@ import structlog
 from app.catalog.types import ProductWrite, StoreProductRef, StoreSettings, WriteResult, WriteStatus
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.pace import Pace
-from app.integrations.retry import backoff_seconds, retry_after_seconds
+from app.integrations.retry import Attempts, Retry, RetryPolicy, Sleep, Wait, call_with_retries, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.woocommerce.errors import (
     WooAuthError,
@@ -304,52 +304,51 @@ async def send_with_retries(
     giving_up: str = "store did not answer",
     split_on_timeout: bool = False,
     on_strain: Callable[[], None] | None = None,
+    sleep: Sleep = asyncio.sleep,
     **request: Any,
 ) -> httpx.Response:
     """One request to the store, its first answer below 400.
 
-    A 429 is waited out (it says "later", not "no") up to `max_rate_waits` times; 5xx and
-    network errors are retried `max_attempts` times with backoff (Retry-After when given).
+    A 429 is waited out (it says "later", not "no") up to `max_rate_waits` times, then counts
+    as a failure; 5xx and network errors are retried `max_attempts` times in all with backoff
+    (Retry-After when given), no wait longer than `backoff_cap`.
     Any other error is raised at once as `error_for` types it (default `_error_for`).
     With `split_on_timeout`, a timeout (or a gateway's 504) raises `WooBatchTimeout` at once:
     the caller sends the batch again in smaller parts rather than the same size again.
     `on_strain` hears of every 429 and 5xx.
     """
-    error_for = error_for or _error_for
-    failures = rate_waits = 0
-    while True:
-        response: httpx.Response | None
+    failures = RetryPolicy(max_attempts, wait_cap=backoff_cap)
+    rate_waits = RetryPolicy(max_rate_waits + 1, wait_cap=backoff_cap, then=failures)
+
+    async def try_once(_: Attempts) -> httpx.Response | Retry:
         try:
             response = await http.request(method, path, **request)
         except httpx.TransportError as exc:
             VENDOR_REQUESTS.labels("woocommerce", endpoint, "network").inc()
             if split_on_timeout and isinstance(exc, httpx.TimeoutException):
                 raise WooBatchTimeout(f"the store did not answer in time ({type(exc).__name__})") from exc
-            reason, response = f"{type(exc).__name__}: {exc}".rstrip(": "), None
-        else:
-            VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
-            if response.status_code < 400:
-                return response
-            error = error_for(response)
-            if not isinstance(error, WooUnavailable):
-                raise error
-            if split_on_timeout and response.status_code in GATEWAY_TIMEOUT_STATUS:
-                raise WooBatchTimeout(f"HTTP {response.status_code}: {error.message}")
-            if on_strain:
-                on_strain()
-            reason = f"HTTP {response.status_code}: {error.message}"
-        if response is not None and response.status_code == 429 and rate_waits < max_rate_waits:
-            rate_waits += 1
-            attempt = rate_waits
-        else:
-            failures += 1
-            attempt = failures
-            if failures >= max_attempts:
-                raise WooUnavailable(f"{giving_up} after {failures} attempts ({reason})")
-        delay = retry_after_seconds(response)
-        delay = min(delay if delay is not None else backoff_seconds(attempt), backoff_cap)
-        log.warning("woocommerce.retry", endpoint=endpoint, attempt=attempt, wait=round(delay, 2), reason=reason)
-        await asyncio.sleep(delay)
+            return Retry(failures, f"{type(exc).__name__}: {exc}".rstrip(": "))
+        VENDOR_REQUESTS.labels("woocommerce", endpoint, str(response.status_code)).inc()
+        if response.status_code < 400:
+            return response
+        error = (error_for or _error_for)(response)
+        if not isinstance(error, WooUnavailable):
+            raise error
+        if split_on_timeout and response.status_code in GATEWAY_TIMEOUT_STATUS:
+            raise WooBatchTimeout(f"HTTP {response.status_code}: {error.message}")
+        if on_strain:
+            on_strain()
+        return Retry(rate_waits if response.status_code == 429 else failures,
+                     f"HTTP {response.status_code}: {error.message}", asked=retry_after_seconds(response))
+
+    def give_up(wait: Wait) -> WooUnavailable:
+        return WooUnavailable(f"{giving_up} after {wait.attempt} attempts ({wait.retry.reason})")
+
+    def on_retry(wait: Wait) -> None:
+        log.warning("woocommerce.retry", endpoint=endpoint, attempt=wait.attempt, wait=round(wait.seconds or 0.0, 2),
+                    reason=wait.retry.reason)
+
+    return await call_with_retries(try_once, give_up=give_up, on_retry=on_retry, sleep=sleep)
 
 
 def _auth_for(base_url: str, key: str, secret: str) -> httpx.Auth:

@@ -11,11 +11,11 @@ pauses. Too many calls in flight (code 1070) is retried after a short backoff.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ import structlog
 
 from app.catalog.types import CatalogItem, DownloadedImage
 from app.integrations.metrics import VENDOR_REQUESTS
-from app.integrations.retry import backoff_seconds, retry_after_seconds
+from app.integrations.retry import Attempts, Retry, RetryPolicy, Wait, call_with_retries, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
 from app.integrations.zoho import automation
 from app.integrations.zoho.datacenters import API_PATH, accounts_url_for, api_domain_for
@@ -46,7 +46,11 @@ log = structlog.get_logger(__name__)
 
 PER_PAGE = 200  # Zoho's default and, as far as any client has found, its maximum
 DETAILS_CHUNK = 100  # ids per /itemdetails call (used by zoho-ts; Zoho documents no maximum)
-MAX_RATE_WAITS = 30  # consecutive 429s sat out before the run is paused instead
+MAX_RATE_WAITS = 30  # 429s, and apart from them code 1070s, sat out in one call before it gives up
+# One call's retry policies besides its failures (network errors and 5xx, `max_attempts`):
+RATE_WAITS = RetryPolicy(MAX_RATE_WAITS + 1, base=1.0, backoff_cap=60.0)  # 429: the organization's block
+CROWDED = RetryPolicy(MAX_RATE_WAITS + 1, base=0.25, backoff_cap=2.0)  # code 1070: too many in flight
+REFRESHED = RetryPolicy(2, base=0.0, backoff_cap=0.0)  # 401: a fresh token, once, at once
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 # Envelope codes of refusals for load. Zoho Inventory documents none of them: these are Zoho
@@ -82,7 +86,7 @@ class ZohoClient:
         self._budget = budget
         self._override = api_base_url
         self._data_center = data_center
-        self._max_attempts = max_attempts
+        self._failures = RetryPolicy(max_attempts, base=0.5, backoff_cap=30.0)  # network errors and 5xx
         self._max_retry_wait = max_retry_wait
         # One client, one guard: API calls, image downloads and the accounts server's token call.
         transport = transport or targets.transport(verify=True, refuse=ZohoTargetRefused)
@@ -228,36 +232,35 @@ class ZohoClient:
         None to decline a 2xx (a JSON envelope where bytes were expected), which then comes back
         as a response.
         """
-        tries = _Tries()
         org = self.organization_id
-        while True:
+
+        async def try_once(attempts: Attempts) -> Any:
             await self._budget.acquire(org, reserve=reserve, max_wait=self._max_retry_wait)
             token = await self._tokens.get()
             async with self._budget.call_slot(org, max_wait=self._max_retry_wait):
-                outcome = await self._try_once(method, path, token, params=params, json=json, read=read,
-                                               tries=tries, endpoint=endpoint)
-            if not isinstance(outcome, _Retry):
-                return outcome
-            # Backoffs are slept outside the slot; a 429's wait is the organization's block,
-            # which the next acquire waits out.
-            await asyncio.sleep(outcome.delay)
+                return await self._try_once(method, path, token, params=params, json=json, read=read,
+                                            attempts=attempts, endpoint=endpoint)
+
+        # Backoffs are slept outside the slot; a 429's wait is the organization's block, which
+        # the next acquire waits out.
+        return await call_with_retries(try_once, give_up=partial(_give_up, endpoint),
+                                       on_retry=partial(_log_retry, endpoint))
 
     async def _try_once(self, method: str, path: str, token: AccessToken, *, params: dict[str, Any] | None,
-                        json: Any, read: _Reader | None, tries: _Tries, endpoint: str) -> Any:
-        """One request and its verdict: what to return, or a _Retry. Raises what is final."""
+                        json: Any, read: _Reader | None, attempts: Attempts, endpoint: str) -> Any:
+        """One request and its verdict: what to return, or a Retry (or Wait). Raises what is final."""
         try:
             response = await self._send(method, path, token, params=params, json=json, stream=read is not None)
             try:
-                return await self._judge(response, token, read=read, tries=tries, endpoint=endpoint)
+                return await self._judge(response, token, read=read, attempts=attempts, endpoint=endpoint)
             finally:
                 await response.aclose()
         except httpx.TransportError as exc:  # before the answer or while its body streamed in
             VENDOR_REQUESTS.labels("zoho", endpoint, "network").inc()
-            tries.failures += 1
-            return self._after_failure(tries.failures, endpoint, type(exc).__name__)
+            return Retry(self._failures, type(exc).__name__)
 
     async def _judge(self, response: httpx.Response, token: AccessToken, *, read: _Reader | None,
-                     tries: _Tries, endpoint: str) -> Any:
+                     attempts: Attempts, endpoint: str) -> Any:
         VENDOR_REQUESTS.labels("zoho", endpoint, str(response.status_code)).inc()
         if read is not None and response.is_success:
             consumed = await read(response)
@@ -265,16 +268,14 @@ class ZohoClient:
                 return consumed
         await response.aread()  # an envelope or an error page: small
         status, code = response.status_code, _code_of(response)
-        if status == 401 and not tries.refreshed:
+        if status == 401 and not attempts.count(REFRESHED):
             # The cached token expired early or was revoked: drop it and retry once.
             await self._tokens.invalidate(token)
-            tries.refreshed = True
-            return _Retry(0.0)
+            return Retry(REFRESHED, "HTTP 401")
         if status == 429 or code in (CODE_RATE_MINUTE, CODE_DAILY_QUOTA, CODE_TOO_MANY_IN_FLIGHT):
-            return await self._throttled(response, code, tries, endpoint)
+            return await self._throttled(response, code, attempts, endpoint)
         if status >= 500:
-            tries.failures += 1
-            return self._after_failure(tries.failures, endpoint, f"HTTP {status}")
+            return Retry(self._failures, f"HTTP {status}")
         return response
 
     async def _send(self, method: str, path: str, token: AccessToken, *, params: dict[str, Any] | None,
@@ -288,7 +289,8 @@ class ZohoClient:
         )
         return await self._http.send(request, stream=stream)
 
-    async def _throttled(self, response: httpx.Response, code: Any, tries: _Tries, endpoint: str) -> _Retry:
+    async def _throttled(self, response: httpx.Response, code: Any, attempts: Attempts,
+                         endpoint: str) -> Retry | Wait:
         """A refusal for load. Too many calls in flight (1070) is this call's to retry soon; a
         spent day (45) pauses the run; any other 429 blocks the whole organization for its
         Retry-After, recorded before this call's slot is given back."""
@@ -296,23 +298,18 @@ class ZohoClient:
         if code == CODE_DAILY_QUOTA:
             await self._daily_quota_spent(response, asked)
         if code == CODE_TOO_MANY_IN_FLIGHT:
-            tries.crowded += 1
-            if tries.crowded > MAX_RATE_WAITS:
-                raise ZohoUnavailable(f"Zoho kept refusing {endpoint} for too many calls in flight (code 1070)")
-            log.warning("zoho.too_many_in_flight", endpoint=endpoint, attempt=tries.crowded)
-            return _Retry(backoff_seconds(tries.crowded, base=0.25, cap=2.0))
-        tries.rate_waits += 1
-        if (asked is not None and asked > self._max_retry_wait) or tries.rate_waits > MAX_RATE_WAITS:
+            return Retry(CROWDED, "code 1070")
+        wait = attempts.charge(Retry(RATE_WAITS, f"HTTP {response.status_code}", asked=asked))
+        if (asked is not None and asked > self._max_retry_wait) or wait.seconds is None:
             if asked is not None:
                 await self._budget.block(self.organization_id, seconds=asked)
             raise ZohoQuotaExhausted(
                 f"Zoho is refusing calls (HTTP 429, Retry-After {asked if asked is not None else 'absent'}); "
                 "the run is paused, resume it later", retry_after=asked, status=response.status_code, code=code,
             )
-        delay = asked if asked is not None else backoff_seconds(tries.rate_waits, base=1.0, cap=60.0)
-        log.warning("zoho.rate_limited", endpoint=endpoint, wait=round(delay, 2), attempt=tries.rate_waits)
-        await self._budget.block(self.organization_id, seconds=delay)
-        return _Retry(0.0)
+        log.warning("zoho.rate_limited", endpoint=endpoint, wait=round(wait.seconds, 2), attempt=wait.attempt)
+        await self._budget.block(self.organization_id, seconds=wait.seconds)
+        return replace(wait, seconds=0.0)
 
     async def _daily_quota_spent(self, response: httpx.Response, asked: float | None) -> None:
         """Code 45: the organization's daily calls are spent. Records the limit Zoho states and
@@ -329,27 +326,20 @@ class ZohoClient:
             retry_after=wait, status=response.status_code, code=CODE_DAILY_QUOTA,
         )
 
-    def _after_failure(self, failures: int, endpoint: str, reason: str) -> _Retry:
-        if failures >= self._max_attempts:
-            raise ZohoUnavailable(f"Zoho did not answer {endpoint} after {failures} attempts ({reason})")
-        delay = backoff_seconds(failures, base=0.5, cap=30.0)
-        log.warning("zoho.retry", endpoint=endpoint, attempt=failures, wait=round(delay, 2), reason=reason)
-        return _Retry(delay)
+
+def _give_up(endpoint: str, wait: Wait) -> ZohoUnavailable:
+    """A spent policy: failures (network errors, 5xx) or code 1070; 429s and 401s end elsewhere."""
+    if wait.policy is CROWDED:
+        return ZohoUnavailable(f"Zoho kept refusing {endpoint} for too many calls in flight (code 1070)")
+    return ZohoUnavailable(f"Zoho did not answer {endpoint} after {wait.attempt} attempts ({wait.retry.reason})")
 
 
-@dataclass(slots=True)
-class _Tries:
-    """What one call has met so far, for the retry limits."""
-
-    failures: int = 0  # network errors and 5xx
-    rate_waits: int = 0  # 429s sat out
-    crowded: int = 0  # code 1070
-    refreshed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Retry:
-    delay: float
+def _log_retry(endpoint: str, wait: Wait) -> None:
+    if wait.policy is CROWDED:
+        log.warning("zoho.too_many_in_flight", endpoint=endpoint, attempt=wait.attempt)
+    elif wait.policy is not REFRESHED:
+        log.warning("zoho.retry", endpoint=endpoint, attempt=wait.attempt, wait=round(wait.seconds or 0.0, 2),
+                    reason=wait.retry.reason)
 
 
 def daily_window_left(response: httpx.Response, asked: float | None) -> float:
