@@ -65,3 +65,10 @@ def test_the_engine_names_no_vendor_code() -> None:
     found = [f"{path.relative_to(ROOT)}: {code}" for package in (*ENGINE, "app/catalog", "app/core")
              for path in sorted((ROOT / package).rglob("*.py")) for code in codes if code in path.read_text()]
     assert found == []
+
+
+def test_every_platform_a_connection_may_hold_has_a_store_adapter() -> None:
+    from app.connections.adapters import _STORES
+    from app.models.connection import PLATFORMS
+
+    assert set(PLATFORMS) == set(_STORES)

@@ -8,7 +8,7 @@ on `connection.platform`, not an edit across the engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,13 +33,19 @@ WEBHOOKS: WebhookScheme = ZOHO_WEBHOOKS
 def adapters_for(connection: Connection, ctx: AppContext) -> Adapters:
     """The connection's adapters, its credentials decrypted once for all three."""
     creds = credentials_of(connection, keyring=ctx.keyring)
-    return Adapters(catalog=_zoho(connection, ctx, creds), store=_woo(connection, ctx, creds),
+    return Adapters(catalog=_zoho(connection, ctx, creds), store=_store(connection, ctx, creds),
                     media=_wp_media(connection, ctx, creds))
 
 
 def store_for(connection: Connection, ctx: AppContext) -> Store:
     """The connection's store alone (a job that never reads the catalogue)."""
-    return _woo(connection, ctx, credentials_of(connection, keyring=ctx.keyring))
+    return _store(connection, ctx, credentials_of(connection, keyring=ctx.keyring))
+
+
+def _store(connection: Connection, ctx: AppContext, creds: dict[str, Any]) -> Store:
+    """The store adapter of the connection's platform (`connections.platform`, CHECKed against
+    `app.models.connection.PLATFORMS`): a new platform is one more entry in `_STORES`."""
+    return _STORES[connection.platform](connection, ctx, creds)
 
 
 @asynccontextmanager
@@ -95,9 +101,12 @@ def _woo(connection: Connection, ctx: AppContext, creds: dict[str, Any]) -> WooC
     )
 
 
+_STORES: dict[str, Callable[[Connection, AppContext, dict[str, Any]], Store]] = {"woocommerce": _woo}
+
+
 def _wp_media(connection: Connection, ctx: AppContext, creds: dict[str, Any]) -> WordPressMedia | None:
     """The WordPress media client, when the connection has an application password."""
-    if not creds.get("wp_username") or not creds.get("wp_application_password"):
+    if connection.platform != "woocommerce" or not creds.get("wp_username") or not creds.get("wp_application_password"):
         return None
     return WordPressMedia(
         base_url=connection.store_base_url,
