@@ -252,12 +252,12 @@ async def run_catalogue(api: httpx.AsyncClient, connection_id: str, zoho_state: 
 # parent's made-up id; links the cancelled run really wrote are kept.
 _SEED_LINKS = text("""
     INSERT INTO product_links (connection_id, kind, zoho_id, store_id, store_parent_id, sku, content_hash)
-    SELECT r.connection_id, i.kind,
-           CASE WHEN i.kind = 'variable' THEN substr(i.zoho_item_id, 7) ELSE i.zoho_item_id END,
+    SELECT r.connection_id, i.kind, i.zoho_item_id,
            :base + i.id, CASE WHEN i.kind = 'variation' THEN :base + h.id END, i.sku, i.content_hash
     FROM sync_run_items i
     JOIN sync_runs r ON r.id = i.run_id
-    LEFT JOIN sync_run_items h ON h.run_id = i.run_id AND h.zoho_item_id = i.parent_key
+    LEFT JOIN sync_run_items h ON h.run_id = i.run_id AND h.kind = 'variable' AND h.group_id = i.group_id
+                              AND i.kind = 'variation'
     WHERE i.run_id = :run_id AND i.action = 'create'
     ON CONFLICT DO NOTHING
 """)

@@ -64,3 +64,64 @@ async def test_the_platform_is_checked(ctx) -> None:
             assert "ck_connections_platform" in str(exc)
         else:
             raise AssertionError("a connection with an unknown platform was stored")
+
+
+TYPED_RUN = uuid.uuid4()
+PREFIXED_ROWS = [
+    ("INSERT INTO connections (id, name, zoho_organization_id, zoho_data_center, store_base_url, store_verify_tls,"
+     " credentials, settings) VALUES (:c, 'Shop', '123', 'eu', 'https://shop.example', false, 'blob', '{}')"),
+    "INSERT INTO sync_runs (id, connection_id, kind, status) VALUES (:r, :c, 'manual', 'paused')",
+    ("INSERT INTO sync_run_items (run_id, zoho_item_id, kind, parent_key, action, status, attempts, store_id, payload)"
+     " VALUES (:r, 'group:G1', 'variable', NULL, 'update', 'pending', 0, 500, '{\"draft\": {\"kind\": \"variable\"}}'),"
+     " (:r, 'z1', 'variation', 'group:G1', 'create', 'pending', 0, NULL, '{\"draft\": {\"sku\": \"V-1\"}}'),"
+     " (:r, 'parent:600', 'variable', NULL, 'unchanged', 'pending', 0, 600, NULL),"
+     " (:r, 'z2', 'variation', 'parent:600', 'update', 'pending', 0, 601,"
+     "  '{\"draft\": {\"retire\": \"private\"}, \"retire\": true}'),"
+     " (:r, 'z3', 'product', NULL, 'update', 'synced', 1, 700, NULL)"),
+    ("INSERT INTO previews (id, connection_id, status, result) VALUES (:p, :c, 'completed',"
+     " '[{\"zoho_item_id\": \"group:G1\", \"kind\": \"variable\"}, {\"zoho_item_id\": \"z1\", \"parent\": \"group:G1\"},"
+     " {\"zoho_item_id\": \"parent:600\", \"kind\": \"variable\"}, {\"zoho_item_id\": \"z2\", \"parent\": \"parent:600\"},"
+     " {\"zoho_item_id\": \"z3\"}]')"),
+]
+
+
+async def test_upgrading_to_the_typed_plan_moves_kinds_out_of_ids(ctx, settings) -> None:
+    """A run planned with "group:"/"parent:" ids resumes after the upgrade: the same heads, the
+    same variations under them, payloads read as version 0."""
+    from app.syncs.plan import RetirementDraft, VariableDraft, VariationDraft, load_payload
+    from app.syncs.state import claim_rows
+
+    config = alembic_config(settings.database_url)
+    connection, preview = uuid.uuid4(), uuid.uuid4()
+    await asyncio.to_thread(command.downgrade, config, "0008")
+    try:
+        async with ctx.engine.begin() as conn:
+            for statement in PREFIXED_ROWS:
+                await conn.execute(text(statement).bindparams(
+                    **{k: v for k, v in {"c": connection, "r": TYPED_RUN, "p": preview}.items() if f":{k}" in statement}))
+    finally:
+        await asyncio.to_thread(command.upgrade, config, "head")
+
+    async with ctx.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT zoho_item_id, kind, group_id, parent_store_id, store_id FROM sync_run_items"
+            " WHERE run_id = :r ORDER BY id"), {"r": TYPED_RUN})).all()
+        result = await conn.scalar(text("SELECT result FROM previews WHERE id = :p"), {"p": preview})
+    assert [tuple(r) for r in rows] == [("G1", "variable", "G1", None, 500), ("z1", "variation", "G1", None, None),
+                                        (None, "variable", None, None, 600), ("z2", "variation", None, 600, 601),
+                                        ("z3", "product", None, None, 700)]
+    assert (result if isinstance(result, list) else json.loads(result)) == [
+        {"zoho_item_id": "G1", "kind": "variable", "group": "G1"}, {"zoho_item_id": "z1", "group": "G1"},
+        {"zoho_item_id": None, "kind": "variable"}, {"zoho_item_id": "z2", "parent_store_id": 600},
+        {"zoho_item_id": "z3"}]
+
+    async with ctx.sessionmaker() as session:  # the resumed run claims each head with its variation
+        await session.execute(text("UPDATE sync_runs SET status = 'running', driver_token = 't' WHERE id = :r"),
+                              {"r": TYPED_RUN})
+        claimed = await claim_rows(session, run_id=TYPED_RUN, token="t", size=10, lease_seconds=60)
+        await session.rollback()
+    assert sorted((c.zoho_item_id or "", c.kind) for c in claimed) == [
+        ("", "variable"), ("G1", "variable"), ("z1", "variation"), ("z2", "variation")]
+    payloads = {c.zoho_item_id: load_payload(c.payload, c.kind) for c in claimed}
+    assert payloads == {"G1": VariableDraft({"kind": "variable"}, {}), "z1": VariationDraft({"sku": "V-1"}),
+                        None: None, "z2": RetirementDraft({"retire": "private"})}

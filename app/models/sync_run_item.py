@@ -34,15 +34,17 @@ class ItemStatus(enum.StrEnum):
 class SyncRunItem(Base):
     """One product of a run with its planned action and the exact content to write.
 
-    Idempotency key: (run_id, zoho_item_id). A batch claims items by setting `claim_token` and
+    Idempotency key: (run_id, kind, zoho_item_id). A batch claims items by setting `claim_token` and
     `claimed_at`; a claim older than the lease is free to be taken again.
     """
 
     __tablename__ = "sync_run_items"
     __table_args__ = (
-        UniqueConstraint("run_id", "zoho_item_id"),
+        UniqueConstraint("run_id", "kind", "zoho_item_id"),
         Index("ix_sync_run_items_run_status", "run_id", "status", "id"),
-        Index("ix_sync_run_items_parent", "run_id", "parent_key", postgresql_where=text("parent_key IS NOT NULL")),
+        Index("ix_sync_run_items_group", "run_id", "group_id", postgresql_where=text("group_id IS NOT NULL")),
+        Index("ix_sync_run_items_parent_store", "run_id", "parent_store_id",
+              postgresql_where=text("parent_store_id IS NOT NULL")),
         Index("ix_sync_run_items_images", "run_id", "id", postgresql_where=text("image_state = 'pending'")),
         one_of("kind", ItemKind),
         one_of("action", ItemAction),
@@ -51,11 +53,16 @@ class SyncRunItem(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("sync_runs.id", ondelete="CASCADE"))
-    # A Zoho item id; for an item group's own row (the variable product) "group:<group_id>".
-    zoho_item_id: Mapped[str] = mapped_column(String(80))
+    # The Zoho item; for a variable product (kind variable) its item group, as in product_links.zoho_id;
+    # none for a variable product that no item group stands for any more (see parent_store_id).
+    zoho_item_id: Mapped[str | None] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(16), default="product", server_default="product")
-    # A variation's row points at its group's row (that row's zoho_item_id); they are claimed together.
-    parent_key: Mapped[str | None] = mapped_column(String(80))
+    # The item group whose variable product this row is (kind variable), or is written under (a
+    # variation): a variation is claimed and written with its variable product's row.
+    group_id: Mapped[str | None] = mapped_column(String(80))
+    # A variation written under a variable product that no item group stands for (the parent of
+    # variations whose items left Zoho): that product's store id, the store_id of its row.
+    parent_store_id: Mapped[int | None] = mapped_column(BigInteger)
     # pending: the product is written, its images follow in the image step; done / failed after.
     image_state: Mapped[str | None] = mapped_column(String(16))
     sku: Mapped[str | None] = mapped_column(String(200))

@@ -25,13 +25,14 @@ class FieldChange(BaseModel):
 
 class PreviewItem(BaseModel):
     sku: str | None
-    zoho_item_id: str
+    zoho_item_id: str | None  # a variable product's is its item group's; none when no group stands for it
     kind: str
     name: str | None
     action: str
     reason: str | None
     store_id: int | None
-    parent: str | None = None
+    group: str | None = None  # the item group a variable product is, or a variation is written under
+    parent_store_id: int | None = None  # a variation's variable product when no item group stands for it
     changes: list[FieldChange]
 
 

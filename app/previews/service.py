@@ -27,6 +27,7 @@ from app.models import Connection, ItemAction, ItemKind, Preview
 from app.ports.store import Fields, Store
 from app.previews.diff import differences
 from app.syncs.media import Known, Unusable, media_for
+from app.syncs.plan import PlannedItem
 from app.syncs.planner import fetch_catalogue, plan_items
 
 log = structlog.get_logger(__name__)
@@ -122,35 +123,37 @@ async def _compute(ctx: AppContext, connection: Connection) -> list[dict[str, An
         settings = await store.get_store_settings()
         plan = await plan_items(ctx, connection, await fetch_catalogue(adapters.catalog), catalog=adapters.catalog,
                                 store=store, store_settings=settings)
-        media = await media_for(ctx, connection.id, (r["payload"] for r in plan.rows))
+        media = await media_for(ctx, connection.id, (r.payload.fields for r in plan.rows if r.payload))
         stored = await _store_records(store, plan.rows)
         return [_describe(row, stored, media, store, settings) for row in plan.rows]
 
 
-async def _store_records(store: Store, rows: list[dict[str, Any]]) -> dict[int, Fields]:
+async def _store_records(store: Store, rows: list[PlannedItem]) -> dict[int, Fields]:
     """Current fields of what the plan would update: products, and variations per parent."""
-    updates = [r for r in rows if r["action"] == ItemAction.UPDATE and r["store_id"]]
-    product_ids = [r["store_id"] for r in updates if r["kind"] != ItemKind.VARIATION]
-    heads = {r["zoho_item_id"]: r["store_id"] for r in rows if r["kind"] == ItemKind.VARIABLE}
-    parents = {heads.get(r["parent_key"]) for r in updates if r["kind"] == ItemKind.VARIATION}
-    return await store.current_fields(product_ids, [int(p) for p in parents if p is not None])
+    updates = [r for r in rows if r.action == ItemAction.UPDATE and r.store_id]
+    product_ids = [r.store_id for r in updates if r.kind != ItemKind.VARIATION and r.store_id]
+    heads = {r.head: r.store_id for r in rows if r.kind == ItemKind.VARIABLE}
+    parents = {heads.get(r.head) for r in updates if r.kind == ItemKind.VARIATION}
+    return await store.current_fields(product_ids, [p for p in parents if p is not None])
 
 
-def _describe(row: dict[str, Any], stored: dict[int, Fields], media: Known, store: Store,
+def _describe(row: PlannedItem, stored: dict[int, Fields], media: Known, store: Store,
               settings: StoreSettings) -> dict[str, Any]:
-    action = str(row["action"])
-    result: dict[str, Any] = {"sku": row["sku"], "zoho_item_id": row["zoho_item_id"], "kind": str(row["kind"]),
-                              "name": row["name"], "action": action, "reason": row["reason"],
-                              "store_id": row["store_id"], "changes": []}
-    if row["parent_key"]:
-        result["parent"] = row["parent_key"]
-    if action not in (ItemAction.CREATE, ItemAction.UPDATE) or not row["payload"]:
+    action = str(row.action)
+    result: dict[str, Any] = {"sku": row.sku, "zoho_item_id": row.zoho_item_id, "kind": str(row.kind),
+                              "name": row.name[:2000], "action": action, "reason": row.reason,
+                              "store_id": row.store_id, "changes": []}
+    if row.group_id is not None:
+        result["group"] = row.group_id
+    if row.parent_store_id is not None:
+        result["parent_store_id"] = row.parent_store_id
+    if action not in (ItemAction.CREATE, ItemAction.UPDATE) or row.payload is None:
         return result
-    draft = dict(row["payload"]["draft"])
+    draft = dict(row.payload.fields)
     if action == ItemAction.CREATE:
-        draft |= row["payload"].get("create", {})
+        draft |= row.payload.create
     intended = store.intended_fields(_with_known_media(draft, media), settings=settings)
-    record = stored.get(row["store_id"]) if action == ItemAction.UPDATE else None
+    record = stored.get(row.store_id) if action == ItemAction.UPDATE and row.store_id else None
     if action == ItemAction.UPDATE and record is None:
         result["reason"] = result["reason"] or "the linked product could not be read from the store"
     result["changes"] = differences(intended, record, store.comparison)

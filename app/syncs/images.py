@@ -48,6 +48,7 @@ from app.ports.catalog import CatalogSource
 from app.ports.errors import ImageUnavailable, QuotaExhausted, VendorError
 from app.ports.store import MediaLibrary, Store
 from app.syncs.media import Known, Unusable, draft_image_keys, media_for, with_media
+from app.syncs.plan import load_payload
 
 log = structlog.get_logger(__name__)
 
@@ -64,9 +65,11 @@ MAX_SOURCE_PIXELS = 40_000_000
 CLAIM_WAIT_SECONDS = 900.0
 
 _PENDING = text("""
-    SELECT i.id, i.kind, i.payload, i.store_id, i.content_hash, i.sku, i.zoho_item_id, h.store_id AS parent_store_id
+    SELECT i.id, i.kind, i.payload, i.store_id, i.content_hash, i.sku, i.zoho_item_id,
+           coalesce(i.parent_store_id, h.store_id) AS parent_store_id
     FROM sync_run_items i
-    LEFT JOIN sync_run_items h ON h.run_id = i.run_id AND h.zoho_item_id = i.parent_key
+    LEFT JOIN sync_run_items h ON h.run_id = i.run_id AND h.kind = 'variable' AND h.group_id = i.group_id
+                              AND i.kind = 'variation'
     WHERE i.run_id = :run_id AND i.image_state = 'pending' AND i.id > :after
     ORDER BY i.id LIMIT :size
 """)
@@ -130,8 +133,15 @@ class Pending:
     store_id: int | None
     content_hash: str | None
     sku: str | None
-    zoho_item_id: str
+    zoho_item_id: str | None
     parent_store_id: int | None
+
+    @property
+    def draft(self) -> dict[str, Any]:
+        """The fields it was written with (its payload was read by the processor before: this
+        version can read it)."""
+        payload = load_payload(self.payload, self.kind)
+        return payload.fields if payload is not None else {}
 
 
 @dataclass(slots=True)
@@ -178,10 +188,10 @@ class ImageStep:
 
     async def process(self, rows: list[Pending]) -> None:
         self.failures.clear()
-        known = await media_for(self.ctx, self.connection_id, (r.payload for r in rows))
+        known = await media_for(self.ctx, self.connection_id, (r.draft for r in rows))
         carriers: dict[str, Pending] = {}
         for row in rows:
-            for key in draft_image_keys(row.payload["draft"]):
+            for key in draft_image_keys(row.draft):
                 if key not in known:
                     carriers.setdefault(key, row)
         if carriers:
@@ -189,7 +199,7 @@ class ImageStep:
             await asyncio.gather(*(self._resolve(key, row, sources.get(key)) for key, row in carriers.items()))
             if self.stopped:  # the chunk stays pending: a resumed run picks it up again
                 return
-            known = await media_for(self.ctx, self.connection_id, (r.payload for r in rows))
+            known = await media_for(self.ctx, self.connection_id, (r.draft for r in rows))
         await self._attach(rows, known)
 
     async def _may_write(self) -> bool:
@@ -367,12 +377,12 @@ class ImageStep:
         settled: dict[int, tuple[str, str | None]] = {}
         batches: dict[int | None, list[ProductWrite]] = {}
         for row in rows:
-            keys = draft_image_keys(row.payload["draft"])
+            keys = draft_image_keys(row.draft)
             failed = [self.failures.get(k) or "not fetched" for k in keys if k not in known]
             if failed:
                 settled[row.id] = ("failed", f"images not synced this time: {failed[0]}")
                 continue
-            draft, _ = with_media(row.payload["draft"], known)
+            draft, _ = with_media(row.draft, known)
             images = {k: v for k, v in draft.items() if k in ("images", "image")}
             unusable = [m.reason for m in (known[k] for k in keys) if isinstance(m, Unusable)]
             settled[row.id] = ("done", f"synced without an image: {unusable[0]}" if unusable else None)

@@ -19,7 +19,7 @@ from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.db.session import transaction
-from app.models import Connection, RunStatus, SyncRunItem
+from app.models import Connection, ItemKind, RunStatus, SyncRunItem
 from app.ports.bundle import Adapters
 from app.ports.store import Store
 from app.syncs import state
@@ -51,8 +51,7 @@ async def sync_items_now(ctx: AppContext, connection: Connection, items: list[Ca
     token = secrets.token_hex(16)
     async with transaction(ctx.sessionmaker) as session:
         run = await state.open_driven_run(session, connection_id=connection.id, kind=kind, token=token)
-        await insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan,
-                          status=RunStatus.RUNNING)
+        await insert_plan(session, run, plan, status=RunStatus.RUNNING)
     await _write(ctx, run.id, connection, token, adapters, store, settings)
     return run.id, await _results(ctx, run.id)
 
@@ -76,9 +75,12 @@ async def _write(ctx: AppContext, run_id: uuid.UUID, connection: Connection, tok
 
 
 async def _results(ctx: AppContext, run_id: uuid.UUID) -> list[ItemResult]:
+    """The Zoho items' results: a variable product's row stands for its group, not for an item."""
     async with ctx.sessionmaker() as session:
-        rows = await session.scalars(select(SyncRunItem).where(SyncRunItem.run_id == run_id))
-        return [ItemResult(r.zoho_item_id, r.sku, r.action, r.status, r.reason) for r in rows]
+        rows = await session.scalars(select(SyncRunItem).where(SyncRunItem.run_id == run_id,
+                                                               SyncRunItem.kind != ItemKind.VARIABLE))
+        return [ItemResult(r.zoho_item_id, r.sku, r.action, r.status, r.reason) for r in rows
+                if r.zoho_item_id is not None]
 
 
 async def store_settings(ctx: AppContext, connection: Connection, store: Store) -> StoreSettings:

@@ -36,10 +36,10 @@ def draft_image_keys(draft: dict[str, Any]) -> list[str]:
     return [k for k in keys if isinstance(k, str)]
 
 
-async def media_for(ctx: AppContext, connection_id: uuid.UUID, payloads: Iterable[dict[str, Any] | None]) -> Known:
-    """The known image keys of these run-item payloads' drafts → media id, or Unusable with its
-    reason. Keys not seen yet are absent."""
-    keys = {k for p in payloads if p for k in draft_image_keys(p.get("draft") or {})}
+async def media_for(ctx: AppContext, connection_id: uuid.UUID, drafts: Iterable[dict[str, Any]]) -> Known:
+    """The known image keys of these drafts (run items' fields to write) → media id, or Unusable
+    with its reason. Keys not seen yet are absent."""
+    keys = {k for draft in drafts for k in draft_image_keys(draft)}
     if not keys:
         return {}
     async with ctx.sessionmaker() as session:

@@ -14,7 +14,8 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -71,6 +72,16 @@ from app.syncs.drafts import (
     retire_draft,
     variation_draft,
 )
+from app.syncs.plan import (
+    Free,
+    HeadRef,
+    PlannedItem,
+    ProductDraft,
+    RetirementDraft,
+    VariableDraft,
+    VariationDraft,
+    under,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -80,29 +91,49 @@ INSERT_CHUNK = 1000
 
 @dataclass
 class Plan:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    """Planned items in the order they are saved, and where each variable product (head) is.
 
-    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    A head is pending when it is written or when any of its variations is: its status is
+    settled when it is added with its variations (`add_group`), and raised through `retire`
+    when a variation vanished from Zoho is set aside under a head already planned.
+    """
 
-    def add(self, item: CatalogItem, action: ItemAction, status: ItemStatus, *, reason: str | None = None,
-            payload: dict[str, Any] | None = None, digest: str | None = None, store_id: int | None = None,
-            kind: ItemKind = ItemKind.PRODUCT, parent_key: str | None = None) -> dict[str, Any]:
-        return self.add_row(zoho_item_id=item.zoho_item_id, sku=item.sku, name=item.name, action=action,
-                            status=status, reason=reason, payload=payload, digest=digest, store_id=store_id, kind=kind,
-                            parent_key=parent_key)
+    rows: list[PlannedItem] = field(default_factory=list)
+    heads: dict[HeadRef, int] = field(default_factory=dict)  # position in `rows`
+    # Heads an earlier chunk staged (manual runs), and those of them a retirement here raises.
+    staged: set[HeadRef] = field(default_factory=set)
+    raised: set[HeadRef] = field(default_factory=set)
 
-    def add_row(self, *, zoho_item_id: str, sku: str | None, name: str, action: ItemAction, status: ItemStatus,
-                reason: str | None = None, payload: dict[str, Any] | None = None, digest: str | None = None,
-                store_id: int | None = None, kind: ItemKind = ItemKind.PRODUCT,
-                parent_key: str | None = None) -> dict[str, Any]:
-        row = {"zoho_item_id": zoho_item_id, "sku": sku, "name": name[:2000], "action": action, "status": status,
-               "reason": reason, "payload": payload, "content_hash": digest, "store_id": store_id, "kind": kind,
-               "parent_key": parent_key}
+    def add(self, item: CatalogItem, action: ItemAction, status: ItemStatus, **fields: Any) -> None:
+        self.rows.append(PlannedItem.of(item, action, status, **fields))
+
+    def add_group(self, head: PlannedItem, members: list[PlannedItem]) -> None:
+        """A head followed by its variations; pending when it or any of them is."""
+        if any(m.status == ItemStatus.PENDING for m in members):
+            head = head.pending()
+        self.add_head(head)
+        self.rows.extend(members)
+
+    def add_head(self, head: PlannedItem) -> None:
+        assert head.head is not None
+        self.heads[head.head] = len(self.rows)
+        self.rows.append(head)
+
+    def has_head(self, ref: HeadRef) -> bool:
+        return ref in self.heads or ref in self.staged
+
+    def retire(self, ref: HeadRef, row: PlannedItem) -> None:
+        """A retirement under the head `ref`, which turns pending with it."""
         self.rows.append(row)
-        return row
+        if row.status != ItemStatus.PENDING:
+            return
+        if ref in self.heads:
+            self.rows[self.heads[ref]] = self.rows[self.heads[ref]].pending()
+        else:
+            self.raised.add(ref)
 
     def summary(self) -> Counter[str]:
-        return Counter(str(row["action"]) for row in self.rows)
+        return Counter(str(row.action) for row in self.rows)
 
 
 async def fetch_catalogue(catalog: CatalogSource) -> list[CatalogItem]:
@@ -162,7 +193,7 @@ async def decide_plan(items: list[CatalogItem], *, links: Links, catalog: Catalo
     _decide_items(chosen, decided, settings=settings, store=store_settings, links=links, found=found)
     if whole_catalogue:
         _retire_vanished(decided, settings, links, {item.zoho_item_id for item in items})
-    return Plan(rows=screened.rows + decided.rows, heads=decided.heads)
+    return Plan(rows=screened.rows + decided.rows)
 
 
 @dataclass
@@ -326,32 +357,32 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
         plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=str(exc))
         return
     digest = content_hash(draft)
-    payload: dict[str, Any] = {"draft": draft, "create": creation_fields(item, settings=settings)}
+    payload = ProductDraft(draft, creation_fields(item, settings=settings))
     if link is not None:
         if link.content_hash == digest:
-            plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, store_id=link.store_id)
+            plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, content_hash=digest, store_id=link.store_id)
         else:
-            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest,
+            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, content_hash=digest,
                      store_id=link.store_id)
         return
     if found is not None and (free := _freeable(item, found, links)) is not None:
-        payload["frees"] = [free]
+        payload = replace(payload, frees=(free,))
         found = None
     if found is not None:
         reason = _unusable_match(item, found, settings)
         if reason:
             plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
         else:
-            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest,
+            plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, content_hash=digest,
                      store_id=found.store_id)
     elif settings.create_missing_products:
-        plan.add(item, ItemAction.CREATE, ItemStatus.PENDING, payload=payload, digest=digest)
+        plan.add(item, ItemAction.CREATE, ItemStatus.PENDING, payload=payload, content_hash=digest)
     else:
         plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED,
                  reason="not in the store and create_missing_products is off")
 
 
-def _freeable(item: CatalogItem, found: StoreProductRef, links: Links) -> dict[str, Any] | None:
+def _freeable(item: CatalogItem, found: StoreProductRef, links: Links) -> Free | None:
     """The store object holding `item`'s SKU, when it is the same Zoho item in an earlier role
     (a simple product now a variant, a variant now simple or in another group): it is retired
     and its SKU cleared before the new role is written. Anything else holding the SKU is the
@@ -359,13 +390,13 @@ def _freeable(item: CatalogItem, found: StoreProductRef, links: Links) -> dict[s
     holder = links.by_store_id.get(found.store_id)
     if holder is None or holder.zoho_id != item.zoho_item_id or found.kind == "variable":
         return None
-    return {"store_id": found.store_id, "parent_id": found.parent_id if found.kind == "variation" else None}
+    return Free(found.store_id, found.parent_id if found.kind == "variation" else None)
 
 
 def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
                   links: Links, found: dict[str, StoreProductRef]) -> None:
     """One head row for the variable product and one row per variant, claimed together."""
-    head_key = f"group:{group.group_id}"
+    ref = HeadRef(group.group_id)
     link = links.variable.get(group.group_id)
     parent_id, problem = _find_parent(group, link, found)
     every = group.active + group.inactive
@@ -396,15 +427,16 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
         action = ItemAction.UNCHANGED
     else:
         action = ItemAction.UPDATE
-    payload = {"draft": draft, "create": parent_creation_fields(group.group_id, group.name, settings=settings)}
-    head = plan.add_row(zoho_item_id=head_key, sku=sku, name=group.name, action=action,
-                        status=ItemStatus.SYNCED if action == ItemAction.UNCHANGED else ItemStatus.PENDING,
-                        payload=payload, digest=digest, store_id=parent_id, kind=ItemKind.VARIABLE)
-    plan.heads[head_key] = head
-    for member in group.active:
-        _decide_variant(member, plan, head, parent_id, settings=settings, store=store, links=links, found=found)
-    for member in group.inactive:
-        _retire_inactive(member, plan, head, parent_id, settings=settings, links=links, found=found)
+    payload = VariableDraft(draft, parent_creation_fields(group.group_id, group.name, settings=settings))
+    head = PlannedItem(kind=ItemKind.VARIABLE, zoho_item_id=group.group_id, group_id=group.group_id, sku=sku,
+                       name=group.name, action=action,
+                       status=ItemStatus.SYNCED if action == ItemAction.UNCHANGED else ItemStatus.PENDING,
+                       payload=payload, content_hash=digest, store_id=parent_id)
+    members = [_decide_variant(member, ref, parent_id, settings=settings, store=store, links=links, found=found)
+               for member in group.active]
+    members += [_retire_inactive(member, ref, parent_id, settings=settings, links=links, found=found)
+                for member in group.inactive]
+    plan.add_group(head, members)
 
 
 def _find_parent(group: GroupCandidates, link: ProductLink | None,
@@ -426,69 +458,65 @@ def _find_parent(group: GroupCandidates, link: ProductLink | None,
     return ref.store_id, None
 
 
-def _decide_variant(item: CatalogItem, plan: Plan, head: dict[str, Any], parent_id: int | None, *,
-                    settings: ConnectionSettings, store: StoreSettings, links: Links,
-                    found: dict[str, StoreProductRef]) -> None:
-    def add(action: ItemAction, status: ItemStatus, **kwargs: Any) -> None:
-        plan.add(item, action, status, kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"], **kwargs)
-        if status == ItemStatus.PENDING:
-            head["status"] = ItemStatus.PENDING
+def _decide_variant(item: CatalogItem, head: HeadRef, parent_id: int | None, *, settings: ConnectionSettings,
+                    store: StoreSettings, links: Links, found: dict[str, StoreProductRef]) -> PlannedItem:
+    """A variant's row under its group's head (which `Plan.add_group` makes pending with it)."""
+    def row(action: ItemAction, status: ItemStatus, **fields: Any) -> PlannedItem:
+        return PlannedItem.of(item, action, status, kind=ItemKind.VARIATION, head=head, **fields)
 
     try:
         draft = variation_draft(item, settings=settings, store=store)
     except UnitError as exc:
-        return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=str(exc))
+        return row(ItemAction.SKIP, ItemStatus.SKIPPED, reason=str(exc))
     digest = content_hash(draft)
-    payload: dict[str, Any] = {"draft": draft}
+    payload = VariationDraft(draft)
     link = links.variation.get(item.zoho_item_id)
     if link is not None and parent_id is not None and link.store_parent_id == parent_id:
         if link.content_hash == digest and not link.retired:
-            return add(ItemAction.UNCHANGED, ItemStatus.SYNCED, digest=digest, store_id=link.store_id)
-        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=link.store_id)
+            return row(ItemAction.UNCHANGED, ItemStatus.SYNCED, content_hash=digest, store_id=link.store_id)
+        return row(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, content_hash=digest,
+                   store_id=link.store_id)
     ref = found.get((item.sku or "").lower())
     if ref is not None and ref.kind == "variation" and parent_id is not None and ref.parent_id == parent_id:
         if reason := _unusable_match(item, ref, settings, variation=True):
-            return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
-        return add(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, digest=digest, store_id=ref.store_id)
+            return row(ItemAction.SKIP, ItemStatus.SKIPPED, reason=reason)
+        return row(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, content_hash=digest, store_id=ref.store_id)
     if ref is not None:
         free = _freeable(item, ref, links)
         if free is None:
-            return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason=(
+            return row(ItemAction.SKIP, ItemStatus.SKIPPED, reason=(
                 f"SKU {item.sku!r} belongs to {_describe(ref)} in the store; "
                 "change it there, or in Zoho, to sync this variant"))
-        payload["frees"] = [free]
+        payload = replace(payload, frees=(free,))
     if not settings.create_missing_variations:
-        return add(ItemAction.SKIP, ItemStatus.SKIPPED, reason="not in the store and create_missing_variations is off")
-    add(ItemAction.CREATE, ItemStatus.PENDING, payload=payload, digest=digest)
+        return row(ItemAction.SKIP, ItemStatus.SKIPPED, reason="not in the store and create_missing_variations is off")
+    return row(ItemAction.CREATE, ItemStatus.PENDING, payload=payload, content_hash=digest)
 
 
-def _retire_inactive(item: CatalogItem, plan: Plan, head: dict[str, Any], parent_id: int | None, *,
-                     settings: ConnectionSettings, links: Links, found: dict[str, StoreProductRef]) -> None:
+def _retire_inactive(item: CatalogItem, head: HeadRef, parent_id: int | None, *, settings: ConnectionSettings,
+                     links: Links, found: dict[str, StoreProductRef]) -> PlannedItem:
     link = links.variation.get(item.zoho_item_id)
     ref = found.get((item.sku or "").lower())
     store_id = link.store_id if link is not None else (ref.store_id if ref and ref.kind == "variation" else None)
     holder_parent = link.store_parent_id if link is not None else (ref.parent_id if ref else None)
     if store_id is None or parent_id is None or holder_parent != parent_id:
-        plan.add(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason="inactive in Zoho", kind=ItemKind.VARIATION,
-                 parent_key=head["zoho_item_id"])
-        return
-    _add_retire(plan, head, zoho_item_id=item.zoho_item_id, sku=item.sku, name=item.name, store_id=store_id,
-                settings=settings, link=link, why="inactive in Zoho")
+        return PlannedItem.of(item, ItemAction.SKIP, ItemStatus.SKIPPED, reason="inactive in Zoho",
+                              kind=ItemKind.VARIATION, head=head)
+    return _retirement(head, zoho_item_id=item.zoho_item_id, sku=item.sku, name=item.name, store_id=store_id,
+                       settings=settings, link=link, why="inactive in Zoho")
 
 
-def _add_retire(plan: Plan, head: dict[str, Any], *, zoho_item_id: str, sku: str | None, name: str, store_id: int,
-                settings: ConnectionSettings, link: ProductLink | None, why: str) -> None:
+def _retirement(head: HeadRef, *, zoho_item_id: str, sku: str | None, name: str, store_id: int,
+                settings: ConnectionSettings, link: ProductLink | None, why: str) -> PlannedItem:
+    """A variation set aside under `head`, or left as it is when it already is."""
     draft = retire_draft(settings)
     digest = content_hash(draft)
+    row = partial(PlannedItem, kind=ItemKind.VARIATION, zoho_item_id=zoho_item_id, sku=sku, name=name,
+                  content_hash=digest, store_id=store_id, **under(head))
     if link is not None and link.retired and link.content_hash == digest:
-        plan.add_row(zoho_item_id=zoho_item_id, sku=sku, name=name, action=ItemAction.UNCHANGED,
-                     status=ItemStatus.SYNCED, reason=f"{why}; variation #{store_id} already set aside",
-                     digest=digest, store_id=store_id, kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
-        return
-    plan.add_row(zoho_item_id=zoho_item_id, sku=sku, name=name, action=ItemAction.UPDATE, status=ItemStatus.PENDING,
-                 reason=why, payload={"draft": draft, "retire": True}, digest=digest, store_id=store_id,
-                 kind=ItemKind.VARIATION, parent_key=head["zoho_item_id"])
-    head["status"] = ItemStatus.PENDING
+        return row(action=ItemAction.UNCHANGED, status=ItemStatus.SYNCED,
+                   reason=f"{why}; variation #{store_id} already set aside")
+    return row(action=ItemAction.UPDATE, status=ItemStatus.PENDING, reason=why, payload=RetirementDraft(draft))
 
 
 def _retire_vanished(plan: Plan, settings: ConnectionSettings, links: Links, catalogue_ids: set[str]) -> None:
@@ -498,16 +526,15 @@ def _retire_vanished(plan: Plan, settings: ConnectionSettings, links: Links, cat
         if link.zoho_id in catalogue_ids or link.retired or link.store_parent_id is None:
             continue
         parent = groups_by_parent.get(link.store_parent_id)
-        head_key = f"group:{parent.zoho_id}" if parent else f"parent:{link.store_parent_id}"
-        head = plan.heads.get(head_key)
-        if head is None:
-            head = plan.add_row(zoho_item_id=head_key, sku=parent.sku if parent else None,
-                                name=f"variable product #{link.store_parent_id}", action=ItemAction.UNCHANGED,
-                                status=ItemStatus.SYNCED, store_id=link.store_parent_id, kind=ItemKind.VARIABLE,
-                                digest=parent.content_hash if parent else None)
-            plan.heads[head_key] = head
-        _add_retire(plan, head, zoho_item_id=link.zoho_id, sku=link.sku, name=link.sku or link.zoho_id,
-                    store_id=link.store_id, settings=settings, link=link, why="no longer in Zoho")
+        ref = HeadRef(parent.zoho_id) if parent else HeadRef(store_id=link.store_parent_id)
+        if not plan.has_head(ref):
+            plan.add_head(PlannedItem(
+                kind=ItemKind.VARIABLE, zoho_item_id=ref.group_id, group_id=ref.group_id,
+                sku=parent.sku if parent else None, name=f"variable product #{link.store_parent_id}",
+                action=ItemAction.UNCHANGED, status=ItemStatus.SYNCED, store_id=link.store_parent_id,
+                content_hash=parent.content_hash if parent else None))
+        plan.retire(ref, _retirement(ref, zoho_item_id=link.zoho_id, sku=link.sku, name=link.sku or link.zoho_id,
+                                     store_id=link.store_id, settings=settings, link=link, why="no longer in Zoho"))
 
 
 def _describe(ref: StoreProductRef) -> str:
@@ -578,9 +605,10 @@ _rows = Table(
     "plan_rows", _staging,
     Column("ord", BigInteger, primary_key=True, autoincrement=True),
     Column("phase", SmallInteger, nullable=False),
-    Column("zoho_item_id", String(80), nullable=False, index=True),
+    Column("zoho_item_id", String(80)),
     Column("kind", String(16), nullable=False),
-    Column("parent_key", String(80)),
+    Column("group_id", String(80)),
+    Column("parent_store_id", BigInteger),
     Column("sku", String(200)),
     Column("name", Text),
     Column("action", String(16), nullable=False),
@@ -615,12 +643,14 @@ _GROUP_CHUNK = text("""
     JOIN plan_catalogue c USING (group_id) LEFT JOIN plan_duplicates d USING (sku_key)
     WHERE g.chunk = :chunk ORDER BY g.first_seq, c.seq
 """)
-_STAGED_HEADS = text("SELECT zoho_item_id, status FROM plan_rows WHERE kind = 'variable' AND zoho_item_id = ANY(:keys)")
-_HEADS_PENDING = text("UPDATE plan_rows SET status = 'pending' WHERE kind = 'variable' AND zoho_item_id = ANY(:keys)")
+# Heads by reference: an item group's by its id, one no group stands for by its store id.
+_HEADS = "kind = 'variable' AND (group_id = ANY(:groups) OR (group_id IS NULL AND store_id = ANY(:parents)))"
+_STAGED_HEADS = text(f"SELECT group_id, store_id FROM plan_rows WHERE {_HEADS}")
+_HEADS_PENDING = text(f"UPDATE plan_rows SET status = 'pending' WHERE {_HEADS}")
 _SAVE_ROWS = text("""
-    INSERT INTO sync_run_items (run_id, zoho_item_id, kind, parent_key, sku, name, action, status, reason, payload,
-                                content_hash, store_id, attempts)
-    SELECT :run_id, zoho_item_id, kind, parent_key, sku, name, action,
+    INSERT INTO sync_run_items (run_id, zoho_item_id, kind, group_id, parent_store_id, sku, name, action, status,
+                                reason, payload, content_hash, store_id, attempts)
+    SELECT :run_id, zoho_item_id, kind, group_id, parent_store_id, sku, name, action,
            CASE WHEN :cancelled AND status = 'pending' THEN 'cancelled' ELSE status END,
            reason, payload, content_hash, store_id, 0
     FROM plan_rows ORDER BY phase, ord
@@ -749,16 +779,15 @@ class ChunkPlanner:
             links = Links(variation={link.zoho_id: link for link in vanished})
             _sort_links(links, await self._links_where(ProductLink.kind == LinkKind.VARIABLE, ProductLink.store_id.in_(
                 list({link.store_parent_id for link in vanished}))))
-            parents = {link.store_id: link.zoho_id for link in links.variable.values()}
-            keys = [f"group:{parents[p]}" if p in parents else f"parent:{p}"
-                    for p in {link.store_parent_id for link in vanished}]
-            staged = {key: {"zoho_item_id": key, "status": status}
-                      for key, status in await self.session.execute(_STAGED_HEADS, {"keys": keys})}
-            plan = Plan(heads=dict(staged))
+            groups = {link.store_id: link.zoho_id for link in links.variable.values()}
+            parents = {link.store_parent_id for link in vanished}
+            staged = await self.session.execute(_STAGED_HEADS, _head_args(
+                [HeadRef(groups[p]) if p in groups else HeadRef(store_id=p) for p in parents]))
+            plan = Plan(staged={HeadRef(group_id, None if group_id else store_id) for group_id, store_id in staged})
             _retire_vanished(plan, self.settings, links, set())
             await self._stage_rows(plan.rows, _Phase.VANISHED)
-            await self.session.execute(_HEADS_PENDING, {"keys": [
-                key for key, head in staged.items() if head["status"] == ItemStatus.PENDING]})
+            if plan.raised:
+                await self.session.execute(_HEADS_PENDING, _head_args(plan.raised))
             await self.session.commit()
             self.session.expunge_all()
 
@@ -778,9 +807,16 @@ class ChunkPlanner:
             query = query.order_by(ProductLink.id).limit(PLAN_CHUNK)
         return list(await self.session.scalars(query))
 
-    async def _stage_rows(self, rows: list[dict[str, Any]], phase: _Phase) -> None:
+    async def _stage_rows(self, rows: list[PlannedItem], phase: _Phase) -> None:
         if rows:
-            await self.session.execute(insert(_rows), [row | {"phase": phase} for row in rows])
+            await self.session.execute(insert(_rows), [row.columns() | {"phase": phase} for row in rows])
+
+
+def _head_args(heads: Iterable[HeadRef]) -> dict[str, list[Any]]:
+    """`_HEADS`'s parameters for these heads."""
+    heads = list(heads)
+    return {"groups": [h.group_id for h in heads if h.group_id is not None],
+            "parents": [h.store_id for h in heads if h.group_id is None]}
 
 
 def _staged_item(item: CatalogItem) -> dict[str, Any]:
@@ -803,14 +839,14 @@ async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: st
     return status
 
 
-async def insert_plan(session: AsyncSession, run: SyncRun, rows: list[dict[str, Any]], plan: Plan, *,
-                      status: str) -> None:
+async def insert_plan(session: AsyncSession, run: SyncRun, plan: Plan, *, status: str) -> None:
     """The run's items, a log line summing up the plan, and one per skipped item."""
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await session.execute(insert(SyncRunItem), rows[start : start + INSERT_CHUNK])
+    for start in range(0, len(plan.rows), INSERT_CHUNK):
+        await session.execute(insert(SyncRunItem), [row.columns() | {"run_id": run.id}
+                                                    for row in plan.rows[start : start + INSERT_CHUNK]])
     skips = [entry(level="info", action="skip", status="skipped", connection_id=run.connection_id, run_id=run.id,
-                   sku=row["sku"], zoho_item_id=row["zoho_item_id"], message=f"skipped: {row['reason']}")
-             for row in rows if row["action"] == ItemAction.SKIP]
+                   sku=row.sku, zoho_item_id=row.zoho_item_id, message=f"skipped: {row.reason}")
+             for row in plan.rows if row.action == ItemAction.SKIP]
     await write_logs(session, [_plan_entry(run, plan.summary(), status=status)] + skips)
 
 

@@ -40,7 +40,8 @@ from app.ports.store import Store
 from app.syncs import state
 from app.syncs.drafts import retire_draft
 from app.syncs.media import Known, media_for, with_media
-from app.syncs.state import Lease
+from app.syncs.plan import HeadRef, Payload, UnreadablePlan, head_of, load_payload
+from app.syncs.state import ClaimedRow, Lease
 
 log = structlog.get_logger(__name__)
 
@@ -55,16 +56,41 @@ class RunFailure(Exception):
 
 @dataclass(slots=True)
 class Claimed:
+    """A claimed item with its payload read (`unreadable` says why it could not be)."""
+
     id: int
-    zoho_item_id: str
+    zoho_item_id: str | None
     sku: str | None
     action: str
-    payload: dict[str, Any]
+    payload: Payload | None
     content_hash: str | None
     store_id: int | None
     attempts: int
     kind: str = ItemKind.PRODUCT
-    parent_key: str | None = None
+    group_id: str | None = None
+    parent_store_id: int | None = None
+    unreadable: str | None = None
+
+    @classmethod
+    def of(cls, row: ClaimedRow) -> Claimed:
+        try:
+            payload, unreadable = load_payload(row.payload, row.kind), None
+        except UnreadablePlan as exc:
+            payload, unreadable = None, str(exc)
+        return cls(id=row.id, zoho_item_id=row.zoho_item_id, sku=row.sku, action=row.action, payload=payload,
+                   content_hash=row.content_hash, store_id=row.store_id, attempts=row.attempts, kind=row.kind,
+                   group_id=row.group_id, parent_store_id=row.parent_store_id, unreadable=unreadable)
+
+    @property
+    def head(self) -> HeadRef | None:
+        return head_of(kind=self.kind, group_id=self.group_id, store_id=self.store_id,
+                       parent_store_id=self.parent_store_id)
+
+    @property
+    def writes(self) -> Payload:
+        """The payload of an item to write (every pending create or update has one)."""
+        assert self.payload is not None, f"run item {self.id} has nothing to write"
+        return self.payload
 
 
 @dataclass(slots=True)
@@ -107,7 +133,7 @@ class BatchProcessor:
         async with self._claiming, transaction(self.ctx.sessionmaker) as session:
             rows = await state.claim_rows(session, run_id=self.run_id, token=self.token,
                                           size=self.pace.size, lease_seconds=self.ctx.settings.lease_seconds)
-            return [Claimed(**row) for row in rows]
+            return [Claimed.of(row) for row in rows]
 
     async def process(self, batch: list[Claimed]) -> None:
         if self.lease.lost:  # taken over since the claim: the new driver claims these again
@@ -132,21 +158,24 @@ class BatchProcessor:
         """Products first (simple products and variable parents in one batch call, plus a
         follow-up call for what the store's answers say to redo), then each parent's variations.
         SKUs that the same Zoho item holds elsewhere in the store are freed before either."""
-        media = await media_for(self.ctx, self.connection_id, (i.payload for i in batch))
-        members: dict[str, list[Claimed]] = {}
+        unreadable = [Outcome(i, False, error_code="unreadable_plan", message=i.unreadable)
+                      for i in batch if i.unreadable]
+        batch = [i for i in batch if not i.unreadable]
+        media = await media_for(self.ctx, self.connection_id, (i.payload.fields for i in batch if i.payload))
+        members: dict[HeadRef, list[Claimed]] = {}
         for item in batch:
-            if item.parent_key:
-                members.setdefault(item.parent_key, []).append(item)
-        tops = [i for i in batch if not i.parent_key]
-        freeing = [i for i in batch if i.payload and i.payload.get("frees")]
+            if item.kind == ItemKind.VARIATION and item.head is not None:
+                members.setdefault(item.head, []).append(item)
+        tops = [i for i in batch if i.kind != ItemKind.VARIATION]
+        freeing = [i for i in batch if i.payload and i.payload.frees]
         await self._free(freeing, parents=True)
         product_frees = await self._free(freeing, parents=False)
         writes = [i for i in tops if not (i.kind == ItemKind.VARIABLE and i.action == ItemAction.UNCHANGED)]
-        outcomes = await self._write_set(writes, media, variations_of=None, extra=product_frees)
+        outcomes = unreadable + await self._write_set(writes, media, variations_of=None, extra=product_frees)
         outcomes += [Outcome(i, True, store_id=i.store_id) for i in tops if i not in writes]
-        heads = {o.item.zoho_item_id: o for o in outcomes if o.item.kind == ItemKind.VARIABLE}
-        for key, items in members.items():
-            head = heads.get(key)
+        heads = {o.item.head: o for o in outcomes if o.item.kind == ItemKind.VARIABLE}
+        for ref, items in members.items():
+            head = heads.get(ref)
             if head is None or not head.ok or head.store_id is None:
                 why = head.message if head is not None else "its variable product was not written"
                 outcomes += [Outcome(i, False, error_code="parent_failed",
@@ -159,14 +188,15 @@ class BatchProcessor:
         """Retire and clear the SKU of store objects that an item's earlier role holds. Variations
         are freed here, right away; products are returned to go first in the product batch
         (the batch runs its updates before anything reads the SKU for a variation)."""
-        frees = [f for i in items for f in i.payload["frees"] if (f.get("parent_id") is not None) == parents]
-        writes = [ProductWrite(-(n + 1), retire_draft(self.settings, free_sku=True), store_id=f["store_id"])
+        frees = [f for i in items for f in i.writes.frees if (f.parent_id is not None) == parents]
+        writes = [ProductWrite(-(n + 1), retire_draft(self.settings, free_sku=True), store_id=f.store_id)
                   for n, f in enumerate(frees)]
         if not parents or not writes:
             return writes
         by_parent: dict[int, list[ProductWrite]] = {}
         for free, write in zip(frees, writes, strict=True):
-            by_parent.setdefault(int(free["parent_id"]), []).append(write)
+            assert free.parent_id is not None
+            by_parent.setdefault(free.parent_id, []).append(write)
         for parent_id, parent_writes in by_parent.items():
             results = await self.store.batch_variations(parent_id, updates=parent_writes,
                                                         settings=self.store_settings)
@@ -218,11 +248,11 @@ class BatchProcessor:
             if ref is not None and parent_id is not None and ref.parent_id != parent_id:
                 ref = None
             store_id = item.store_id or (ref.store_id if ref else None)
-            draft, waiting = with_media(item.payload["draft"], media)
+            draft, waiting = with_media(item.writes.fields, media)
             if waiting:
                 pending.add(item.id)
             if store_id is None:
-                creates.append(ProductWrite(item.id, draft | item.payload.get("create", {})))
+                creates.append(ProductWrite(item.id, draft | item.writes.create))
             else:
                 updates.append(ProductWrite(item.id, draft, store_id=store_id))
         return creates, updates, pending
@@ -257,18 +287,18 @@ class BatchProcessor:
         creates, updates, gone = [], [], []
         for result in redo:
             item = by_key[result.key]
-            draft = with_media(item.payload["draft"], media)[0]
+            draft = with_media(item.writes.fields, media)[0]
             ref = found.get((item.sku or "").lower())
             if result.status == WriteStatus.DUPLICATE_SKU:
                 updates.append(ProductWrite(item.id, draft, store_id=result.held_by))
             elif ref is not None and _same_place(ref, item, parent_id):
                 updates.append(ProductWrite(item.id, draft, store_id=ref.store_id))
-            elif may_create and not item.payload.get("retire"):
-                creates.append(ProductWrite(item.id, draft | item.payload.get("create", {})))
+            elif may_create and not item.writes.retires:
+                creates.append(ProductWrite(item.id, draft | item.writes.create))
             else:
                 gone.append(Outcome(item, False, error_code=result.error_code, message=(
                     f"#{result.store_id} no longer exists in the store"
-                    + ("" if item.payload.get("retire") else " and creating is off"))))
+                    + ("" if item.writes.retires else " and creating is off"))))
         return creates, updates, gone
 
     async def record(self, outcomes: list[Outcome]) -> None:
@@ -280,7 +310,7 @@ class BatchProcessor:
             await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes],
                                         pace=self.pace.as_dict())
             links = [self._link_row(o) for o in outcomes
-                     if o.ok and o.store_id and not o.item.zoho_item_id.startswith("parent:")]
+                     if o.ok and o.store_id and o.item.zoho_item_id is not None]
             if links:
                 await session.execute(_UPSERT_LINK, links)
             await write_logs(session, [self._log_row(o) for o in outcomes if o.item.action != ItemAction.UNCHANGED])
@@ -291,12 +321,11 @@ class BatchProcessor:
                 "b_code": None if o.ok else o.error_code, "b_images": "pending" if o.ok and o.images_pending else None}
 
     def _link_row(self, o: Outcome) -> dict[str, Any]:
-        kind, zoho_id = LinkKind.PRODUCT, o.item.zoho_item_id
-        if o.item.kind == ItemKind.VARIABLE:
-            kind, zoho_id = LinkKind.VARIABLE, zoho_id.removeprefix("group:")
-        elif o.item.kind == ItemKind.VARIATION:
-            kind = LinkKind.VARIATION
-        retired = bool(o.item.payload and o.item.payload.get("retire"))
+        """The item's link; a variable product's zoho_id is its group's (its row's zoho_item_id)."""
+        kind = {ItemKind.VARIABLE: LinkKind.VARIABLE, ItemKind.VARIATION: LinkKind.VARIATION}.get(
+            ItemKind(o.item.kind), LinkKind.PRODUCT)
+        zoho_id = o.item.zoho_item_id
+        retired = bool(o.item.payload and o.item.payload.retires)
         # Images still to come: no hash yet, so that a run that dies before them writes again.
         digest = None if o.images_pending else o.item.content_hash
         return {"connection_id": self.connection_id, "kind": kind, "zoho_id": zoho_id, "store_id": o.store_id,
@@ -306,9 +335,8 @@ class BatchProcessor:
         action = "create" if o.created else "update"
         nouns: dict[str, str] = {ItemKind.VARIABLE: "variable product", ItemKind.VARIATION: "variation"}
         noun = nouns.get(o.item.kind, "product")
-        if o.ok and o.item.payload and o.item.payload.get("retire"):
-            draft: dict[str, Any] = o.item.payload["draft"]
-            private = draft.get("retire") == "private"
+        if o.ok and o.item.payload and o.item.payload.retires:
+            private = o.item.payload.fields.get("retire") == "private"
             message = f"set aside {noun} #{o.store_id}: out of stock{' and private' if private else ''}"
         elif o.ok:
             message = f"{'created' if o.created else 'updated'} {noun} #{o.store_id}"

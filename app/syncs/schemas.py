@@ -31,7 +31,7 @@ class RunRead(BaseModel):
 
 class RunItemRead(BaseModel):
     id: int
-    zoho_item_id: str
+    zoho_item_id: str | None  # a variable product's is its item group's; none when no group stands for it
     sku: str | None
     name: str | None
     action: str
@@ -42,5 +42,6 @@ class RunItemRead(BaseModel):
     attempts: int
     updated_at: datetime
     kind: str = "product"  # product, variable (an item group), variation
-    group: str | None = None  # a variation's variable product item (`group:<id>`)
+    group: str | None = None  # the item group a variable product is, or a variation is written under
+    parent_store_id: int | None = None  # a variation's variable product when no item group stands for it
     images: str | None = None  # the image step: pending, done, failed (null: nothing to do)

@@ -98,7 +98,8 @@ async def list_items(session: AsyncSession, run_id: uuid.UUID, *, status: ItemSt
     return int(total or 0), [
         RunItemRead(id=i.id, zoho_item_id=i.zoho_item_id, sku=i.sku, name=i.name, action=i.action, status=i.status,
                     error=i.reason, error_code=i.error_code, store_id=i.store_id, attempts=i.attempts,
-                    updated_at=i.updated_at, kind=i.kind, group=i.parent_key, images=i.image_state)
+                    updated_at=i.updated_at, kind=i.kind, group=i.group_id,
+                    parent_store_id=i.parent_store_id, images=i.image_state)
         for i in rows.all()
     ]
 

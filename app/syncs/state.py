@@ -30,7 +30,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -141,20 +141,42 @@ _LOCK_RUNNING = text("""
     SELECT 1 FROM sync_runs WHERE id = :run_id AND status = 'running' AND driver_token = :token FOR SHARE
 """)
 _LOCK_RUN = text("SELECT 1 FROM sync_runs WHERE id = :run_id FOR NO KEY UPDATE")
-_CLAIM = text("""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    """A claimed item as stored: the claim statements return exactly these columns."""
+
+    id: int
+    kind: str
+    zoho_item_id: str | None
+    group_id: str | None
+    parent_store_id: int | None
+    sku: str | None
+    action: str
+    payload: dict[str, Any] | None
+    content_hash: str | None
+    store_id: int | None
+    attempts: int
+
+
+_CLAIMED = ", ".join(f.name for f in fields(ClaimedRow))
+# Simple products and variable products; a variation is claimed with its variable product.
+_CLAIM = text(f"""
     UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
     WHERE id IN (
         SELECT i.id FROM sync_run_items i
-        WHERE i.run_id = :run_id AND i.status = 'pending' AND i.parent_key IS NULL
+        WHERE i.run_id = :run_id AND i.status = 'pending' AND i.kind <> 'variation'
           AND (i.claim_token IS NULL OR i.claimed_at < now() - make_interval(secs => :lease))
         ORDER BY i.id LIMIT :size FOR UPDATE SKIP LOCKED)
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, store_id, attempts, kind, parent_key
+    RETURNING {_CLAIMED}
 """)
 # A group's variants go with its row: claimed by the same driver, in the same transaction.
-_CLAIM_MEMBERS = text("""
+_CLAIM_MEMBERS = text(f"""
     UPDATE sync_run_items SET claim_token = :token, claimed_at = now(), attempts = attempts + 1
-    WHERE run_id = :run_id AND parent_key = ANY(:keys) AND status = 'pending'
-    RETURNING id, zoho_item_id, sku, action, payload, content_hash, store_id, attempts, kind, parent_key
+    WHERE run_id = :run_id AND kind = 'variation' AND status = 'pending'
+      AND (group_id = ANY(:groups) OR (group_id IS NULL AND parent_store_id = ANY(:parents)))
+    RETURNING {_CLAIMED}
 """)
 # An outcome lands only while the run is still being driven by the same token: a paused or
 # cancelled run's counters never move, and a driver that lost its lease records nothing.
@@ -173,17 +195,19 @@ _AFTER_BATCH = text("""
 
 
 async def claim_rows(session: AsyncSession, *, run_id: uuid.UUID, token: str, size: int,
-                     lease_seconds: float) -> list[dict[str, Any]]:
+                     lease_seconds: float) -> list[ClaimedRow]:
     """Up to `size` pending items (a variable product with all its variants) for this driver, or
     nothing when the run is no longer running under this token."""
     if (await session.execute(_LOCK_RUNNING, {"run_id": run_id, "token": token})).first() is None:
         return []
     rows = await session.execute(_CLAIM, {"run_id": run_id, "token": token, "lease": lease_seconds, "size": size})
-    claimed = [dict(row._mapping) for row in rows]
-    heads = [c["zoho_item_id"] for c in claimed if c["kind"] == "variable"]
+    claimed = [ClaimedRow(**row._mapping) for row in rows]
+    heads = [c for c in claimed if c.kind == "variable"]
     if heads:
-        members = await session.execute(_CLAIM_MEMBERS, {"run_id": run_id, "token": token, "keys": heads})
-        claimed += [dict(row._mapping) for row in members]
+        members = await session.execute(_CLAIM_MEMBERS, {
+            "run_id": run_id, "token": token, "groups": [h.group_id for h in heads if h.group_id is not None],
+            "parents": [h.store_id for h in heads if h.group_id is None]})
+        claimed += [ClaimedRow(**row._mapping) for row in members]
     return claimed
 
 

@@ -68,7 +68,7 @@ _WRITTEN_BY_MANUAL_RUNS = text("""
     SET outcome = CASE WHEN i.action = 'unchanged' THEN 'unchanged' ELSE 'synced' END,
         detail = CASE WHEN i.action = 'unchanged' THEN NULL ELSE i.action || 'd' END,
         run_id = r.id, processed_at = now()
-    FROM sync_runs r JOIN sync_run_items i ON i.run_id = r.id AND i.status = 'synced'
+    FROM sync_runs r JOIN sync_run_items i ON i.run_id = r.id AND i.status = 'synced' AND i.kind <> 'variable'
     WHERE r.kind = 'manual' AND r.status = 'completed' AND r.finished_at > :since AND r.finished_at <= :until
       AND e.connection_id = r.connection_id AND e.zoho_item_id = i.zoho_item_id
       AND e.outcome IN ('queued', 'failed') AND e.received_at <= r.started_at

@@ -24,7 +24,7 @@ from tests.helpers import create_connection
 
 pytestmark = pytest.mark.timeout(240)
 
-ROW_FIELDS = ("zoho_item_id", "kind", "parent_key", "sku", "name", "action", "status", "reason", "payload",
+ROW_FIELDS = ("zoho_item_id", "kind", "group_id", "parent_store_id", "sku", "name", "action", "status", "reason", "payload",
               "content_hash", "store_id", "attempts", "image_state", "claim_token")
 
 
@@ -66,8 +66,7 @@ async def plan_in_memory(ctx: AppContext, connection: Connection) -> SyncRun:
                                         store_settings=store)
     async with transaction(ctx.sessionmaker) as session:  # the plan saved whole, as webhook runs save theirs
         assert await state.start_planned(session, run_id=run.id, token=token) == RunStatus.RUNNING
-        await planner.insert_plan(session, run, [row | {"run_id": run.id} for row in plan.rows], plan,
-                                  status=RunStatus.RUNNING)
+        await planner.insert_plan(session, run, plan, status=RunStatus.RUNNING)
     await finish(ctx, run)
     return run
 
@@ -133,19 +132,22 @@ async def test_plan_in_chunks_equals_the_plan_in_memory(ctx, api, zoho, store, z
     assert await saved_logs(ctx, chunked) == await saved_logs(ctx, expected)
 
     # The plan is about what the test meant it to be about.
-    by_id = {row["zoho_item_id"]: row for row in rows}
+    by_id = {row["zoho_item_id"]: row for row in rows if row["kind"] != "variable"}
+    heads = {row["group_id"]: row for row in rows if row["kind"] == "variable"}
     assert by_id[first["item_id"]]["reason"] == f"SKU {first['sku']!r} is on 2 Zoho items"
     assert by_id["990001"]["reason"] == f"SKU {first['sku'].lower()!r} is on 2 Zoho items"
     assert "is on 2 Zoho items" in by_id["990003"]["reason"] and "is on 2 Zoho items" in by_id["990004"]["reason"]
-    assert (by_id["990002"]["parent_key"], by_id["990002"]["action"]) == (f"group:{kept}", "create")
+    assert (by_id["990002"]["group_id"], by_id["990002"]["action"]) == (kept, "create")
     assert [by_id[f"98000{n}"]["action"] for n in range(1, 5)] == ["unchanged", "unchanged", "unchanged", "update"]
     assert by_id["980004"]["reason"] == "no longer in Zoho"
-    assert (by_id["group:GQ"]["action"], by_id["group:GQ"]["status"]) == ("unchanged", "pending")
-    assert by_id[f"group:{dropped}"]["action"] == "unchanged"
+    assert (heads["GQ"]["action"], heads["GQ"]["status"], heads["GQ"]["zoho_item_id"]) == ("unchanged", "pending", "GQ")
+    assert heads[dropped]["action"] == "unchanged"
+    assert all(by_id[v]["group_id"] == dropped and by_id[v]["parent_store_id"] is None for v in dropped_variants)
     assert all(by_id[v]["reason"] == "no longer in Zoho" for v in dropped_variants)
     assert by_id[changed["item_id"]]["action"] == "update" and by_id["990005"]["action"] == "create"
     assert Counter(row["action"] for row in rows)["unchanged"] > 40
-    assert len({row["zoho_item_id"] for row in rows}) == len(rows) > 80
+    assert len({(row["kind"], row["zoho_item_id"]) for row in rows}) == len(rows) > 80
+    assert all(row["payload"] is None or row["payload"]["v"] == 1 for row in rows)
 
 
 async def test_plan_in_chunks_for_a_run_cancelled_meanwhile_or_taken_over(ctx, api, zoho, store, zoho_server,

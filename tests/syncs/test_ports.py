@@ -13,6 +13,7 @@ from app.catalog.types import CatalogItem, WriteResult
 from app.connections.schemas import ConnectionSettings
 from app.models import ItemAction, ItemKind, ItemStatus
 from app.ports.errors import AuthRefused, Unavailable
+from app.syncs.plan import Free, Payload, ProductDraft, VariableDraft, VariationDraft
 from app.syncs.planner import Links, decide_plan
 from app.syncs.processor import BatchProcessor, Claimed, RunFailure
 from tests.fakes.store import MemoryCatalog, MemoryStore
@@ -26,15 +27,15 @@ def item(n: int, sku: str | None, **fields: Any) -> CatalogItem:
 
 
 def claimed(n: int, sku: str, action: str = ItemAction.CREATE, *, store_id: int | None = None,
-            kind: str = ItemKind.PRODUCT, parent_key: str | None = None, **payload: Any) -> Claimed:
+            kind: str = ItemKind.PRODUCT, group_id: str | None = None, frees: tuple[Free, ...] = ()) -> Claimed:
     draft: dict[str, Any] = {"sku": sku, "name": f"Item {n}", "zoho_item_id": f"z{n}"}
+    payload: Payload = ProductDraft(draft, {"status": "draft"}, frees)
     if kind == ItemKind.VARIATION:
-        draft["kind"] = "variation"
+        payload = VariationDraft(draft | {"kind": "variation"}, frees)
     elif kind == ItemKind.VARIABLE:
-        draft["kind"] = "variable"
+        payload = VariableDraft(draft | {"kind": "variable"}, {"status": "draft"})
     return Claimed(id=n, zoho_item_id=f"z{n}", sku=sku, action=action, content_hash=f"h{n}", store_id=store_id,
-                   attempts=1, kind=kind, parent_key=parent_key,
-                   payload={"draft": draft, "create": {"status": "draft"}, **payload})
+                   attempts=1, kind=kind, group_id=group_id, payload=payload)
 
 
 def processor(store: MemoryStore, **settings: Any) -> BatchProcessor:
@@ -68,7 +69,7 @@ async def test_freed_skus_are_told_apart_from_the_items_by_key_not_by_position()
     async def after_free(results: list[WriteResult]) -> None:
         freed.append(results)
     proc._after_free = after_free  # type: ignore[method-assign]  # its link update needs a database
-    batch = [claimed(1, "NEW-1"), claimed(2, "MOVED-1", frees=[{"store_id": earlier, "parent_id": None}])]
+    batch = [claimed(1, "NEW-1"), claimed(2, "MOVED-1", frees=(Free(earlier),))]
     outcomes = {o.item.id: o for o in await proc.write(batch)}
     assert [[(r.store_id, r.ok) for r in results] for results in freed] == [[(earlier, True)]]
     assert store.products[earlier].sku == "" and outcomes[2].store_id == store.by_sku("MOVED-1").id != earlier
@@ -105,16 +106,16 @@ async def test_a_sku_held_in_the_trash_fails_with_what_to_do():
 
 async def test_variations_go_under_their_variable_product_and_fail_with_it():
     store = MemoryStore()
-    head = claimed(10, "zoho-group-g1", kind=ItemKind.VARIABLE)
-    head.zoho_item_id = "group:g1"
-    variants = [claimed(n, f"V-{n}", kind=ItemKind.VARIATION, parent_key="group:g1") for n in (11, 12)]
+    head = claimed(10, "zoho-group-g1", kind=ItemKind.VARIABLE, group_id="g1")
+    head.zoho_item_id = "g1"
+    variants = [claimed(n, f"V-{n}", kind=ItemKind.VARIATION, group_id="g1") for n in (11, 12)]
     outcomes = {o.item.id: o for o in await processor(store).write([head, *variants])}
     parent = outcomes[10].store_id
     assert all(o.ok for o in outcomes.values()) and store.products[parent].kind == "variable"
     assert {store.products[outcomes[n].store_id].parent_id for n in (11, 12)} == {parent}  # type: ignore[index]
     assert all(outcomes[n].parent_id == parent for n in (11, 12))
 
-    orphan = claimed(13, "V-13", kind=ItemKind.VARIATION, parent_key="group:g2")
+    orphan = claimed(13, "V-13", kind=ItemKind.VARIATION, group_id="g2")
     [outcome] = await processor(store).write([orphan])
     assert not outcome.ok and outcome.error_code == "parent_failed"
 
@@ -134,12 +135,12 @@ async def test_the_plan_creates_updates_and_skips_through_the_ports():
              item(6, "VAR-1"), item(7, "OFF", active=False)]
     plan = await decide_plan(items, links=Links(), catalog=MemoryCatalog(items), store=store,
                              store_settings=store.settings, settings=SETTINGS)
-    rows = {row["zoho_item_id"]: row for row in plan.rows}
-    assert (rows["z1"]["action"], rows["z1"]["status"]) == (ItemAction.CREATE, ItemStatus.PENDING)
-    assert (rows["z2"]["action"], rows["z2"]["store_id"]) == (ItemAction.UPDATE, listed)
-    assert rows["z2"]["payload"]["draft"] == {"sku": "IN-STORE", "zoho_item_id": "z2", "name": "Item 2",
-                                              "price": "5.00", "stock": 3}
-    assert {rows[z]["reason"] for z in ("z3", "z4", "z5", "z6", "z7")} == {
+    rows = {row.zoho_item_id: row for row in plan.rows}
+    assert (rows["z1"].action, rows["z1"].status) == (ItemAction.CREATE, ItemStatus.PENDING)
+    assert (rows["z2"].action, rows["z2"].store_id) == (ItemAction.UPDATE, listed)
+    assert rows["z2"].payload == ProductDraft({"sku": "IN-STORE", "zoho_item_id": "z2", "name": "Item 2",
+                                               "price": "5.00", "stock": 3}, {"status": "draft", "name": "Item 2"})
+    assert {rows[z].reason for z in ("z3", "z4", "z5", "z6", "z7")} == {
         "no SKU in Zoho", "SKU 'TWICE' is on 2 Zoho items", "SKU 'twice' is on 2 Zoho items",
         "SKU 'VAR-1' belongs to variation #102 of product #1 in the store", "inactive in Zoho"}
 
@@ -150,6 +151,6 @@ async def test_a_webhooks_few_items_bring_their_whole_group():
     store = MemoryStore()
     plan = await decide_plan(members[:1], links=Links(), catalog=MemoryCatalog(members), store=store,
                              store_settings=store.settings, settings=SETTINGS, whole_catalogue=False)
-    kinds = sorted((str(row["kind"]), row["sku"], str(row["action"])) for row in plan.rows)
-    assert kinds == [("variable", "zoho-group-g1", "create"), ("variation", "G-1", "create"),
-                     ("variation", "G-2", "create")]
+    kinds = sorted((str(row.kind), row.zoho_item_id, row.group_id, row.sku, str(row.action)) for row in plan.rows)
+    assert kinds == [("variable", "g1", "g1", "zoho-group-g1", "create"), ("variation", "z1", "g1", "G-1", "create"),
+                     ("variation", "z2", "g1", "G-2", "create")]
