@@ -6,7 +6,7 @@ from app.models.media import ImageSource, MediaAsset
 from app.models.preview import Preview, PreviewStatus
 from app.models.product_link import LinkKind, ProductLink
 from app.models.sync_log import LogLevel, SyncLog
-from app.models.sync_run import ACTIVE_RUN_STATUSES, RunKind, RunStatus, SyncRun
+from app.models.sync_run import ACTIVE_RUN_STATUSES, RunKind, RunMode, RunStatus, SyncRun
 from app.models.sync_run_item import ItemAction, ItemKind, ItemStatus, SyncRunItem
 from app.models.webhook_event import EventOutcome, WebhookEvent
 
@@ -26,6 +26,7 @@ __all__ = [
     "LogLevel",
     "ProductLink",
     "RunKind",
+    "RunMode",
     "RunStatus",
     "SyncLog",
     "SyncRun",

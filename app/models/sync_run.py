@@ -30,6 +30,11 @@ class RunKind(enum.StrEnum):
     SCHEDULED = "scheduled"
 
 
+class RunMode(enum.StrEnum):
+    STANDARD = "standard"  # unchanged items (by content hash) are left alone
+    VERIFY = "verify"  # the store's own records are read and compared field by field
+
+
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED,
                        RunStatus.CANCELLING)
 
@@ -45,14 +50,18 @@ class SyncRun(TimestampMixin, Base):
 
     __tablename__ = "sync_runs"
     __table_args__ = (
-        # One active manual run per connection, enforced by the database itself.
+        # One active full run (manual or scheduled) per connection, enforced by the database itself.
         Index(
             "uq_sync_runs_one_active_per_connection",
             "connection_id",
             unique=True,
-            postgresql_where=text(
-                "kind = 'manual' AND status IN ('queued', 'running', 'pausing', 'paused', 'cancelling')"),
+            postgresql_where=text("kind IN ('manual', 'scheduled') "
+                                  "AND status IN ('queued', 'running', 'pausing', 'paused', 'cancelling')"),
         ),
+        # A schedule's due time starts one run, however many workers see it fall due.
+        Index("uq_sync_runs_schedule_due", "connection_id", "scheduled_for", unique=True,
+              postgresql_where=text("scheduled_for IS NOT NULL")),
+        one_of("mode", RunMode),
         Index("ix_sync_runs_retry_at", "retry_at", postgresql_where=text("retry_at IS NOT NULL")),
         one_of("status", RunStatus),
         one_of("kind", RunKind),
@@ -64,6 +73,8 @@ class SyncRun(TimestampMixin, Base):
         UUID(as_uuid=True), ForeignKey("connections.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(16), default="manual")
+    mode: Mapped[str] = mapped_column(String(16), default=RunMode.STANDARD, server_default="standard")
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -72,6 +72,8 @@ class SyncRunItem(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # What the run changed in the store, field by field: [{"field", "store", "zoho"}].
+    changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     store_id: Mapped[int | None] = mapped_column(BigInteger)
     claim_token: Mapped[str | None] = mapped_column(String(64))
