@@ -1,7 +1,7 @@
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Body, Response, status
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
@@ -9,8 +9,9 @@ from app.api.responses import errors
 from app.connections import service
 from app.connections.adapters import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
+from app.models import RunMode
 from app.syncs import service as syncs
-from app.syncs.schemas import RunRead
+from app.syncs.schemas import RunRead, SyncStart
 from app.webhooks import setup as webhook_setup
 
 RunKind = Literal["manual", "webhook", "catchup"]
@@ -53,9 +54,14 @@ async def delete_connection(connection_id: uuid.UUID, ctx: Ctx) -> Response:
 
 
 @router.post("/{connection_id}/syncs", status_code=status.HTTP_202_ACCEPTED, response_model=RunRead,
-             responses=errors(404, 409))
-async def start_sync(connection_id: uuid.UUID, session: Session) -> RunRead:
-    run = await syncs.start_sync(session, await service.get_connection(session, connection_id))
+             responses=errors(404, 409, 422))
+async def start_sync(connection_id: uuid.UUID, session: Session,
+                     body: Annotated[SyncStart | None, Body()] = None) -> RunRead:
+    """Queue a whole-catalogue run. No body, or `{"mode": "standard"}`: items unchanged in Zoho
+    (by content hash) are left alone. `{"mode": "verify"}`: the store's records are read and
+    compared field by field, and what differs is repaired (README, "Verify runs")."""
+    mode = body.mode if body is not None else RunMode.STANDARD
+    run = await syncs.start_sync(session, await service.get_connection(session, connection_id), mode=mode)
     return (await syncs.run_views(session, [run]))[0]
 
 

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+from app.models import RunMode
+
+
+class FieldChange(BaseModel):
+    field: str
+    store: Any
+    zoho: Any
 
 
 class RunRead(BaseModel):
     id: uuid.UUID
     connection_id: uuid.UUID
     kind: str
+    mode: str = "standard"  # verify: the store's records were read and compared field by field
     status: str
     reason: str | None
     total: int
@@ -45,3 +55,13 @@ class RunItemRead(BaseModel):
     group: str | None = None  # the item group a variable product is, or a variation is written under
     parent_store_id: int | None = None  # a variation's variable product when no item group stands for it
     images: str | None = None  # the image step: pending, done, failed (null: nothing to do)
+    # What a verify run found different and wrote, field by field (null for other runs' items).
+    changes: list[FieldChange] | None = None
+
+
+class SyncStart(BaseModel):
+    """The optional body of `POST /connections/{id}/syncs`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: RunMode = RunMode.STANDARD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,7 @@ from app.models import (
     Connection,
     ItemStatus,
     RunKind,
+    RunMode,
     RunStatus,
     SyncRun,
     SyncRunItem,
@@ -25,14 +27,18 @@ from app.syncs import state
 from app.syncs.schemas import RunItemRead, RunRead
 
 
-async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
-    """Queue a manual run; 409 when the connection already has an active one."""
+async def start_sync(session: AsyncSession, connection: Connection, *, mode: RunMode = RunMode.STANDARD,
+                     kind: RunKind = RunKind.MANUAL, scheduled_for: datetime | None = None) -> SyncRun:
+    """Queue a whole-catalogue run (manual, or `scheduled` by the workers' scheduler, which passes
+    the time it was due for); 409 when the connection already has an active one of either kind.
+    `mode` verify reads the store's own records and repairs what differs (README, "Verify runs")."""
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
-                                                        SyncRun.kind == RunKind.MANUAL,
+                                                        SyncRun.kind.in_([RunKind.MANUAL, RunKind.SCHEDULED]),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is not None:
         raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
-    run = SyncRun(connection_id=connection.id, kind=RunKind.MANUAL, status=RunStatus.QUEUED)
+    run = SyncRun(connection_id=connection.id, kind=kind, mode=mode, status=RunStatus.QUEUED,
+                  scheduled_for=scheduled_for)
     session.add(run)
     try:
         await session.flush()
@@ -40,7 +46,7 @@ async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
         raise Conflict("connection already has an active sync") from exc
     await session.refresh(run)
     await write_logs(session, [entry(level="info", action="run", status="queued", connection_id=connection.id,
-                                     run_id=run.id, message="manual sync queued")])
+                                     run_id=run.id, message=f"{kind} {mode} sync queued")])
     defer_job(session, PLAN_RUN, str(run.id), job_id=plan_job_id(run.id))
     return run
 
@@ -82,7 +88,7 @@ def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
     else:
         progress = 100.0 if run.status == RunStatus.COMPLETED else 0.0
     return RunRead(
-        id=run.id, connection_id=run.connection_id, kind=run.kind, status=run.status, reason=run.reason,
+        id=run.id, connection_id=run.connection_id, kind=run.kind, mode=run.mode, status=run.status, reason=run.reason,
         total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
         skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
         retry_at=run.retry_at, pace=run.pace, created_at=run.created_at, started_at=run.started_at,
@@ -99,7 +105,8 @@ async def list_items(session: AsyncSession, run_id: uuid.UUID, *, status: ItemSt
         RunItemRead(id=i.id, zoho_item_id=i.zoho_item_id, sku=i.sku, name=i.name, action=i.action, status=i.status,
                     error=i.reason, error_code=i.error_code, store_id=i.store_id, attempts=i.attempts,
                     updated_at=i.updated_at, kind=i.kind, group=i.group_id,
-                    parent_store_id=i.parent_store_id, images=i.image_state)
+                    parent_store_id=i.parent_store_id, images=i.image_state,
+                    changes=i.changes)
         for i in rows.all()
     ]
 
