@@ -11,6 +11,7 @@ from app.connections.adapters import target_policy
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.models import RunMode
 from app.syncs import service as syncs
+from app.syncs.drift import DriftRead, latest_drift
 from app.syncs.schemas import RunRead, SyncStart
 from app.webhooks import setup as webhook_setup
 
@@ -63,6 +64,15 @@ async def start_sync(connection_id: uuid.UUID, session: Session,
     mode = body.mode if body is not None else RunMode.STANDARD
     run = await syncs.start_sync(session, await service.get_connection(session, connection_id), mode=mode)
     return (await syncs.run_views(session, [run]))[0]
+
+
+@router.get("/{connection_id}/drift", response_model=DriftRead, responses=errors(404))
+async def read_drift(connection_id: uuid.UUID, session: Session) -> DriftRead:
+    """What the latest verify run found: store records compared, fields repaired by name,
+    objects created again, and the store's products whose SKU Zoho does not know (orphans,
+    listed, never deleted). 404 until the connection has had a verify run."""
+    await service.get_connection(session, connection_id)
+    return await latest_drift(session, connection_id)
 
 
 @router.get("/{connection_id}/syncs", response_model=Page[RunRead], responses=errors(404))

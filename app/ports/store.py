@@ -28,6 +28,12 @@ class Compare(StrEnum):
 # A product as a preview compares it: the store's own field names → comparable values.
 Fields = dict[str, Any]
 
+# Keys an adapter adds to a record's Fields, beside the compared ones: the record is in the
+# store's trash (restorable, not gone), and the status it had before it was trashed, when the
+# store remembers it (None otherwise).
+TRASHED = "_trashed"
+STATUS_BEFORE_TRASH = "_status_before_trash"
+
 
 class Store(Protocol):
     """One store of one connection."""
@@ -75,7 +81,14 @@ class Store(Protocol):
     async def current_fields(self, product_ids: Sequence[int],
                              variations_of: Iterable[int]) -> dict[int, Fields]:
         """What the store holds now for these products and the variations of these parents, by
-        store id, as comparable fields."""
+        store id, as comparable fields. Records in the store's trash are included, marked with
+        `TRASHED`; an id left out no longer exists."""
+        ...
+
+
+    async def list_product_skus(self) -> list[tuple[int, str]]:
+        """(store id, SKU) of every product outside the trash, variations left out: what a verify
+        run holds against the catalogue to list the store's products Zoho does not know."""
         ...
 
 

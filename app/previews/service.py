@@ -26,7 +26,7 @@ from app.db.session import transaction
 from app.models import Connection, ItemAction, ItemKind, Preview
 from app.ports.store import Fields, Store
 from app.previews.diff import differences
-from app.syncs.media import Known, Unusable, media_for
+from app.syncs.media import Known, media_for, with_known_media
 from app.syncs.plan import PlannedItem
 from app.syncs.planner import fetch_catalogue, plan_items
 
@@ -152,28 +152,12 @@ def _describe(row: PlannedItem, stored: dict[int, Fields], media: Known, store: 
     draft = dict(row.payload.fields)
     if action == ItemAction.CREATE:
         draft |= row.payload.create
-    intended = store.intended_fields(_with_known_media(draft, media), settings=settings)
+    intended = store.intended_fields(with_known_media(draft, media), settings=settings)
     record = stored.get(row.store_id) if action == ItemAction.UPDATE and row.store_id else None
     if action == ItemAction.UPDATE and record is None:
         result["reason"] = result["reason"] or "the linked product could not be read from the store"
     result["changes"] = differences(intended, record, store.comparison)
     return result
-
-
-def _with_known_media(draft: dict[str, Any], media: Known) -> dict[str, Any]:
-    """Images as the store will hold them: known pictures by media id, new ones by name."""
-    def show(key: str) -> Any:
-        if key in media:
-            return media[key]
-        parts = key.split("/")
-        return f"new image {parts[2] if len(parts) > 2 else key}"
-
-    out = dict(draft)
-    if "images" in draft:
-        out["images"] = [show(k) for k in draft["images"] if not isinstance(media.get(k), Unusable)]
-    if draft.get("image"):
-        out["image"] = None if isinstance(media.get(draft["image"]), Unusable) else show(draft["image"])
-    return out
 
 
 def _json(value: Any) -> str | None:

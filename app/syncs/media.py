@@ -71,3 +71,20 @@ def with_media(draft: dict[str, Any], media: Known) -> tuple[dict[str, Any], boo
         image = media.get(draft["image"]) if draft["image"] else None
         out["image"] = None if isinstance(image, Unusable) else image
     return out, False
+
+
+def with_known_media(draft: dict[str, Any], media: Known) -> dict[str, Any]:
+    """Images as the store will hold them, for comparing: known pictures by media id, new ones
+    by name (which no store record matches, so a new picture always shows as a change)."""
+    def show(key: str) -> Any:
+        if key in media:
+            return media[key]
+        parts = key.split("/")
+        return f"new image {parts[2] if len(parts) > 2 else key}"
+
+    out = dict(draft)
+    if "images" in draft:
+        out["images"] = [show(k) for k in draft["images"] if not isinstance(media.get(k), Unusable)]
+    if draft.get("image"):
+        out["image"] = None if isinstance(media.get(draft["image"]), Unusable) else show(draft["image"])
+    return out

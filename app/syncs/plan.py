@@ -165,6 +165,8 @@ class PlannedItem:
     group_id: str | None = None
     # A variation written under a variable product no item group stands for: that product.
     parent_store_id: int | None = None
+    # A verify run's repair: what differs, field by field ([{"field", "store", "zoho"}]).
+    changes: list[dict[str, Any]] | None = None
 
     @classmethod
     def of(cls, item: CatalogItem, action: ItemAction, status: ItemStatus, *, kind: ItemKind = ItemKind.PRODUCT,
@@ -185,7 +187,8 @@ class PlannedItem:
         return {"zoho_item_id": self.zoho_item_id, "kind": self.kind, "group_id": self.group_id,
                 "parent_store_id": self.parent_store_id, "sku": self.sku, "name": self.name[:2000],
                 "action": self.action, "status": self.status, "reason": self.reason,
-                "payload": dump_payload(self.payload), "content_hash": self.content_hash, "store_id": self.store_id}
+                "payload": dump_payload(self.payload), "content_hash": self.content_hash, "store_id": self.store_id,
+                "changes": self.changes}
 
 
 def under(head: HeadRef | None) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from app.models import (
     ItemStatus,
     LinkKind,
     ProductLink,
+    RunMode,
     RunStatus,
     SyncRun,
     SyncRunItem,
@@ -82,6 +83,7 @@ from app.syncs.plan import (
     VariationDraft,
     under,
 )
+from app.syncs.verify import Verifier
 
 log = structlog.get_logger(__name__)
 
@@ -217,12 +219,15 @@ async def _screen_items(items: list[CatalogItem], plan: Plan, *, sku_counts: Cou
 
 
 def _decide_items(chosen: Chosen, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings, links: Links,
-                  found: dict[str, StoreProductRef]) -> None:
+                  found: dict[str, StoreProductRef], verify: bool = False) -> None:
+    """With `verify`, an unchanged content hash proves nothing (the store may have been edited):
+    linked items are planned as updates, which the verify step (app/syncs/verify.py) narrows to
+    what the store's records show different."""
     for item in chosen.simple:
         _decide(item, plan, settings=settings, store=store, link=links.product.get(item.zoho_item_id),
-                found=found.get((item.sku or "").lower()), links=links)
+                found=found.get((item.sku or "").lower()), links=links, verify=verify)
     for group in chosen.groups:
-        _decide_group(group, plan, settings=settings, store=store, links=links, found=found)
+        _decide_group(group, plan, settings=settings, store=store, links=links, found=found, verify=verify)
 
 
 @dataclass
@@ -350,7 +355,7 @@ def _screen_group(members: list[CatalogItem], plan: Plan, sku_counts: Counter[st
 
 
 def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
-            link: ProductLink | None, found: StoreProductRef | None, links: Links) -> None:
+            link: ProductLink | None, found: StoreProductRef | None, links: Links, verify: bool = False) -> None:
     try:
         draft = build_draft(item, settings=settings, store=store)
     except UnitError as exc:
@@ -359,7 +364,7 @@ def _decide(item: CatalogItem, plan: Plan, *, settings: ConnectionSettings, stor
     digest = content_hash(draft)
     payload = ProductDraft(draft, creation_fields(item, settings=settings))
     if link is not None:
-        if link.content_hash == digest:
+        if link.content_hash == digest and not verify:
             plan.add(item, ItemAction.UNCHANGED, ItemStatus.SYNCED, content_hash=digest, store_id=link.store_id)
         else:
             plan.add(item, ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, content_hash=digest,
@@ -394,7 +399,7 @@ def _freeable(item: CatalogItem, found: StoreProductRef, links: Links) -> Free |
 
 
 def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
-                  links: Links, found: dict[str, StoreProductRef]) -> None:
+                  links: Links, found: dict[str, StoreProductRef], verify: bool = False) -> None:
     """One head row for the variable product and one row per variant, claimed together."""
     ref = HeadRef(group.group_id)
     link = links.variable.get(group.group_id)
@@ -421,7 +426,8 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
     sku = link.sku if link else (held.sku if held else own_sku)
     if parent_id is None:
         action = ItemAction.CREATE
-    elif not group.active or (link is not None and link.content_hash == digest and link.store_id == parent_id):
+    elif not group.active or (link is not None and link.content_hash == digest and link.store_id == parent_id
+                              and not verify):
         # With no active variant left the parent keeps what it has: its variations are set
         # aside, and emptying its attributes would only turn them into "any" options.
         action = ItemAction.UNCHANGED
@@ -432,8 +438,8 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
                        name=group.name, action=action,
                        status=ItemStatus.SYNCED if action == ItemAction.UNCHANGED else ItemStatus.PENDING,
                        payload=payload, content_hash=digest, store_id=parent_id)
-    members = [_decide_variant(member, ref, parent_id, settings=settings, store=store, links=links, found=found)
-               for member in group.active]
+    members = [_decide_variant(member, ref, parent_id, settings=settings, store=store, links=links, found=found,
+                               verify=verify) for member in group.active]
     members += [_retire_inactive(member, ref, parent_id, settings=settings, links=links, found=found)
                 for member in group.inactive]
     plan.add_group(head, members)
@@ -459,7 +465,8 @@ def _find_parent(group: GroupCandidates, link: ProductLink | None,
 
 
 def _decide_variant(item: CatalogItem, head: HeadRef, parent_id: int | None, *, settings: ConnectionSettings,
-                    store: StoreSettings, links: Links, found: dict[str, StoreProductRef]) -> PlannedItem:
+                    store: StoreSettings, links: Links, found: dict[str, StoreProductRef],
+                    verify: bool = False) -> PlannedItem:
     """A variant's row under its group's head (which `Plan.add_group` makes pending with it)."""
     def row(action: ItemAction, status: ItemStatus, **fields: Any) -> PlannedItem:
         return PlannedItem.of(item, action, status, kind=ItemKind.VARIATION, head=head, **fields)
@@ -472,7 +479,7 @@ def _decide_variant(item: CatalogItem, head: HeadRef, parent_id: int | None, *, 
     payload = VariationDraft(draft)
     link = links.variation.get(item.zoho_item_id)
     if link is not None and parent_id is not None and link.store_parent_id == parent_id:
-        if link.content_hash == digest and not link.retired:
+        if link.content_hash == digest and not link.retired and not verify:
             return row(ItemAction.UNCHANGED, ItemStatus.SYNCED, content_hash=digest, store_id=link.store_id)
         return row(ItemAction.UPDATE, ItemStatus.PENDING, payload=payload, content_hash=digest,
                    store_id=link.store_id)
@@ -564,6 +571,8 @@ def _unusable_match(item: CatalogItem, found: StoreProductRef, settings: Connect
 
 #: Items decided at a time by a manual run's plan: what bounds the planning worker's memory.
 PLAN_CHUNK = 5000
+#: Orphans a verify run lists by id and SKU (all are counted).
+MAX_ORPHANS_LISTED = 1000
 
 
 class _Phase(enum.IntEnum):
@@ -617,6 +626,7 @@ _rows = Table(
     Column("payload", JSONB),
     Column("content_hash", String(64)),
     Column("store_id", BigInteger),
+    Column("changes", JSONB),
     prefixes=["TEMPORARY"],
 )
 _DROP_STAGING = text("DROP TABLE IF EXISTS pg_temp.plan_rows, pg_temp.plan_groups, pg_temp.plan_duplicates, "
@@ -649,10 +659,10 @@ _STAGED_HEADS = text(f"SELECT group_id, store_id FROM plan_rows WHERE {_HEADS}")
 _HEADS_PENDING = text(f"UPDATE plan_rows SET status = 'pending' WHERE {_HEADS}")
 _SAVE_ROWS = text("""
     INSERT INTO sync_run_items (run_id, zoho_item_id, kind, group_id, parent_store_id, sku, name, action, status,
-                                reason, payload, content_hash, store_id, attempts)
+                                reason, payload, content_hash, store_id, changes, attempts)
     SELECT :run_id, zoho_item_id, kind, group_id, parent_store_id, sku, name, action,
            CASE WHEN :cancelled AND status = 'pending' THEN 'cancelled' ELSE status END,
-           reason, payload, content_hash, store_id, 0
+           reason, payload, content_hash, store_id, changes, 0
     FROM plan_rows ORDER BY phase, ord
 """)
 _COUNT_ACTIONS = text("SELECT action, count(*) FROM plan_rows GROUP BY action")
@@ -668,15 +678,19 @@ async def plan_run_items(ctx: AppContext, *, run: SyncRun, connection: Connectio
     items atomically; the run's status after, or None when this job lost its lease meanwhile."""
     async with adapters_for(connection, ctx) as adapters:
         store_settings = await adapters.store.get_store_settings()  # first: wrong store credentials fail the run here
+        settings = connection_settings(connection)
+        verifier = Verifier(ctx=ctx, connection_id=connection.id, store=adapters.store, store_settings=store_settings,
+                            settings=settings) if run.mode == RunMode.VERIFY else None
         async with _staging_session(ctx) as session:
             chunks = ChunkPlanner(session=session, connection_id=connection.id, catalog=adapters.catalog,
-                                  store=adapters.store, store_settings=store_settings,
-                                  settings=connection_settings(connection))
+                                  store=adapters.store, store_settings=store_settings, settings=settings,
+                                  verifier=verifier)
             await chunks.stage_catalogue(_read_ahead(adapters.catalog.iter_item_pages()))
             await chunks.plan_simple()
             await chunks.plan_groups()
             await chunks.retire_vanished()
-            return await _start_with_staged_rows(session, run, token)
+            drift = [await chunks.drift_entry(run)] if verifier is not None else []
+            return await _start_with_staged_rows(session, run, token, extra_logs=drift)
 
 
 async def _read_ahead(pages: AsyncIterator[list[CatalogItem]]) -> AsyncIterator[list[CatalogItem]]:
@@ -722,6 +736,7 @@ class ChunkPlanner:
     store: Store
     store_settings: StoreSettings
     settings: ConnectionSettings
+    verifier: Verifier | None = None  # a verify run's: each chunk is narrowed to what the store shows different
 
     async def stage_catalogue(self, pages: AsyncIterator[list[CatalogItem]]) -> None:
         """Every page as it arrives; an item seen twice (it changed during the scan) keeps its
@@ -761,7 +776,10 @@ class ChunkPlanner:
         found = await self.store.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
         holders = {ref.store_id for ref in found.values()}  # whether a holder is ours decides a move
         _sort_links(links, await self._links_where(ProductLink.store_id.in_(list(holders))))
-        _decide_items(chosen, plan, settings=self.settings, store=self.store_settings, links=links, found=found)
+        _decide_items(chosen, plan, settings=self.settings, store=self.store_settings, links=links, found=found,
+                      verify=self.verifier is not None)
+        if self.verifier is not None:
+            plan.rows = await self.verifier.check(plan.rows)
         await self._stage_rows(screened.rows, skips)
         await self._stage_rows(plan.rows, decided)
         await self.session.commit()
@@ -790,6 +808,29 @@ class ChunkPlanner:
                 await self.session.execute(_HEADS_PENDING, _head_args(plan.raised))
             await self.session.commit()
             self.session.expunge_all()
+
+    async def drift_entry(self, run: SyncRun) -> dict[str, Any]:
+        """A verify run's log line of what it found: records compared, products created again,
+        and the store's products Zoho does not know (orphans: listed here, never touched).
+        Orphans are unlinked products outside the trash whose SKU no Zoho item carries (one
+        read of id and SKU per 100 store products)."""
+        assert self.verifier is not None
+        listed = await self.store.list_product_skus()
+        keys = list({sku.lower() for _, sku in listed if sku})
+        known = set((await self.session.scalars(select(_catalogue.c.sku_key).where(
+            _catalogue.c.sku_key.in_(keys)))).all()) if keys else set()
+        linked = set((await self.session.scalars(select(ProductLink.store_id).where(
+            ProductLink.connection_id == self.connection_id,
+            ProductLink.store_id.in_([i for i, _ in listed])))).all()) if listed else set()
+        orphans = [{"store_id": i, "sku": sku} for i, sku in sorted(listed)
+                   if i not in linked and (not sku or sku.lower() not in known)]
+        await self.session.commit()
+        details = {"checked": self.verifier.checked, "recreated": self.verifier.recreated,
+                   "orphan_count": len(orphans), "orphans": orphans[:MAX_ORPHANS_LISTED]}
+        return entry(level="info", action="verify", status="checked", connection_id=run.connection_id,
+                     run_id=run.id, details=details,
+                     message=f"verified {self.verifier.checked} store records; {len(orphans)} store products "
+                             "have a SKU Zoho does not know (left as they are)")
 
     async def _links_of(self, items: list[CatalogItem]) -> Links:
         """The links of a chunk's items and of their groups."""
@@ -824,7 +865,8 @@ def _staged_item(item: CatalogItem) -> dict[str, Any]:
             "group_id": item.group_id or None, "item": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)}
 
 
-async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: str) -> str | None:
+async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: str, *,
+                                  extra_logs: Sequence[dict[str, Any]] = ()) -> str | None:
     """Start the run and copy the staged rows into its items, with the plan's log lines."""
     status = await state.start_planned(session, run_id=run.id, token=token)
     if status is None:
@@ -832,7 +874,7 @@ async def _start_with_staged_rows(session: AsyncSession, run: SyncRun, token: st
         return None
     await session.execute(_SAVE_ROWS, {"run_id": run.id, "cancelled": status == RunStatus.CANCELLED})
     counts = Counter({str(action): n for action, n in await session.execute(_COUNT_ACTIONS)})
-    await write_logs(session, [_plan_entry(run, counts, status=status)])
+    await write_logs(session, [_plan_entry(run, counts, status=status), *extra_logs])
     await session.execute(_SKIP_LOGS, {"run_id": run.id, "connection_id": run.connection_id})
     await session.commit()
     log.info("plan.saved", run_id=str(run.id), items=sum(counts.values()), status=status)

@@ -133,6 +133,9 @@ class MemoryStore:
         wanted = [p for p in self.products.values() if p.id in product_ids or p.parent_id in parents]
         return {p.id: {"sku": p.sku, **{k: v for k, v in p.fields.items() if k in self.comparison}} for p in wanted}
 
+    async def list_product_skus(self) -> list[tuple[int, str]]:
+        return [(p.id, p.sku) for p in self.products.values() if p.parent_id is None]
+
     async def aclose(self) -> None:
         pass
 

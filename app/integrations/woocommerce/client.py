@@ -47,6 +47,8 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 GATEWAY_TIMEOUT_STATUS = {504, 524}
 MAX_RATE_WAITS = 30  # consecutive 429s waited out before the call counts as failed
 LOOKUP_FIELDS = "id,sku,type,parent_id,status"
+# `include_status` with every post status a product can have, trash included (capture 00).
+EVERY_STATUS = "draft,pending,private,publish,future,trash"
 # Batches run every item in one PHP request; slow stores need minutes, not the 5 s of common clients.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 BATCH_TIMEOUT = httpx.Timeout(180.0, connect=10.0)
@@ -233,17 +235,24 @@ class WooClient:
         return record
 
     async def get_products(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Full records (`context=edit`: descriptions as stored) of products, 100 ids a call."""
+        """Full records (`context=edit`: descriptions as stored) of products, 100 ids a call,
+        trashed ones too (`status=any`, the default, leaves the trash out)."""
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), PER_PAGE_MAX):
             chunk = ids[start : start + PER_PAGE_MAX]
-            rows += await self._list_all({"include": ",".join(map(str, chunk)), "context": "edit"}, fields=None)
+            rows += await self._list_all({"include": ",".join(map(str, chunk)), "context": "edit",
+                                          "include_status": EVERY_STATUS}, fields=None)
         return rows
 
     async def list_variations(self, parent_id: int) -> list[dict[str, Any]]:
-        """Every variation of one variable product, full records."""
-        return await self._list_all({"context": "edit"}, fields=None, path=f"/products/{parent_id}/variations",
+        """Every variation of one variable product, full records, trashed ones too."""
+        return await self._list_all({"context": "edit", "include_status": EVERY_STATUS}, fields=None,
+                                    path=f"/products/{parent_id}/variations",
                                     endpoint="GET /products/{id}/variations")
+
+    async def list_product_skus(self) -> list[tuple[int, str]]:
+        """(id, SKU) of every product outside the trash (variations not included), 100 a call."""
+        return [(int(r["id"]), str(r.get("sku") or "")) for r in await self._list_all({}, fields="id,sku")]
 
     async def adopt_image(self, url: str, *, store_id: int, parent_id: int | None,
                           settings: StoreSettings) -> int | None:

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ports.store import Compare, Fields
+from app.ports.store import STATUS_BEFORE_TRASH, TRASHED, Compare, Fields
+
+# WordPress keeps a trashed post's earlier status in this meta key (wp_trash_post); its own
+# "Restore" puts posts back as drafts since WordPress 5.6, we put them back as they were.
+TRASH_META_STATUS = "_wp_trash_meta_status"
 
 COMPARISON: dict[str, Compare] = {
     "name": Compare.EXACT, "description": Compare.TEXT, "sku": Compare.EXACT, "status": Compare.EXACT,
@@ -31,7 +35,13 @@ def flatten(body: dict[str, Any]) -> Fields:
             flat[key] = value.get("id") if isinstance(value, dict) and value.get("id") else None
         else:
             flat[key] = value
-    return {k: v for k, v in flat.items() if k in COMPARISON}
+    fields = {k: v for k, v in flat.items() if k in COMPARISON}
+    if body.get("status") == "trash":
+        fields[TRASHED] = True
+        fields[STATUS_BEFORE_TRASH] = next(
+            (str(m.get("value")) for m in body.get("meta_data") or []
+             if isinstance(m, dict) and m.get("key") == TRASH_META_STATUS and m.get("value")), None)
+    return fields
 
 
 def _attribute(attr: dict[str, Any]) -> dict[str, Any]:
