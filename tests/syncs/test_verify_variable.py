@@ -30,6 +30,10 @@ def catalogue() -> list[dict]:
     groups = [variant(f"9{g}0{n}", f"V{g}-{option[0]}", g, ("Colour", option), rate=10 + n, stock=5 + n)
               | {"description": f"Group {g} text"}
               for g in GROUPS for n, option in enumerate(OPTIONS)]
+    # The store keeps "&" as "&amp;" in names and descriptions: not an edit to repair.
+    simple[0] |= {"name": "Salt & pepper", "description": "By Oak & Ember"}
+    for member in groups[:len(OPTIONS)]:
+        member["group_name"] = "Mugs & cups"
     return simple + groups
 
 
@@ -65,6 +69,8 @@ async def test_verify_repairs_variable_products_and_variations(api, zoho, store,
     worker()
     first = await sync(api, conn["id"])
     assert first["failed"] == 0
+    stored = store_by_sku(woo_server.base_url)
+    assert stored["VV-1"]["name"] == "Salt &amp; pepper" and stored["zoho-group-G1"]["name"] == "Mugs &amp; cups"
     ids = tamper(store, woo_server.base_url)
 
     sim(woo_server.base_url, "POST", "/stats/reset")
