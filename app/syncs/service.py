@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,9 +15,11 @@ from app.core.jobs import DRIVE_RUN, PLAN_RUN, defer_job, drive_job_id, plan_job
 from app.logs.service import entry, write_logs
 from app.models import (
     ACTIVE_RUN_STATUSES,
+    FULL_RUN_KINDS,
     Connection,
     ItemStatus,
     RunKind,
+    RunMode,
     RunStatus,
     SyncRun,
     SyncRunItem,
@@ -25,14 +28,18 @@ from app.syncs import state
 from app.syncs.schemas import RunItemRead, RunRead
 
 
-async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
-    """Queue a manual run; 409 when the connection already has an active one."""
+async def start_sync(session: AsyncSession, connection: Connection, *, kind: RunKind = RunKind.MANUAL,
+                     mode: RunMode = RunMode.STANDARD, scheduled_for: datetime | None = None) -> SyncRun:
+    """Queue a full run (manual, or scheduled for the due time `scheduled_for`); 409 when the
+    connection already has an active full run, whichever started it. A due time that already
+    has its run is refused the same way, by its own unique index."""
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
-                                                        SyncRun.kind == RunKind.MANUAL,
+                                                        SyncRun.kind.in_(FULL_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is not None:
         raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
-    run = SyncRun(connection_id=connection.id, kind=RunKind.MANUAL, status=RunStatus.QUEUED)
+    run = SyncRun(connection_id=connection.id, kind=kind, mode=mode, scheduled_for=scheduled_for,
+                  status=RunStatus.QUEUED)
     session.add(run)
     try:
         await session.flush()
@@ -40,7 +47,7 @@ async def start_sync(session: AsyncSession, connection: Connection) -> SyncRun:
         raise Conflict("connection already has an active sync") from exc
     await session.refresh(run)
     await write_logs(session, [entry(level="info", action="run", status="queued", connection_id=connection.id,
-                                     run_id=run.id, message="manual sync queued")])
+                                     run_id=run.id, message=f"{kind} sync queued")])
     defer_job(session, PLAN_RUN, str(run.id), job_id=plan_job_id(run.id))
     return run
 
@@ -85,7 +92,8 @@ def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
         id=run.id, connection_id=run.connection_id, kind=run.kind, status=run.status, reason=run.reason,
         total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
         skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
-        retry_at=run.retry_at, pace=run.pace, created_at=run.created_at, started_at=run.started_at,
+        retry_at=run.retry_at, pace=run.pace,
+        scheduled_for=run.scheduled_for, created_at=run.created_at, started_at=run.started_at,
         finished_at=run.finished_at, updated_at=run.updated_at,
     )
 
