@@ -309,8 +309,10 @@ class BatchProcessor:
         async with transaction(self.ctx.sessionmaker) as session:
             await state.record_outcomes(session, run_id=self.run_id, rows=[self._item_row(o) for o in outcomes],
                                         pace=self.pace.as_dict())
-            links = [self._link_row(o) for o in outcomes
-                     if o.ok and o.store_id and o.item.zoho_item_id is not None]
+            # In key order: a webhook pass and a manual run that upsert the same links then lock
+            # them in the same order, and cannot deadlock on each other.
+            linked = [o for o in outcomes if o.ok and o.store_id and o.item.zoho_item_id is not None]
+            links = sorted(map(self._link_row, linked), key=lambda row: (row["kind"], row["zoho_id"]))
             if links:
                 await session.execute(_UPSERT_LINK, links)
             await write_logs(session, [self._log_row(o) for o in outcomes if o.item.action != ItemAction.UNCHANGED])
