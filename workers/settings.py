@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypedDict, cast
 
 import structlog
@@ -29,11 +30,12 @@ from app.core.jobs import (
     RECOVER_STALLED_RUNS,
     RUN_PREVIEW,
     SCHEDULE_CATCHUPS,
+    START_SCHEDULED_RUNS,
 )
 from app.core.logging import configure_logging
 from app.previews.service import recover_lost_previews
 from app.previews.service import run_preview as compute_preview
-from app.syncs import runner
+from app.syncs import runner, schedules
 from app.webhooks import catchup, outcomes, passes, recovery
 
 log = structlog.get_logger(__name__)
@@ -111,6 +113,11 @@ async def schedule_catchups(ctx: JobContext) -> int:
     return await catchup.schedule_catchups(ctx["app"])
 
 
+async def start_scheduled_runs(ctx: JobContext) -> int:
+    """Every minute: the connections' schedules that fell due start their runs (app/syncs/schedules.py)."""
+    return len(await schedules.start_due_runs(ctx["app"], datetime.now(UTC)))
+
+
 async def purge_old_records(ctx: JobContext) -> tuple[int, int]:
     return await retention.purge_old_records(ctx["app"])
 
@@ -134,6 +141,8 @@ class WorkerSettings:
         cron(_job(recover_stalled_runs), name=RECOVER_STALLED_RUNS, run_at_startup=True, unique=True,
              second=set(range(0, 60, _settings.recovery_interval_seconds)), timeout=300),
         cron(_job(schedule_catchups), name=SCHEDULE_CATCHUPS, unique=True, second={5}, timeout=60),
+        # Second 1: a due time at the full minute is claimed within a second or so of it.
+        cron(_job(start_scheduled_runs), name=START_SCHEDULED_RUNS, unique=True, second={1}, timeout=120),
         cron(_job(purge_old_records), name=PURGE_OLD_RECORDS, unique=True, hour={3}, minute={17}, second={0},
              timeout=3600),
     ]

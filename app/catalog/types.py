@@ -66,6 +66,30 @@ class CatalogItem:
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogGroup:
+    """One item group: the variable product's own name, description and image, which are the
+    group's and not any variant's. `image_item_id` is an item of the group that carries the
+    group's image document, through which the picture is downloaded (the catalogue documents
+    no download for a group); None when no item does, and the parent then shows its variants'
+    images only. `items` is filled when the group was read with its items (one group by id)."""
+
+    group_id: str
+    name: str
+    description: str = ""
+    image: ImageRef | None = None
+    image_item_id: str | None = None
+    items: tuple[CatalogItem, ...] = ()
+
+    @property
+    def image_key(self) -> str | None:
+        """The group image's identity in the image store: the carrying item's key, so a picture
+        the variant already brought is never downloaded twice."""
+        if self.image is None or self.image_item_id is None:
+            return None
+        return self.image.key(self.image_item_id)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreSettings:
     """What the store decides for us: its units and whether it manages stock at all."""
 

@@ -15,7 +15,7 @@ from app.syncs.drift import DriftRead, latest_drift
 from app.syncs.schemas import RunRead, SyncStart
 from app.webhooks import setup as webhook_setup
 
-RunKind = Literal["manual", "webhook", "catchup"]
+RunKind = Literal["manual", "scheduled", "webhook", "catchup"]
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -78,7 +78,8 @@ async def read_drift(connection_id: uuid.UUID, session: Session) -> DriftRead:
 @router.get("/{connection_id}/syncs", response_model=Page[RunRead], responses=errors(404))
 async def list_syncs(connection_id: uuid.UUID, session: Session, kind: RunKind | None = None, limit: Limit = 50,
                      offset: Offset = 0) -> Page[RunRead]:
-    """Runs newest first: manual syncs, webhook events (`webhook`) and catch-ups (`catchup`)."""
+    """Runs newest first: manual syncs, scheduled syncs (`scheduled`, started by the connection's
+    schedule), webhook events (`webhook`) and catch-ups (`catchup`)."""
     await service.get_connection(session, connection_id)
     total, runs = await syncs.list_runs(session, connection_id, kind=kind, limit=limit, offset=offset)
     return Page(items=await syncs.run_views(session, runs), total=total, limit=limit, offset=offset)

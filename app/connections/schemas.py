@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import available_timezones
 
+from cronsim import CronSim, CronSimError
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from app.api.params import storable
 from app.integrations.zoho.datacenters import DATA_CENTERS
+from app.models import RunMode
 
 SyncField = Literal["name", "description", "price", "stock", "low_stock", "weight", "dimensions", "images", "gallery"]
 ALL_SYNC_FIELDS: list[SyncField] = ["name", "description", "price", "stock", "low_stock", "weight", "dimensions",
@@ -33,6 +37,49 @@ class Strict(BaseModel):
     def _storable(cls, data: Any) -> Any:
         """Text Postgres can store, everywhere in the body: a NUL or a lone surrogate is a 422."""
         return storable(data)
+
+
+ScheduleMode = Literal["standard", "verify"]
+assert set(ScheduleMode.__args__) == set(RunMode)  # type: ignore[attr-defined]  # a schedule starts any run mode
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    """IANA names only: the system's database or the `tzdata` package (the slim image has none)."""
+    return frozenset(available_timezones())
+
+
+class Schedule(Strict):
+    """When full runs start by themselves: a five-field cron expression read in `timezone`.
+
+    `mode` is the run's mode; `verify` compares the store's records with Zoho field by field
+    (a run started before verify runs exist in this build writes as a standard run).
+    Evaluation, DST and missed due times: app/syncs/schedules.py."""
+
+    cron: Annotated[str, Field(min_length=9, max_length=200, examples=["0 3 * * 1"])]
+    mode: ScheduleMode = "standard"
+    timezone: Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"])] = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        """Five fields (minute hour day month weekday), as cronsim reads them; a sixth (seconds)
+        field or an @-alias is refused, and so is a date that never comes (30 February)."""
+        value = " ".join(value.split())
+        if len(value.split(" ")) != 5:
+            raise ValueError("a cron expression has five fields: minute hour day-of-month month day-of-week")
+        try:
+            CronSim(value, datetime(2000, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(f"not a cron expression: {exc}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in _time_zones():
+            raise ValueError(f"unknown time zone {value!r}: an IANA name such as 'Europe/Berlin' or 'UTC'")
+        return value
 
 
 class ConnectionSettings(Strict):
@@ -61,6 +108,8 @@ class ConnectionSettings(Strict):
     store_concurrency: int = Field(default=2, ge=1, le=8)
     # With the webhook on: how often a catch-up looks for changes whose webhook went missing.
     catchup_interval_minutes: int = Field(default=15, ge=1, le=1440)
+    # Full runs of kind "scheduled" started by the workers; null: none. Sent whole, replaced whole.
+    schedule: Schedule | None = None
 
     @field_validator("sync_fields")
     @classmethod

@@ -37,6 +37,7 @@ RECOVER_STALLED_RUNS = "recover_stalled_runs"
 PROCESS_WEBHOOK_EVENTS = "process_webhook_events"
 CATCH_UP = "catch_up"
 SCHEDULE_CATCHUPS = "schedule_catchups"
+START_SCHEDULED_RUNS = "start_scheduled_runs"
 PURGE_OLD_RECORDS = "purge_old_records"
 RUN_PREVIEW = "run_preview"
 

@@ -35,6 +35,10 @@ class RunMode(enum.StrEnum):
     VERIFY = "verify"  # the store's own records are read and compared field by field
 
 
+# Runs over the whole catalogue: one active at a time per connection (the index below), and what
+# "the last full sync" means to the webhook watermark and to events a run settles.
+FULL_RUN_KINDS = (RunKind.MANUAL, RunKind.SCHEDULED)
+
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED,
                        RunStatus.CANCELLING)
 

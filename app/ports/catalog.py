@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Protocol
 
-from app.catalog.types import CatalogItem, DownloadedImage
+from app.catalog.types import CatalogGroup, CatalogItem, DownloadedImage
 
 
 class CatalogSource(Protocol):
@@ -23,8 +23,13 @@ class CatalogSource(Protocol):
         """Full records of `item_ids`; ids the catalogue does not know are left out."""
         ...
 
-    async def get_group_items(self, group_id: str) -> list[CatalogItem]:
-        """Every item of one group (the variants of one variable product), whatever its status."""
+    def iter_group_pages(self) -> AsyncIterator[list[CatalogGroup]]:
+        """Every item group's own fields (without its items), a page at a time."""
+        ...
+
+    async def get_group(self, group_id: str) -> CatalogGroup | None:
+        """One group with every item of it (the variants of one variable product), whatever
+        their status, in one call; None when the catalogue does not know the group."""
         ...
 
     async def download_item_image(self, item_id: str) -> DownloadedImage:

@@ -56,10 +56,11 @@ def variation_draft(item: CatalogItem, *, settings: ConnectionSettings, store: S
 
 
 def parent_draft(group_name: str, description: str, members: list[CatalogItem], *,
-                 settings: ConnectionSettings) -> dict[str, Any]:
+                 settings: ConnectionSettings, image: str | None = None) -> dict[str, Any]:
     """An item group's variable product: every attribute with the options its active variants
     use (in order of first use), flagged `variation: true` by the mapping so the store keeps
-    the variations' options; images are the variants' images, the first one featured."""
+    the variations' options. Images: the group's own (`image`, a key) featured, then the
+    variants' as the gallery; without a group image, the first variant's is featured."""
     fields = set(settings.sync_fields)
     options: dict[str, list[str]] = {}
     for member in members:
@@ -73,7 +74,8 @@ def parent_draft(group_name: str, description: str, members: list[CatalogItem], 
     if "description" in fields:
         draft["description"] = description
     if "images" in fields:
-        keys = list(dict.fromkeys(m.image.key(m.zoho_item_id) for m in members if m.image))
+        keys = list(dict.fromkeys([image] if image else []) | dict.fromkeys(
+            m.image.key(m.zoho_item_id) for m in members if m.image))
         draft["images"] = keys if "gallery" in fields else keys[:1]
     return draft
 

@@ -12,7 +12,7 @@ import enum
 import pickle
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.types import CatalogItem, StoreProductRef, StoreSettings
+from app.catalog.types import CatalogGroup, CatalogItem, StoreProductRef, StoreSettings
 from app.connections.adapters import adapters_for
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
@@ -146,6 +146,15 @@ async def fetch_catalogue(catalog: CatalogSource) -> list[CatalogItem]:
     return list(items.values())
 
 
+async def fetch_groups(catalog: CatalogSource) -> dict[str, CatalogGroup]:
+    """Every item group's own fields by id (`GET /itemgroups`, 200 a page): a variable
+    product's name, description and image are its group's, not a variant's."""
+    groups: dict[str, CatalogGroup] = {}
+    async for page in catalog.iter_group_pages():
+        groups.update((group.group_id, group) for group in page if group.group_id)
+    return groups
+
+
 async def complete_details(catalog: CatalogSource, items: list[CatalogItem],
                            settings: ConnectionSettings) -> list[CatalogItem]:
     """List rows that lack a field the connection syncs are completed from /itemdetails, 100
@@ -172,18 +181,20 @@ async def plan_items(ctx: AppContext, connection: Connection, items: list[Catalo
     variable product is written from all of its variants. A manual run plans the same way, a
     chunk at a time, through `plan_run_items`.
     """
+    groups = await fetch_groups(catalog) if whole_catalogue and any(i.group_id for i in items) else None
     return await decide_plan(items, links=await load_links(ctx, connection.id), catalog=catalog, store=store,
                              store_settings=store_settings, settings=connection_settings(connection),
-                             whole_catalogue=whole_catalogue)
+                             whole_catalogue=whole_catalogue, groups=groups)
 
 
 async def decide_plan(items: list[CatalogItem], *, links: Links, catalog: CatalogSource, store: Store,
                       store_settings: StoreSettings, settings: ConnectionSettings,
-                      whole_catalogue: bool = True) -> Plan:
+                      whole_catalogue: bool = True, groups: Mapping[str, CatalogGroup] | None = None) -> Plan:
     """`plan_items` once the connection's links are read: the catalogue and the store through
-    their ports, nothing from the database."""
+    their ports, nothing from the database. `groups`: the item groups' own fields, read with
+    the whole catalogue; a few items read each of their groups with its items instead."""
     if not whole_catalogue:
-        items = await _with_whole_groups(catalog, items)
+        items, groups = await _with_whole_groups(catalog, items)
     sku_counts = Counter((item.sku or "").lower() for item in items if item.sku)
     if not whole_catalogue:
         ids = {item.zoho_item_id for item in items}
@@ -192,7 +203,8 @@ async def decide_plan(items: list[CatalogItem], *, links: Links, catalog: Catalo
     screened, decided = Plan(), Plan()
     chosen = await _screen_items(items, screened, sku_counts=sku_counts, catalog=catalog, settings=settings)
     found = await store.find_by_skus(_skus_to_look_up(chosen.simple, chosen.groups, links))
-    _decide_items(chosen, decided, settings=settings, store=store_settings, links=links, found=found)
+    _decide_items(chosen, decided, settings=settings, store=store_settings, links=links, found=found,
+                  groups=groups or {})
     if whole_catalogue:
         _retire_vanished(decided, settings, links, {item.zoho_item_id for item in items})
     return Plan(rows=screened.rows + decided.rows)
@@ -219,7 +231,7 @@ async def _screen_items(items: list[CatalogItem], plan: Plan, *, sku_counts: Cou
 
 
 def _decide_items(chosen: Chosen, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings, links: Links,
-                  found: dict[str, StoreProductRef], verify: bool = False) -> None:
+                  found: dict[str, StoreProductRef], groups: Mapping[str, CatalogGroup], verify: bool = False) -> None:
     """With `verify`, an unchanged content hash proves nothing (the store may have been edited):
     linked items are planned as updates, which the verify step (app/syncs/verify.py) narrows to
     what the store's records show different."""
@@ -227,7 +239,8 @@ def _decide_items(chosen: Chosen, plan: Plan, *, settings: ConnectionSettings, s
         _decide(item, plan, settings=settings, store=store, link=links.product.get(item.zoho_item_id),
                 found=found.get((item.sku or "").lower()), links=links, verify=verify)
     for group in chosen.groups:
-        _decide_group(group, plan, settings=settings, store=store, links=links, found=found, verify=verify)
+        _decide_group(group, plan, settings=settings, store=store, links=links, found=found,
+                      info=groups.get(group.group_id), verify=verify)
 
 
 @dataclass
@@ -266,12 +279,20 @@ def _sort_links(links: Links, found: Iterable[ProductLink]) -> None:
             links.variation[link.zoho_id] = link
 
 
-async def _with_whole_groups(catalog: CatalogSource, items: list[CatalogItem]) -> list[CatalogItem]:
+async def _with_whole_groups(catalog: CatalogSource,
+                             items: list[CatalogItem]) -> tuple[list[CatalogItem], dict[str, CatalogGroup]]:
+    """The items with every member of their groups, and those groups' own fields: one call a
+    group. An item read on its own (a webhook's) is kept over the group's row of it."""
     by_id = {item.zoho_item_id: item for item in items}
+    groups: dict[str, CatalogGroup] = {}
     for group_id in dict.fromkeys(item.group_id for item in items if item.group_id):
-        for member in await catalog.get_group_items(group_id):
+        group = await catalog.get_group(group_id)
+        if group is None:
+            continue
+        groups[group_id] = group
+        for member in group.items:
             by_id.setdefault(member.zoho_item_id, member)
-    return list(by_id.values())
+    return list(by_id.values()), groups
 
 
 def _by_group(items: list[CatalogItem]) -> dict[str, list[CatalogItem]]:
@@ -399,8 +420,11 @@ def _freeable(item: CatalogItem, found: StoreProductRef, links: Links) -> Free |
 
 
 def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSettings, store: StoreSettings,
-                  links: Links, found: dict[str, StoreProductRef], verify: bool = False) -> None:
-    """One head row for the variable product and one row per variant, claimed together."""
+                  links: Links, found: dict[str, StoreProductRef], info: CatalogGroup | None,
+                  verify: bool = False) -> None:
+    """One head row for the variable product and one row per variant, claimed together. The
+    product takes its name, description and featured image from the group (`info`); a group
+    the catalogue did not list (created during the scan) falls back to its variants'."""
     ref = HeadRef(group.group_id)
     link = links.variable.get(group.group_id)
     parent_id, problem = _find_parent(group, link, found)
@@ -417,9 +441,9 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
     if parent_id is None and not settings.create_missing_products:
         return skip_all(f"the variable product for item group {group.name!r} is not in the store "
                         "and create_missing_products is off")
-    descriptions = Counter(m.description for m in group.active)
-    draft = parent_draft(group.name, descriptions.most_common(1)[0][0] if descriptions else "", group.active,
-                         settings=settings) | {"zoho_group_id": group.group_id}
+    name, description, image = _group_fields(group, info)
+    draft = parent_draft(name, description, group.active, settings=settings,
+                         image=image) | {"zoho_group_id": group.group_id}
     digest = content_hash(draft)
     own_sku = parent_sku(group.group_id)
     held = found.get(own_sku.lower())
@@ -433,9 +457,9 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
         action = ItemAction.UNCHANGED
     else:
         action = ItemAction.UPDATE
-    payload = VariableDraft(draft, parent_creation_fields(group.group_id, group.name, settings=settings))
+    payload = VariableDraft(draft, parent_creation_fields(group.group_id, name, settings=settings))
     head = PlannedItem(kind=ItemKind.VARIABLE, zoho_item_id=group.group_id, group_id=group.group_id, sku=sku,
-                       name=group.name, action=action,
+                       name=name, action=action,
                        status=ItemStatus.SYNCED if action == ItemAction.UNCHANGED else ItemStatus.PENDING,
                        payload=payload, content_hash=digest, store_id=parent_id)
     members = [_decide_variant(member, ref, parent_id, settings=settings, store=store, links=links, found=found,
@@ -443,6 +467,14 @@ def _decide_group(group: GroupCandidates, plan: Plan, *, settings: ConnectionSet
     members += [_retire_inactive(member, ref, parent_id, settings=settings, links=links, found=found)
                 for member in group.inactive]
     plan.add_group(head, members)
+
+
+def _group_fields(group: GroupCandidates, info: CatalogGroup | None) -> tuple[str, str, str | None]:
+    """(name, description, featured image key) of a group's variable product."""
+    if info is not None:
+        return info.name or group.name, info.description, info.image_key
+    descriptions = Counter(m.description for m in group.active)
+    return group.name, descriptions.most_common(1)[0][0] if descriptions else "", None
 
 
 def _find_parent(group: GroupCandidates, link: ProductLink | None,
@@ -738,6 +770,7 @@ class ChunkPlanner:
     settings: ConnectionSettings
     verifier: Verifier | None = None  # a verify run's: each chunk is narrowed to what the store shows different
     held: list[PlannedItem] = field(default_factory=list)  # a verify run's simple rows awaiting a fuller read
+    groups: dict[str, CatalogGroup] = field(default_factory=dict)
 
     async def stage_catalogue(self, pages: AsyncIterator[list[CatalogItem]]) -> None:
         """Every page as it arrives; an item seen twice (it changed during the scan) keeps its
@@ -762,7 +795,14 @@ class ChunkPlanner:
             await self._plan_chunk(rows, skips=_Phase.SIMPLE_SKIPS, decided=_Phase.SIMPLE)
 
     async def plan_groups(self) -> None:
-        for chunk in (await self.session.scalars(_GROUP_CHUNKS)).all():
+        """The item groups, a chunk of whole groups at a time, after their own fields are read
+        (a handful of calls; none for a catalogue without groups). Groups are few beside
+        items (200 a page), so their fields are held in memory for the whole plan."""
+        chunks = (await self.session.scalars(_GROUP_CHUNKS)).all()
+        await self.session.commit()  # no transaction stays open while Zoho answers
+        if chunks:
+            self.groups = await fetch_groups(self.catalog)
+        for chunk in chunks:
             rows = (await self.session.execute(_GROUP_CHUNK, {"chunk": chunk})).all()
             await self._plan_chunk(rows, skips=_Phase.GROUP_SKIPS, decided=_Phase.GROUPS)
         if self.held:  # no group read to share: the simple products held back are read alone
@@ -794,7 +834,7 @@ class ChunkPlanner:
         holders = {ref.store_id for ref in found.values()}  # whether a holder is ours decides a move
         _sort_links(links, await self._links_where(ProductLink.store_id.in_(list(holders))))
         _decide_items(chosen, plan, settings=self.settings, store=self.store_settings, links=links, found=found,
-                      verify=self.verifier is not None)
+                      groups=self.groups, verify=self.verifier is not None)
         await self._stage_rows(screened.rows, skips)
         await self._verified(plan.rows, decided)
         await self.session.commit()

@@ -33,6 +33,8 @@ class RunRead(BaseModel):
     retry_at: datetime | None = None
     # The pace the store's answers settled on: {"batch_size": n, "in_flight": m}.
     pace: dict[str, int] | None = None
+    # The due time a scheduled run was started for (null for other kinds).
+    scheduled_for: datetime | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -15,6 +15,7 @@ from app.core.jobs import DRIVE_RUN, PLAN_RUN, defer_job, drive_job_id, plan_job
 from app.logs.service import entry, write_logs
 from app.models import (
     ACTIVE_RUN_STATUSES,
+    FULL_RUN_KINDS,
     Connection,
     ItemStatus,
     RunKind,
@@ -27,18 +28,19 @@ from app.syncs import state
 from app.syncs.schemas import RunItemRead, RunRead
 
 
-async def start_sync(session: AsyncSession, connection: Connection, *, mode: RunMode = RunMode.STANDARD,
-                     kind: RunKind = RunKind.MANUAL, scheduled_for: datetime | None = None) -> SyncRun:
-    """Queue a whole-catalogue run (manual, or `scheduled` by the workers' scheduler, which passes
-    the time it was due for); 409 when the connection already has an active one of either kind.
-    `mode` verify reads the store's own records and repairs what differs (README, "Verify runs")."""
+async def start_sync(session: AsyncSession, connection: Connection, *, kind: RunKind = RunKind.MANUAL,
+                     mode: RunMode = RunMode.STANDARD, scheduled_for: datetime | None = None) -> SyncRun:
+    """Queue a full run (manual, or scheduled for the due time `scheduled_for`); 409 when the
+    connection already has an active full run, whichever started it. A due time that already
+    has its run is refused the same way, by its own unique index. `mode` verify reads the
+    store's own records and repairs what differs (README, "Verify runs")."""
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
-                                                        SyncRun.kind.in_([RunKind.MANUAL, RunKind.SCHEDULED]),
+                                                        SyncRun.kind.in_(FULL_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is not None:
         raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
-    run = SyncRun(connection_id=connection.id, kind=kind, mode=mode, status=RunStatus.QUEUED,
-                  scheduled_for=scheduled_for)
+    run = SyncRun(connection_id=connection.id, kind=kind, mode=mode, scheduled_for=scheduled_for,
+                  status=RunStatus.QUEUED)
     session.add(run)
     try:
         await session.flush()
@@ -91,7 +93,8 @@ def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
         id=run.id, connection_id=run.connection_id, kind=run.kind, mode=run.mode, status=run.status, reason=run.reason,
         total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
         skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
-        retry_at=run.retry_at, pace=run.pace, created_at=run.created_at, started_at=run.started_at,
+        retry_at=run.retry_at, pace=run.pace,
+        scheduled_for=run.scheduled_for, created_at=run.created_at, started_at=run.started_at,
         finished_at=run.finished_at, updated_at=run.updated_at,
     )
 

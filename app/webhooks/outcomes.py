@@ -69,7 +69,8 @@ _WRITTEN_BY_MANUAL_RUNS = text("""
         detail = CASE WHEN i.action = 'unchanged' THEN NULL ELSE i.action || 'd' END,
         run_id = r.id, processed_at = now()
     FROM sync_runs r JOIN sync_run_items i ON i.run_id = r.id AND i.status = 'synced' AND i.kind <> 'variable'
-    WHERE r.kind = 'manual' AND r.status = 'completed' AND r.finished_at > :since AND r.finished_at <= :until
+    WHERE r.kind IN ('manual', 'scheduled') AND r.status = 'completed'
+      AND r.finished_at > :since AND r.finished_at <= :until
       AND e.connection_id = r.connection_id AND e.zoho_item_id = i.zoho_item_id
       AND e.outcome IN ('queued', 'failed') AND e.received_at <= r.started_at
 """)
@@ -77,9 +78,9 @@ _SETTLED_UNTIL = "skubridge:webhook-events-settled-until"
 
 
 async def settle_events_written_by_manual_runs(ctx: AppContext) -> int:
-    """Failed or queued events whose item a manual run finished since the last call wrote take
-    that run's outcome (passes and catch-ups settle theirs as they go). Driven by the runs, so
-    it reads their items and the events of those items only."""
+    """Failed or queued events whose item a full run (manual or scheduled) finished since the
+    last call wrote take that run's outcome (passes and catch-ups settle theirs as they go).
+    Driven by the runs, so it reads their items and the events of those items only."""
     async with transaction(ctx.sessionmaker) as session:
         until = await db_now(session)
         stored = await ctx.redis.get(_SETTLED_UNTIL)

@@ -34,7 +34,7 @@ from app.core.errors import Conflict, UpstreamError
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import transaction
 from app.logs.service import entry, write_logs
-from app.models import Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
+from app.models import FULL_RUN_KINDS, Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
 from app.ports.errors import VendorError
 from app.webhooks.schemas import WebhookRead
 
@@ -68,7 +68,7 @@ async def _load(ctx: AppContext, connection_id: uuid.UUID) -> Connection:
 
 async def enable(ctx: AppContext, connection_id: uuid.UUID) -> None:
     """Create the webhook and the workflow in Zoho (once), then catch up on what changed since
-    the last manual sync."""
+    the last full sync (manual or scheduled)."""
     async with serialised(ctx, connection_id):
         connection = await _load(ctx, connection_id)
         if connection.webhook_enabled and connection.zoho_webhook_id and connection.zoho_workflow_id:
@@ -209,7 +209,8 @@ async def read(session: AsyncSession, ctx: AppContext, connection: Connection) -
 
 async def _last_manual_start(session: AsyncSession, connection_id: uuid.UUID) -> datetime | None:
     return await session.scalar(select(func.max(SyncRun.started_at)).where(
-        SyncRun.connection_id == connection_id, SyncRun.kind == "manual", SyncRun.status == RunStatus.COMPLETED))
+        SyncRun.connection_id == connection_id, SyncRun.kind.in_(FULL_RUN_KINDS),
+        SyncRun.status == RunStatus.COMPLETED))
 
 
 async def _log(session: AsyncSession, connection: Connection, message: str) -> None:

@@ -10,7 +10,8 @@ same server:
   delayed, throttled or counted. Item changes made here fire the item workflows, whose webhooks
   are delivered over HTTP in the background (`GET /__sim__/deliveries` shows the log,
   `POST /__sim__/webhooks/redeliver` replays one, `POST /__sim__/items/{id}/touch` fires an edit).
-  `PUT /__sim__/items/{id}/image` stores any bytes as the item's image; the `broken_images` knob
+  `PATCH /__sim__/itemgroups/{id}` sets a group's own name, description, brand, unit or image
+  (a document id, as Zoho's). `PUT /__sim__/items/{id}/image` stores any bytes as the item's image; the `broken_images` knob
   (`PUT /__sim__/config`) makes listed images fail to download. The `concurrency_limit` knob
   refuses calls over that many in flight (429 code 1070, counted by the `InFlight` middleware).
 
@@ -307,6 +308,14 @@ async def control_patch_item(request: Request, item_id: str, zoho: Zoho) -> dict
     if not isinstance(changes, dict):
         raise _control_error("body must be an object of field: value")
     return {"item": zoho.patch_item(item_id, changes)}
+
+
+@control.patch("/itemgroups/{group_id}")
+async def control_patch_group(request: Request, group_id: str, zoho: Zoho) -> dict[str, Any]:
+    changes = await _control_json(request)
+    if not isinstance(changes, dict):
+        raise _control_error("body must be an object of field: value")
+    return {"item_group": zoho.set_group(group_id, changes)}
 
 
 @control.delete("/items/{item_id}")

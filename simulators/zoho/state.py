@@ -687,6 +687,7 @@ class ZohoState:
     def replace_items(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Replace the whole catalogue, keeping the items' own timestamps."""
         self.items: dict[str, StoredItem] = {}
+        self.group_fields: dict[str, dict[str, Any]] = {}
         for payload in items:
             stored = self._ingest(payload, None, bump=False)
             self.items[stored.item_id] = stored
@@ -934,6 +935,29 @@ class ZohoState:
         return item.image, image_type, item.fields["image_name"]
 
     # ----------------------------------------------------------------- item groups
+    #
+    # A group's own fields (name, description, brand, unit, image) are its own in Zoho, set on
+    # the group and not on its items: `set_group` sets them. A group never given any (a
+    # generated catalogue's, or items upserted with a group_id) shows what its items suggest.
+
+    GROUP_OWN_FIELDS = ("group_name", "description", "brand", "manufacturer", "unit", "image_document_id",
+                        "image_name", "image_type")
+
+    @_locked
+    def set_group(self, group_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set a group's own fields (`GROUP_OWN_FIELDS`); its image names a document, as
+        Zoho's does. Items keep their `group_name` in step, as Zoho's do."""
+        members = self._group_members().get(group_id)
+        if not members:
+            raise not_found("Item group")
+        unknown = set(changes) - set(self.GROUP_OWN_FIELDS)
+        if unknown:
+            raise invalid_value(sorted(unknown)[0])
+        self.group_fields.setdefault(group_id, {}).update({k: str(v) for k, v in changes.items()})
+        if "group_name" in changes:
+            for member in members:
+                member.fields["group_name"] = str(changes["group_name"])
+        return self._group(group_id, members)
 
     def _group_members(self) -> dict[str, list[StoredItem]]:
         groups: dict[str, list[StoredItem]] = {}
@@ -964,8 +988,14 @@ class ZohoState:
     def _group(self, group_id: str, members: list[StoredItem]) -> dict[str, Any]:
         """The `item_group` object, derived from its member items."""
         first = members[0].fields
-        with_image = next((m.fields for m in members if m.fields.get("image_name")), {})
+        # Without an image of its own, the group shows its first active item's (as when it was
+        # made from them).
+        with_image = next((m.fields for m in sorted(members, key=lambda m: m.item_id)
+                           if m.fields.get("image_name") and m.fields.get("status", "active") == "active"), {})
         descriptions = Counter(str(m.fields.get("description", "")) for m in members)
+        own = self.group_fields.get(group_id, {})
+        if "image_document_id" in own:
+            with_image = own
         group = {
             "group_id": group_id, "group_name": first.get("group_name", ""),
             "description": descriptions.most_common(1)[0][0],
@@ -980,6 +1010,7 @@ class ZohoState:
             "created_time": format_zoho_time(min(m.created for m in members), self.knobs.time_offset),
             "last_modified_time": format_zoho_time(max(m.modified for m in members), self.knobs.time_offset),
         }
+        group |= {k: v for k, v in own.items() if not k.startswith("image_")}
         for slot in (1, 2, 3):
             for prefix in ("attribute_id", "attribute_name", "attribute_type"):
                 group[f"{prefix}{slot}"] = first.get(f"{prefix}{slot}", "")

@@ -135,8 +135,9 @@ SAMPLES = {
     "batch_size": 20,
     "store_concurrency": 4,
     "catchup_interval_minutes": 60,
+    "schedule": {"cron": "0 3 * * 1", "mode": "verify", "timezone": "Europe/Berlin"},
 }
-NULLABLE_SETTINGS = {"warehouse_ids"}  # null: every warehouse
+NULLABLE_SETTINGS = {"warehouse_ids", "schedule"}  # null: every warehouse; no schedule
 
 
 def test_every_setting_has_a_sample():

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from app.catalog.types import (
+    CatalogGroup,
     CatalogItem,
     DownloadedImage,
     ProductWrite,
@@ -151,6 +152,8 @@ class MemoryCatalog:
     items: list[CatalogItem]
     page_size: int = 200
     detail_calls: int = 0
+    group_calls: int = 0
+    groups: dict[str, CatalogGroup] = field(default_factory=dict)  # own fields; else named after the items
 
     async def iter_item_pages(self, *, modified_since: datetime | None = None) -> AsyncIterator[list[CatalogItem]]:
         for start in range(0, len(self.items), self.page_size):
@@ -161,8 +164,17 @@ class MemoryCatalog:
         wanted = set(item_ids)
         return [i for i in self.items if i.zoho_item_id in wanted]
 
-    async def get_group_items(self, group_id: str) -> list[CatalogItem]:
-        return [i for i in self.items if i.group_id == group_id]
+    async def iter_group_pages(self) -> AsyncIterator[list[CatalogGroup]]:
+        self.group_calls += 1
+        groups = {i.group_id: CatalogGroup(i.group_id, i.group_name or "") for i in self.items if i.group_id}
+        yield [self.groups.get(gid, group) for gid, group in groups.items()]
+
+    async def get_group(self, group_id: str) -> CatalogGroup | None:
+        self.group_calls += 1
+        members = tuple(i for i in self.items if i.group_id == group_id)
+        if not members:
+            return None
+        return replace(self.groups.get(group_id, CatalogGroup(group_id, members[0].group_name or "")), items=members)
 
     async def download_item_image(self, item_id: str) -> DownloadedImage:
         raise ImageUnavailable(f"no image for item {item_id}")

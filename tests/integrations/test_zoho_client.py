@@ -250,16 +250,37 @@ async def test_an_image_over_max_bytes_is_refused_without_reading_it_all(ctx, zo
     assert len(pulled) == 3
 
 
-async def test_get_group_items_returns_every_member_whatever_its_status(ctx, zoho, zoho_server, monkeypatch):
+async def test_get_group_reads_one_group_with_every_member_in_one_call(ctx, zoho, zoho_server):
     zoho.generate_catalogue(60, groups=4)
     rows = zoho.all_items()
     group_id = next(row["group_id"] for row in rows if row["group_id"])
-    members = {row["item_id"] for row in rows if row["group_id"] == group_id}
+    members = {row["item_id"]: row for row in rows if row["group_id"] == group_id}
     zoho.patch_item(min(members), {"status": "inactive"})
-    monkeypatch.setattr("app.integrations.zoho.client.PER_PAGE", 2)  # several pages
+    carrier = max(members)
+    zoho.set_image(carrier, b"\x89PNG\r\n\x1a\n-group-picture", "png", "front.png")
+    document = zoho.get_item(carrier)["image_document_id"]
+    zoho.set_group(group_id, {"group_name": "Linen shirt", "description": "Woven in Lisbon.",
+                              "image_document_id": document, "image_name": "front.png", "image_type": "png"})
+    zoho.reset_stats()
     async with client_for(ctx, zoho_server) as client:
-        items = await client.get_group_items(group_id)
-        assert await client.get_group_items("4815000000000001") == []
-    assert len(members) > 2 and sorted(i.zoho_item_id for i in items) == sorted(members)
-    assert {i.group_id for i in items} == {group_id} and not all(i.active for i in items)
-    assert zoho.stats()["requests"]["GET /items"] >= len(members) // 2 + 1
+        group = await client.get_group(group_id)
+        assert await client.get_group("4815000000000001") is None
+    assert group is not None and group.name == "Linen shirt" and group.description == "Woven in Lisbon."
+    assert group.image_item_id == carrier and group.image_key == f"{carrier}/{document}/front.png/png"
+    assert sorted(i.zoho_item_id for i in group.items) == sorted(members)
+    assert {i.group_id for i in group.items} == {group_id} and not all(i.active for i in group.items)
+    assert all(i.group_name == "Linen shirt" and i.attributes for i in group.items)
+    assert zoho.stats()["requests"]["GET /itemgroups/{group_id}"] == 2  # one each, the unknown one included
+
+
+async def test_group_pages_hold_every_group_200_a_page(ctx, zoho, zoho_server, monkeypatch):
+    zoho.generate_catalogue(60, groups=5)
+    group_ids = {row["group_id"] for row in zoho.all_items() if row["group_id"]}
+    zoho.set_group(min(group_ids), {"description": "The group's own words."})
+    monkeypatch.setattr("app.integrations.zoho.client.PER_PAGE", 2)  # several pages
+    zoho.reset_stats()
+    async with client_for(ctx, zoho_server) as client:
+        groups = [g async for page in client.iter_group_pages() for g in page]
+    assert sorted(g.group_id for g in groups) == sorted(group_ids) and not any(g.items for g in groups)
+    assert next(g for g in groups if g.group_id == min(group_ids)).description == "The group's own words."
+    assert zoho.stats()["requests"]["GET /itemgroups"] == 3  # 5 groups, 2 a page

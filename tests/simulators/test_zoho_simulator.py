@@ -246,6 +246,27 @@ def test_item_groups_use_the_real_wrapper_and_arrays(http: httpx.Client) -> None
     assert api(http, "/itemgroups/1", token).status_code == 404
 
 
+def test_a_group_has_fields_of_its_own(http: httpx.Client) -> None:
+    token = get_token(http)
+    group_id = next(i["group_id"] for i in CATALOGUE if i["group_id"])
+    item = api(http, f"/itemgroups/{group_id}", token).json()["item_group"]["items"][-1]
+    changed = http.patch(f"/__sim__/itemgroups/{group_id}", json={
+        "group_name": "Linen shirt", "description": "The group's own words.", "brand": "Tecido",
+        "image_document_id": "990001", "image_name": "front.png", "image_type": "png"})
+    assert changed.status_code == 200, changed.text
+    group = api(http, f"/itemgroups/{group_id}", token).json()["item_group"]
+    assert (group["group_name"], group["description"], group["brand"]) == (
+        "Linen shirt", "The group's own words.", "Tecido")
+    assert (group["image_id"], group["image_document_id"], group["image_name"]) == ("990001", "990001", "front.png")
+    listed = next(g for g in api(http, "/itemgroups", token).json()["itemgroups"] if g["group_id"] == group_id)
+    assert listed["description"] == "The group's own words."
+    # Its items keep their own descriptions and carry the group's new name.
+    detail = api(http, f"/items/{item['item_id']}", token).json()["item"]
+    assert detail["group_name"] == "Linen shirt" and detail["description"] != "The group's own words."
+    assert http.patch(f"/__sim__/itemgroups/{group_id}", json={"rate": 1}).status_code == 400
+    assert http.patch("/__sim__/itemgroups/1", json={"description": "x"}).status_code == 404
+
+
 def test_item_image_bytes_and_404(http: httpx.Client) -> None:
     token = get_token(http)
     with_image = next(i for i in CATALOGUE if i["image_name"] and i["image_type"] == "png")

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import structlog
 
-from app.catalog.types import CatalogItem, DownloadedImage
+from app.catalog.types import CatalogGroup, CatalogItem, DownloadedImage
 from app.integrations.metrics import VENDOR_REQUESTS
 from app.integrations.retry import Attempts, Retry, RetryPolicy, Wait, call_with_retries, retry_after_seconds
 from app.integrations.targets import OPEN, TargetPolicy
@@ -38,7 +38,7 @@ from app.integrations.zoho.errors import (
     ZohoUnavailable,
 )
 from app.integrations.zoho.images import MAX_IMAGE_BYTES, read_image
-from app.integrations.zoho.parse import parse_item
+from app.integrations.zoho.parse import parse_group, parse_item
 from app.integrations.zoho.ratelimit import IMAGE_RESERVE, ZohoBudget, seconds_to_utc_midnight
 from app.integrations.zoho.tokens import AccessToken, TokenManager
 
@@ -144,21 +144,26 @@ class ZohoClient:
             return None
         return parse_item(body.get("item") or {})
 
-    async def get_group_items(self, group_id: str) -> list[CatalogItem]:
-        """Every item of one item group, whatever its status (`GET /items?group_id=`)."""
-        params: dict[str, Any] = {"group_id": group_id, "per_page": PER_PAGE, "filter_by": "Status.All",
-                                  "sort_column": "created_time", "sort_order": "A"}
-        items: dict[str, CatalogItem] = {}  # by id: an item created mid-scan must not appear twice
+    async def iter_group_pages(self) -> AsyncIterator[list[CatalogGroup]]:
+        """Every item group's own fields, a page (200) at a time (`GET /itemgroups`); the
+        items each row lists are left out, a full sync reads them from `/items`."""
         page = 1
         while True:
-            body = await self._get("/items", {**params, "page": page}, endpoint="GET /items")
-            for row in body.get("items") or []:
-                if isinstance(row, dict):
-                    item = parse_item(row)
-                    items[item.zoho_item_id] = item
+            body = await self._get("/itemgroups", {"per_page": PER_PAGE, "page": page}, endpoint="GET /itemgroups")
+            yield [parse_group(row) for row in body.get("itemgroups") or [] if isinstance(row, dict)]
             if not (body.get("page_context") or {}).get("has_more_page"):
-                return list(items.values())
+                return
             page += 1
+
+    async def get_group(self, group_id: str) -> CatalogGroup | None:
+        """One item group with every item of it, whatever its status, in one call
+        (`GET /itemgroups/{id}`, envelope `item_group`); None when Zoho does not know it."""
+        try:
+            body = await self._get(f"/itemgroups/{group_id}", {}, endpoint="GET /itemgroups/{group_id}")
+        except ZohoNotFound:
+            return None
+        group = body.get("item_group")
+        return parse_group(group, with_items=True) if isinstance(group, dict) else None
 
     async def download_item_image(self, item_id: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> DownloadedImage:
         """The item's primary image as Zoho stores it (`GET /items/{item_id}/image`).

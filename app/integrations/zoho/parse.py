@@ -1,4 +1,4 @@
-"""Zoho item JSON → CatalogItem.
+"""Zoho item and item group JSON → CatalogItem, CatalogGroup.
 
 Zoho's types are loose (numbers as numbers or strings, "" for unset, package fields flattened
 on list rows but nested under `package_details` on details), so every field is read leniently.
@@ -6,14 +6,18 @@ on list rows but nested under `package_details` on details), so every field is r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.catalog.types import CatalogItem, ImageRef, PlaceStock
+from app.catalog.types import CatalogGroup, CatalogItem, ImageRef, PlaceStock
 
 # List rows that lack any of these need /itemdetails before description or package data is used.
 DETAIL_ONLY_FIELDS = ("description", "weight", "length")
+# What a group's `items[]` rows leave to the group: copied onto each before it is read as an item.
+GROUP_ITEM_FIELDS = ("group_id", "group_name", "product_type", "unit", "attribute_name1", "attribute_name2",
+                     "attribute_name3")
 PACKAGE_FIELDS = ("length", "width", "height", "weight", "weight_unit", "dimension_unit")
 
 
@@ -114,3 +118,30 @@ def _places(row: dict[str, Any]) -> tuple[PlaceStock, ...]:
             actual_available=to_decimal(place.get(f"{prefix}_actual_available_stock")),
         ))
     return tuple(places)
+
+
+def parse_group(row: dict[str, Any], *, with_items: bool = False) -> CatalogGroup:
+    """An item group (`GET /itemgroups` row or `item_group`). Its image is downloaded through
+    the first of its items that carries the same document (Zoho documents no download for a
+    group's own image); with `with_items`, its items are read too, completed from the group."""
+    rows = [r for r in row.get("items") or [] if isinstance(r, dict)]
+    image = _image({"image_document_id": row.get("image_document_id") or row.get("image_id"),
+                    "image_name": row.get("image_name"), "image_type": row.get("image_type")})
+    carrier = next((str(r.get("item_id")) for r in rows if image and r.get("item_id")
+                    and str(r.get("image_document_id") or "") == image.document_id), None)
+    return CatalogGroup(
+        group_id=str(row.get("group_id") or ""),
+        name=str(row.get("group_name") or ""),
+        description=str(row.get("description") or ""),
+        image=image if carrier else None,
+        image_item_id=carrier,
+        items=tuple(_group_item(r, row) for r in rows) if with_items else (),
+    )
+
+
+def _group_item(row: dict[str, Any], group: dict[str, Any]) -> CatalogItem:
+    """A variant as its group lists it. Its description is not asked for (a variation shows
+    none; the parent's is the group's), so only missing package fields make it partial."""
+    item = parse_item({**{k: group.get(k) for k in GROUP_ITEM_FIELDS if group.get(k)}, **row})
+    complete = all(field in row for field in ("weight", "length")) or isinstance(row.get("package_details"), dict)
+    return replace(item, partial=not complete)
