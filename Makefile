@@ -30,7 +30,7 @@ help:
 	@echo "make demo           run the end-to-end demo (python -m simulators demo)"
 	@echo "make lint           ruff (pycodestyle, pyflakes, imports, bugbear, pyupgrade) and mypy --strict"
 	@echo "make test           run the test suite (PYTEST_ARGS='...' to pass options)"
-	@echo "make bench          sync benchmarks: 10k simple products, the catalogue one, a 100k-item plan"
+	@echo "make bench          sync benchmarks: 10k simple products, the catalogue one, a 100k-item plan, verify runs"
 	@echo "make bench-catalogue sync benchmark with item groups and images only"
 	@echo "make bench-plan     the 100,000-item plan alone: plan time and the worker's peak RSS"
 	@echo "make bench-webhook  webhook benchmark (bench/bench_webhook.py)"
@@ -60,12 +60,14 @@ bench: venv
 	$(BIN)/python bench/bench_sync.py
 	$(BIN)/python bench/bench_sync.py --scenario catalogue
 	$(BIN)/python bench/bench_sync.py --scenario plan100k
+	$(BIN)/python bench/bench_sync.py --scenario verify
 
 bench-catalogue: venv
 	$(BIN)/python bench/bench_sync.py --scenario catalogue
 
 bench-plan: venv
 	$(BIN)/python bench/bench_sync.py --scenario plan100k
+	$(BIN)/python bench/bench_sync.py --scenario verify
 
 bench-webhook: venv
 	$(BIN)/python bench/bench_webhook.py

@@ -19,11 +19,21 @@ process; each runs a full sync, then the same catalogue again, unchanged.
   with nothing in the store, then a re-plan with every planned product linked (links written
   straight into Postgres, as a finished sync leaves them). Prints plan time, Zoho calls, store
   lookups and the worker's peak RSS next to the target (< 300 MB).
+- `verify`: verify runs (`{"mode": "verify"}`), each after a standard full sync that sets the
+  store up (not measured). First over N simple products (default 10,000) left unchanged: store
+  reads by endpoint (target: ceil(N / 100) record reads + ceil(N / 100) orphan listing), 0 store
+  writes, wall time. Then over the `catalogue` scenario's catalogue (2,000 items, 300 groups,
+  40% images) with 1% of the store's objects tampered by hand (prices, stock, names, a product
+  deleted, one trashed): store reads, and objects written against the tampered count, 0 image
+  downloads. The catalogue's set-up sync runs with Zoho's limit raised to 1,000 a minute, as
+  `plan100k` does, so its 786 image downloads do not take eight minutes; the verify run's own
+  Zoho calls fit in the first minute at any limit.
 
     make bench                     # every scenario, one after the other
     make bench-catalogue           # or: .venv/bin/python bench/bench_sync.py --scenario catalogue
     .venv/bin/python bench/bench_sync.py --scenario plan100k
     .venv/bin/python bench/bench_sync.py --items 2000
+    .venv/bin/python bench/bench_sync.py --scenario verify [--items 2000]
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import argparse
 import asyncio
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -59,7 +70,7 @@ from simulators.zoho.__main__ import build_state  # noqa: E402
 from simulators.zoho.app import create_app as create_zoho  # noqa: E402
 
 FINAL = {"completed", "failed", "cancelled", "paused"}
-DEFAULT_ITEMS = {"simple": 10_000, "catalogue": 2_000, "plan100k": 100_000}
+DEFAULT_ITEMS = {"simple": 10_000, "catalogue": 2_000, "plan100k": 100_000, "verify": 10_000}
 DEFAULT_GROUPS = {"catalogue": 300, "plan100k": 2_000}
 #: plan100k: Zoho's limit, raised in the simulator and the worker alike.
 PLAN_PER_MINUTE = 1_000
@@ -123,9 +134,10 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_once(api: httpx.AsyncClient, connection_id: str) -> tuple[dict, float]:
+async def run_once(api: httpx.AsyncClient, connection_id: str, mode: str | None = None) -> tuple[dict, float]:
     started = time.monotonic()
-    run = (await api.post(f"/api/v1/connections/{connection_id}/syncs")).raise_for_status().json()
+    body = {"json": {"mode": mode}} if mode else {}
+    run = (await api.post(f"/api/v1/connections/{connection_id}/syncs", **body)).raise_for_status().json()
     while run["status"] not in FINAL:
         await asyncio.sleep(0.25)
         run = (await api.get(f"/api/v1/syncs/{run['id']}")).json()
@@ -326,9 +338,136 @@ async def run_plan100k(api: httpx.AsyncClient, connection_id: str, zoho_state: A
             await session.commit()
 
 
+# --- verify runs -------------------------------------------------------------------------------
+
+#: Share of the store's objects the catalogue part tampers with, and how, in turn.
+TAMPERED_SHARE = 0.01
+_EDITS = ("price", "stock", "name", "price", "stock", "deleted", "trashed")
+
+
+def tamper_store(store: Any, share: float, seed: int) -> Counter[str]:
+    """Edit `share` of the store's objects by hand, straight in the simulator's state, a fixed
+    sample; what was done, by kind of edit. Variable products are only renamed (deleting one
+    would take its variations along and write more objects than were tampered); variations are
+    never renamed (the store derives their names) nor deleted (trashed instead)."""
+    with store.lock:
+        ids = sorted(i for i, r in store.products.items() if r.status != "trash" and r.sku)
+        chosen = random.Random(seed).sample(ids, max(1, round(len(ids) * share)))
+        done: Counter[str] = Counter()
+        for n, object_id in enumerate(chosen):
+            record = store.get(object_id)
+            edit = "name" if record.type == "variable" else _EDITS[n % len(_EDITS)]
+            if record.is_variation and edit in ("name", "deleted"):  # the store names variations itself
+                edit = "price" if edit == "name" else "trashed"
+            match edit:
+                case "price":
+                    record.regular_price = "999.00"
+                case "stock":
+                    record.stock_quantity = 987
+                case "name":
+                    record.name = f"{record.name} (edited by hand)"
+                case "deleted":
+                    store.delete(record)
+                case "trashed":
+                    store.trash(record)
+            done[edit] += 1
+    return done
+
+
+def verify_report(title: str, run: dict, seconds: float, zoho: dict, answers: ZohoAnswers, store: dict,
+                  rss: float) -> dict[str, int]:
+    """Print one verify run's figures; returns store reads, write requests and objects written."""
+    calls = Counter(store["requests"])
+    reads = {k: v for k, v in sorted(calls.items()) if k.startswith("GET")}
+    writes = {k: v for k, v in sorted(calls.items()) if not k.startswith("GET")}
+    print(f"\n== {title}")
+    print(f"run: {run['status']} ({run['mode']})  total {run['total']}  synced {run['synced']}  failed {run['failed']}  "
+          f"skipped {run['skipped']}")
+    print(f"wall time: {seconds:.1f} s")
+    print(f"Zoho calls: {sum(zoho['requests'].values())} {dict(sorted(zoho['requests'].items()))}  "
+          f"image downloads: {answers.by_kind('image').get(200, 0)}")
+    print(f"store reads: {sum(reads.values())} {reads}")
+    print(f"store writes: {sum(writes.values())} requests {writes}; objects written {store['objects_written']}; "
+          f"media created {store['media_created']}")
+    print(f"worker peak RSS so far: {rss:.0f} MB")
+    return {"reads": sum(reads.values()), "product_reads": calls["GET /products"], "writes": sum(writes.values()),
+            "objects": store["objects_written"]}
+
+
+async def verify_part(args: argparse.Namespace, settings: Any, ctx: Any, *, catalogue: bool) -> None:
+    """One part of the verify scenario: its own simulators, connection and worker; a standard
+    sync to set the store up, then (tampered, for the catalogue) a verify run, measured."""
+    per_minute = PLAN_PER_MINUTE if catalogue else ZOHO_PER_MINUTE
+    os.environ["ZOHO_REQUESTS_PER_MINUTE"] = str(per_minute)  # read by the worker started below
+    if catalogue:
+        zoho_state = build_state(items=DEFAULT_ITEMS["catalogue"], seed=args.seed, groups=DEFAULT_GROUPS["catalogue"],
+                                 image_ratio=args.image_ratio, latency_ms=args.zoho_latency_ms,
+                                 rate_limit_per_minute=per_minute)
+    else:
+        zoho_state = build_state(items=args.items or DEFAULT_ITEMS["verify"], seed=3, latency_ms=args.zoho_latency_ms,
+                                 rate_limit_per_minute=per_minute)
+    answers = ZohoAnswers(create_zoho(zoho_state))
+    zoho, woo = ServerThread(answers).start(), ServerThread(create_woo()).start()
+    woo.app.state.store.update_knobs({"per_item_latency_ms": args.store_ms_per_product})
+    worker = start_worker(args)
+    app = create_app(settings, ctx=ctx)
+    app.state.ctx = ctx
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                                     headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
+                                     timeout=60) as api:
+            body = demo_connection_body(zoho.base_url, woo.base_url, name=f"bench-verify-{catalogue}",
+                                        batch_size=args.batch_size, store_concurrency=args.concurrency)
+            connection = (await api.post("/api/v1/connections", json=body)).raise_for_status().json()
+            setup, seconds = await run_once(api, connection["id"])
+            print(f"\nset-up sync: {setup['status']}, {setup['synced']} synced, {setup['failed']} failed, "
+                  f"{seconds:.1f} s (Zoho limit {per_minute} a minute)")
+            store = woo.app.state.store
+            objects = sum(1 for r in store.products.values() if r.status != "trash" and r.sku)
+            edits = tamper_store(store, TAMPERED_SHARE, args.seed) if catalogue else Counter[str]()
+            if edits:
+                print(f"tampered {sum(edits.values())} of {objects} store objects: {dict(sorted(edits.items()))}")
+            zoho_state.reset_stats()
+            answers.reset()
+            store.reset_stats()
+            run, seconds = await run_once(api, connection["id"], "verify")
+            title = (f"verify run, catalogue with 1% tampered ({objects} store objects)" if catalogue
+                     else f"verify run, {objects} unchanged products")
+            got = verify_report(title, run, seconds, zoho_state.stats(), answers, store.stats(), peak_rss_mb(worker.pid))
+            drift = (await api.get(f"/api/v1/connections/{connection['id']}/drift")).raise_for_status().json()
+            print(f"drift: checked {drift['checked']}, repaired {drift['repaired']}, recreated {drift['recreated']}, "
+                  f"fields {drift['fields_repaired']}, orphans {drift['orphan_count']}")
+            expected = sum(edits.values())
+            print(f"target: objects written = tampered: {check(got['objects'], expected, got['objects'] == expected)}")
+            if not catalogue:
+                reads = 2 * math.ceil(objects / 100)
+                print(f"target: GET /products = {reads} (records 100 a call, then the id,sku listing): "
+                      f"{check(got['product_reads'], reads, got['product_reads'] <= reads)}")
+    finally:
+        stop_worker(worker)
+        zoho.stop()
+        woo.stop()
+
+
+async def run_verify(args: argparse.Namespace, settings: Any, ctx: Any) -> None:
+    items = args.items or DEFAULT_ITEMS["verify"]
+    print(f"benchmark (verify): {items} simple products unchanged, then the catalogue scenario's catalogue with "
+          f"{TAMPERED_SHARE:.0%} of the store tampered; Zoho {args.zoho_latency_ms} ms/call; store "
+          f"{args.store_ms_per_product} ms/product; batch {args.batch_size}, {args.concurrency} batches in flight")
+    await verify_part(args, settings, ctx, catalogue=False)
+    await verify_part(args, settings, ctx, catalogue=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     await prepare_database()
     settings = get_settings()
+    if args.scenario == "verify":
+        ctx = await open_context(settings)
+        await ctx.redis.flushdb()
+        try:
+            return await run_verify(args, settings, ctx)
+        finally:
+            await ctx.close()
     catalogue = args.scenario == "catalogue"
     items = args.items or DEFAULT_ITEMS[args.scenario]
     groups = args.groups if args.groups is not None else DEFAULT_GROUPS.get(args.scenario, 0)
@@ -398,7 +537,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=sorted(DEFAULT_ITEMS), default="simple")
     parser.add_argument("--items", type=int, default=None,
-                        help="10,000 for simple, 2,000 for catalogue, 100,000 for plan100k")
+                        help="10,000 for simple, 2,000 for catalogue, 100,000 for plan100k; verify: its unchanged products")
     parser.add_argument("--groups", type=int, default=None,
                         help="catalogue, plan100k: item groups of 2-6 variants (300, 2,000)")
     parser.add_argument("--image-ratio", type=float, default=0.4, help="catalogue: share of items with an image")

@@ -17,7 +17,8 @@ from app.integrations.pace import Pace
 
 class Compare(StrEnum):
     """How a preview compares one field: numbers by value ("19" is "19.00"), text without the
-    whitespace a store adds around it, anything else as it is."""
+    whitespace a store adds around it and with HTML entities read as characters ("&amp;" is
+    "&"), anything else as it is."""
 
     EXACT = "exact"
     NUMBER = "number"

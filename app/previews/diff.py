@@ -3,11 +3,15 @@
 Both sides come from the store adapter as comparable fields under the store's own names (the
 draft through the same mapping the writer uses), with how each field compares. Numbers (prices,
 weights, dimensions) compare by value: "19" and "19.00" are the same price to a merchant and to
-the store. Text compares after trimming the whitespace the store adds around stored HTML.
+the store. Text compares after trimming the whitespace the store adds around stored HTML and
+reading HTML entities as the characters they stand for: a store that filters HTML keeps "&" as
+"&amp;" (WordPress does, in names and descriptions), and a verify run must not take that for an
+edit and write the same text again on every run.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,10 +37,14 @@ def _same(how: Compare, ours: Any, theirs: Any) -> bool:
     if how == Compare.NUMBER:
         return _number(ours) == _number(theirs)
     if how == Compare.TEXT:
-        return str(ours or "").strip() == str(theirs or "").strip()
+        return _text(ours) == _text(theirs)
     if how == Compare.COUNT and theirs is not None and ours is not None:
         return _number(ours) == _number(theirs)
     return bool(ours == theirs)
+
+
+def _text(value: Any) -> str:
+    return html.unescape(str(value or "")).strip()
 
 
 def _number(value: Any) -> Decimal | None:

@@ -769,6 +769,7 @@ class ChunkPlanner:
     store_settings: StoreSettings
     settings: ConnectionSettings
     verifier: Verifier | None = None  # a verify run's: each chunk is narrowed to what the store shows different
+    held: list[PlannedItem] = field(default_factory=list)  # a verify run's simple rows awaiting a fuller read
     groups: dict[str, CatalogGroup] = field(default_factory=dict)
 
     async def stage_catalogue(self, pages: AsyncIterator[list[CatalogItem]]) -> None:
@@ -804,6 +805,22 @@ class ChunkPlanner:
         for chunk in chunks:
             rows = (await self.session.execute(_GROUP_CHUNK, {"chunk": chunk})).all()
             await self._plan_chunk(rows, skips=_Phase.GROUP_SKIPS, decided=_Phase.GROUPS)
+        if self.held:  # no group read to share: the simple products held back are read alone
+            await self._verified([], _Phase.GROUPS)
+            await self.session.commit()
+
+    async def _verified(self, rows: list[PlannedItem], phase: _Phase) -> None:
+        """Stage a chunk's decided rows; a verify run's narrowed first (app/syncs/verify.py).
+        Simple products that would not fill a read of 100 wait for the next chunk's read."""
+        if self.verifier is None:
+            return await self._stage_rows(rows, phase)
+        held, self.held = self.held, []
+        if phase == _Phase.SIMPLE:
+            rows, self.held = self.verifier.hold_tail(held, rows)
+            held = []
+        checked = await self.verifier.check(held + rows)
+        await self._stage_rows(checked[:len(held)], _Phase.SIMPLE)
+        await self._stage_rows(checked[len(held):], phase)
 
     async def _plan_chunk(self, rows: Sequence[Row[Any]], *, skips: _Phase, decided: _Phase) -> None:
         items = [pickle.loads(row.item) for row in rows]  # noqa: S301 - see _catalogue.item
@@ -818,10 +835,8 @@ class ChunkPlanner:
         _sort_links(links, await self._links_where(ProductLink.store_id.in_(list(holders))))
         _decide_items(chosen, plan, settings=self.settings, store=self.store_settings, links=links, found=found,
                       groups=self.groups, verify=self.verifier is not None)
-        if self.verifier is not None:
-            plan.rows = await self.verifier.check(plan.rows)
         await self._stage_rows(screened.rows, skips)
-        await self._stage_rows(plan.rows, decided)
+        await self._verified(plan.rows, decided)
         await self.session.commit()
         self.session.expunge_all()
 

@@ -19,6 +19,12 @@ compares them field by field with what the run would write, through the preview'
 Images compare by media id: a picture the store lost is attached again by the id it already
 has, never downloaded again; only an image identity never seen before goes to the image step.
 Retirements and SKU moves are planned as in a standard run and are not narrowed.
+
+Reads stay within ceil(products / 100) over the whole run, not per planning chunk: the simple
+products at the tail of a chunk that would not fill a read of 100 are held back (`hold_tail`)
+and read with the next chunk's (the next simple chunk, or the first chunk of groups, whose
+variable products fill the same read). Held rows are staged after the next chunk's simple rows:
+only the order they are written in moves, never their phase.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ RECREATED = "deleted in the store; created again"
 GONE_NO_CREATE = "deleted in the store and create_missing_products is off"
 # Draft keys that name the object rather than set a field: kept in every narrowed draft.
 _IDENTITY = ("kind",)
+#: Products per read of the store's records (the store port reads them 100 a call).
+PRODUCTS_PER_READ = 100
 
 
 @dataclass
@@ -53,6 +61,18 @@ class Verifier:
     settings: ConnectionSettings
     checked: int = 0
     recreated: int = 0
+
+    def hold_tail(self, held: list[PlannedItem], rows: list[PlannedItem]) -> tuple[list[PlannedItem],
+                                                                                   list[PlannedItem]]:
+        """`held + rows` (simple products only) split into the rows to check now, whose store
+        reads fill whole calls of 100, and the tail to hold for the next chunk's reads."""
+        rows = held + rows
+        reads = [i for i, r in enumerate(rows) if _comparable(r)]
+        spare = len(reads) % PRODUCTS_PER_READ
+        if not spare:
+            return rows, []
+        tail = set(reads[-spare:])
+        return [r for i, r in enumerate(rows) if i not in tail], [rows[i] for i in sorted(tail)]
 
     async def check(self, rows: list[PlannedItem]) -> list[PlannedItem]:
         """`rows` (one planned chunk, heads before their variations) narrowed to what differs:

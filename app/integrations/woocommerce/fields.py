@@ -12,8 +12,9 @@ from app.ports.store import STATUS_BEFORE_TRASH, TRASHED, Compare, Fields
 # "Restore" puts posts back as drafts since WordPress 5.6, we put them back as they were.
 TRASH_META_STATUS = "_wp_trash_meta_status"
 
+# Names and descriptions are HTML-filtered by WordPress ("&" is kept as "&amp;"): text, not exact.
 COMPARISON: dict[str, Compare] = {
-    "name": Compare.EXACT, "description": Compare.TEXT, "sku": Compare.EXACT, "status": Compare.EXACT,
+    "name": Compare.TEXT, "description": Compare.TEXT, "sku": Compare.EXACT, "status": Compare.EXACT,
     "regular_price": Compare.NUMBER, "manage_stock": Compare.EXACT, "stock_quantity": Compare.COUNT,
     "stock_status": Compare.EXACT, "low_stock_amount": Compare.EXACT, "weight": Compare.NUMBER,
     "dimensions.length": Compare.NUMBER, "dimensions.width": Compare.NUMBER, "dimensions.height": Compare.NUMBER,
