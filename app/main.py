@@ -29,6 +29,7 @@ from app.logs.router import router as logs_router
 from app.models import SyncRun
 from app.previews.router import router as previews_router
 from app.syncs.router import router as syncs_router
+from app.ui.router import install_console
 from app.webhooks.router import INTAKE_ROUTE
 from app.webhooks.router import router as webhooks_router
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.router.routes.insert(0, INTAKE_ROUTE)  # Zoho's webhooks: first, and lean
     app.include_router(_ops_router())
     app.include_router(images_router)
+    install_console(app)  # the operator console (/ui/): cookie sessions, outside /api/v1
     _install_error_handlers(app)
     install_failure_handlers(app)
     app.add_middleware(EdgeGuard, api_token=settings.api_token,

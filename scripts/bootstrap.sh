@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a working checkout: .venv with skubridge installed editable (plus dev
-# extras), then the local Postgres/Redis via scripts/ensure-services.sh.
+# extras), Debian's chromium for the browser tests, then the local Postgres/Redis via
+# scripts/ensure-services.sh.
 #
 # Quiet when nothing needs doing. Dependencies come from requirements-dev.lock (exact versions,
 # every file checked against its sha256; refresh it with scripts/lock.sh) and are (re)installed
@@ -118,6 +119,14 @@ if [[ "$want" != "$have_stamp" || ! -x "$VENV/bin/skubridge" ]]; then
     || die "pip install -e . failed"
   printf '%s\n' "$want" >"$STAMP.tmp"
   mv -f "$STAMP.tmp" "$STAMP"
+fi
+
+# --------------------------------------------------------------------------- browser
+
+# The console's browser tests (tests/ui/) drive Debian's chromium through Playwright's
+# executable_path: Playwright's own browser downloads are not reachable from every machine.
+if ! have chromium; then
+  apt_install chromium
 fi
 
 # --------------------------------------------------------------------------- services

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +69,18 @@ async def list_runs(session: AsyncSession, connection_id: uuid.UUID, *, kind: st
     runs = await session.scalars(select(SyncRun).where(*where).order_by(SyncRun.created_at.desc(), SyncRun.id)
                                  .limit(limit).offset(offset))
     return int(total or 0), list(runs.all())
+
+
+async def latest_full_runs(session: AsyncSession, connection_ids: list[uuid.UUID]) -> dict[uuid.UUID, SyncRun]:
+    """Each connection's newest full run (manual or scheduled), for the console's pages: the
+    webhook and catch-up passes in between are not "the sync" an operator steers."""
+    if not connection_ids:
+        return {}
+    rows = await session.scalars(
+        select(SyncRun).where(SyncRun.connection_id.in_(connection_ids), SyncRun.kind.in_(FULL_RUN_KINDS))
+        .order_by(SyncRun.connection_id, SyncRun.created_at.desc(), SyncRun.id.desc())
+        .ext(distinct_on(SyncRun.connection_id)))
+    return {run.connection_id: run for run in rows.all()}
 
 
 async def run_views(session: AsyncSession, runs: list[SyncRun]) -> list[RunRead]:

@@ -1,0 +1,142 @@
+"""The console in a real browser: Debian's chromium driven by Playwright, against the service
+on a real uvicorn port, a real worker process and both simulators. Each test also saves a
+screenshot of the page it is on into docs/ (the README shows them).
+
+Playwright's own browser downloads are not used (scripts/bootstrap.sh installs `chromium` with
+apt): `executable_path` points at it, with the flags it needs to run headless as root offline."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from app.main import create_app
+from simulators.server import ServerThread
+from tests.helpers import ROOT, create_connection, sim
+
+pytestmark = pytest.mark.timeout(120)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+DOCS = ROOT / "docs"
+
+
+@pytest.fixture(scope="module")
+def service(settings, database):
+    """The service itself on a port, owning its own pools (its lifespan runs)."""
+    server = ServerThread(create_app(settings)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def page(service, ctx):
+    async for key in ctx.redis.scan_iter("skubridge:console:*"):
+        await ctx.redis.delete(key)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(base_url=service.base_url, viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        yield page
+        await browser.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=str(Path(DOCS) / name), full_page=True)
+
+
+async def sign_in(page: Page, *, screenshot: bool = False) -> None:
+    await page.goto("/ui/connections/00000000-0000-0000-0000-000000000000")
+    await expect(page).to_have_url(re.compile(r"/ui/login$"))  # signed out: sent to sign in
+    await page.get_by_label("API token").fill("test-token")
+    if screenshot:
+        await shot(page, "console-login.png")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+
+
+def counter(page: Page, label: str):
+    return page.get_by_label(label, exact=True)
+
+
+async def open_status(page: Page, connection_id: str) -> None:
+    await page.get_by_role("link", name="Test store").click()
+    await expect(page).to_have_url(re.compile(f"/ui/connections/{connection_id}$"))
+    await page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+
+
+async def still_same_document(page: Page) -> bool:
+    return bool(await page.evaluate("window.__sameDocument === true"))
+
+
+async def test_sign_in_start_a_sync_and_watch_it_reach_100_without_a_reload(page, api, zoho, store, zoho_server,
+                                                                            woo_server, worker):
+    zoho.generate_catalogue(120, seed=11)
+    sim(woo_server.base_url, "PUT", "/config", json={"per_item_latency_ms": 5})
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=20)
+    worker()
+    await sign_in(page, screenshot=True)
+    await shot(page, "console-connections.png")
+    await open_status(page, conn["id"])
+    bar = page.get_by_role("progressbar")
+    await expect(bar).to_have_attribute("aria-valuenow", "0")
+
+    # Start sync is a form post (one navigation); from then on the page only listens.
+    await page.get_by_role("button", name="Start sync", exact=True).click()
+    await page.wait_for_load_state()
+    await page.evaluate("window.__sameDocument = true")
+    await expect(bar).to_have_attribute("aria-valuenow", "100", timeout=30_000)
+    await expect(page.get_by_role("status")).to_contain_text("Completed")
+    assert await still_same_document(page)
+    run = (await api.get(f"/api/v1/connections/{conn['id']}/syncs")).json()["items"][0]
+    for label in ("Total", "Synced", "Failed", "Pending", "Skipped"):
+        await expect(counter(page, label)).to_have_text(str(run[label.lower()]))
+    assert run["synced"] > 0 and run["pending"] == 0
+    await expect(page.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
+    await expect(page.get_by_role("button", name="Verify store", exact=True)).to_be_enabled()
+    await shot(page, "console-status.png")
+
+
+async def test_pause_holds_the_counters_resume_continues_cancel_is_final(page, api, zoho, store, zoho_server,
+                                                                         woo_server, worker):
+    zoho.generate_catalogue(300, seed=7)
+    sim(woo_server.base_url, "PUT", "/config", json={"per_item_latency_ms": 20})
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url, batch_size=10,
+                                   store_concurrency=2)
+    worker()
+    await sign_in(page)
+    await open_status(page, conn["id"])
+    await page.get_by_role("button", name="Start sync", exact=True).click()
+    await page.wait_for_load_state()
+    await page.evaluate("window.__sameDocument = true")
+    synced = counter(page, "Synced")
+    await expect(synced).not_to_have_text("0", timeout=20_000)
+
+    await page.get_by_role("button", name="Pause", exact=True).click()
+    status = page.get_by_role("status")
+    await expect(status).to_contain_text("Paus")  # "Pausing: ..." then "Paused"
+    await expect(status).to_contain_text("Paused", timeout=10_000)
+    await expect(page.locator("#run-status")).to_have_attribute("data-status", "paused")
+    await page.evaluate("window.__sameDocument = true")
+    held = {label: await counter(page, label).inner_text() for label in ("Synced", "Pending", "Failed")}
+    await asyncio.sleep(1.5)  # a paused run writes nothing: the live counters stay where they are
+    assert {label: await counter(page, label).inner_text() for label in held} == held
+    assert int(held["Pending"]) > 0
+    api_view = (await api.get(f"/api/v1/connections/{conn['id']}/syncs")).json()["items"][0]
+    assert api_view["status"] == "paused" and str(api_view["synced"]) == held["Synced"]
+    await expect(page.get_by_role("button", name="Resume", exact=True)).to_be_enabled()
+    await shot(page, "console-paused.png")
+
+    await page.get_by_role("button", name="Resume", exact=True).click()
+    await expect(status).to_have_text("Status: Running", timeout=10_000)
+    await expect(synced).not_to_have_text(held["Synced"], timeout=10_000)
+
+    await page.get_by_role("button", name="Cancel", exact=True).click()
+    await expect(status).to_contain_text("Cancelled", timeout=10_000)
+    run = (await api.get(f"/api/v1/connections/{conn['id']}/syncs")).json()["items"][0]
+    assert run["status"] == "cancelled" and run["pending"] == 0 and run["cancelled"] > 0
+    await expect(page.get_by_role("button", name="Start sync", exact=True)).to_be_enabled()
