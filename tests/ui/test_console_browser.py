@@ -1,6 +1,7 @@
 """The console in a real browser: Debian's chromium driven by Playwright, against the service
 on a real uvicorn port, a real worker process and both simulators. Each test also saves a
-screenshot of the page it is on into docs/ (the README shows them).
+screenshot of the page it is on (.run/screenshots/, or docs/ for the README with
+SKUBRIDGE_DOCS_SCREENSHOTS=1).
 
 Playwright's own browser downloads are not used (scripts/bootstrap.sh installs `chromium` with
 apt): `executable_path` points at it, with the flags it needs to run headless as root offline."""
@@ -8,6 +9,7 @@ apt): `executable_path` points at it, with the flags it needs to run headless as
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
@@ -22,7 +24,9 @@ pytestmark = pytest.mark.timeout(120)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-DOCS = ROOT / "docs"
+# Each run's screenshots are test artifacts under .run/screenshots/ (kept out of git); the
+# README's pictures in docs/ are refreshed with SKUBRIDGE_DOCS_SCREENSHOTS=1 make test.
+DOCS = ROOT / "docs" if os.environ.get("SKUBRIDGE_DOCS_SCREENSHOTS") == "1" else ROOT / ".run" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,7 @@ async def page(service, ctx):
 
 
 async def shot(page: Page, name: str) -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(Path(DOCS) / name), full_page=True)
 
 
