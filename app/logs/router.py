@@ -1,5 +1,3 @@
-import csv
-import io
 import uuid
 from typing import Annotated, Literal
 
@@ -9,14 +7,11 @@ from fastapi.responses import Response
 from app.api.deps import Session
 from app.api.pagination import Limit, Offset, Page
 from app.api.params import Text, Timestamp
+from app.logs.export import csv_response
 from app.logs.schemas import LogRead
 from app.logs.service import LogFilter, search_logs
-from app.models import SyncLog
 
 router = APIRouter(prefix="/logs", tags=["logs"])
-
-CSV_COLUMNS = ["created_at", "level", "action", "status", "sku", "zoho_item_id", "store_id", "message",
-               "connection_id", "run_id"]
 
 
 @router.get("", response_model=Page[LogRead], responses={200: {
@@ -43,22 +38,6 @@ async def list_logs(
                     since=from_, until=to, q=q)
     total, rows = await search_logs(session, flt, limit=limit, offset=offset)
     if format == "csv":
-        return _csv(rows)
+        return csv_response(rows)
     return Page(items=[LogRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
-
-def _csv(rows: list[SyncLog]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(getattr(row, column)) for column in CSV_COLUMNS])
-    return Response(buffer.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="skubridge-logs.csv"'})
-
-
-def _cell(value: object) -> object:
-    """Defuse spreadsheet formulas: SKUs and messages come from vendors and may start with '='."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,19 +25,27 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
+from app.api.pagination import Offset
 from app.connections.service import get_connection, list_connections
 from app.core.context import AppContext
-from app.core.errors import Conflict, SkubridgeError
+from app.core.errors import BadRequest, Conflict, SkubridgeError
+from app.logs.export import csv_response
+from app.logs.service import search_logs
 from app.models import RunMode
 from app.syncs import service as syncs
 from app.ui import session as auth
-from app.ui.views import run_snapshot, webhook_state
+from app.ui.views import LOG_FIELDS, LOG_LEVELS, log_filter, run_snapshot, webhook_state
+from app.webhooks import setup as webhook_setup
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 # The live feed reads the database once a second at most: "at most a second behind" for the
 # operator, one small query per open page for the database.
 POLL_INTERVAL_S = 1.0
+LOG_PAGE_SIZE = 50
+# Export CSV takes every row the filters match, up to this many (newest first): enough for a
+# support ticket, bounded so one click cannot stream the whole table.
+CSV_EXPORT_LIMIT = 10_000
 
 
 class SignedOut(Exception):
@@ -127,13 +135,63 @@ async def connections_page(request: Request, session: Signed, db: Session) -> Re
 
 
 @router.get("/connections/{connection_id}", response_class=HTMLResponse)
-async def status_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session,
+async def status_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session, ctx: Ctx,
                       notice: str | None = None) -> Response:
     connection = await get_connection(db, connection_id)
     snapshot = await _snapshot(db, connection_id)
+    hook = await webhook_setup.read(db, ctx, connection)
     return templates.TemplateResponse(request, "status.html", {
-        "session": session, "connection": connection, "run": snapshot, "notice": notice,
+        "session": session, "connection": connection, "run": snapshot, "notice": notice, "hook": hook,
         "webhook": webhook_state(connection.webhook_enabled, connection.webhook_active)})
+
+
+@router.post("/connections/{connection_id}/webhook/{verb}")
+async def webhook_control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, ctx: Ctx) -> Response:
+    """The webhook panel: "switch" flips the active flag (the form says which way, so a double
+    click cannot flip it back), "enable"/"disable" create or delete it in Zoho. The same
+    set-up functions as the REST API's PUT and PATCH, with Zoho's refusals shown on the page."""
+    actions = {"switch": lambda: webhook_setup.set_active(ctx, connection_id, form.get("active") == "true"),
+               "enable": lambda: webhook_setup.enable(ctx, connection_id),
+               "disable": lambda: webhook_setup.disable(ctx, connection_id)}
+    if verb not in actions:
+        return Response(status_code=404)
+    await get_connection(db, connection_id)
+    return await _control(db, connection_id, actions[verb])
+
+
+@router.get("/connections/{connection_id}/log", response_class=HTMLResponse)
+async def log_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session,
+                   offset: Offset = 0) -> Response:
+    """The connection's sync log, newest first, filtered as `GET /api/v1/logs` filters, a page
+    of LOG_PAGE_SIZE rows at a time; a bad filter answers 400 with the error at its field."""
+    connection = await get_connection(db, connection_id)
+    flt, errors = log_filter(connection_id, request.query_params)
+    total, rows = (0, []) if errors else await search_logs(db, flt, limit=LOG_PAGE_SIZE, offset=offset)
+    values = {name: request.query_params.get(name, "") for name in LOG_FIELDS}
+    query = urlencode({k: v for k, v in values.items() if v})
+
+    def page_link(at: int) -> str:
+        return f"?{urlencode({**{k: v for k, v in values.items() if v}, 'offset': at})}"
+
+    return templates.TemplateResponse(request, "log.html", {
+        "session": session, "connection": connection, "rows": rows, "total": total, "offset": offset,
+        "values": values, "errors": errors, "levels": LOG_LEVELS, "csv": f"log.csv?{query}" if query else "log.csv",
+        "previous": page_link(max(offset - LOG_PAGE_SIZE, 0)) if offset > 0 else None,
+        "next": page_link(offset + LOG_PAGE_SIZE) if offset + LOG_PAGE_SIZE < total else None,
+        "shown": (offset + 1, offset + len(rows))}, status_code=400 if errors else 200)
+
+
+@router.get("/connections/{connection_id}/log.csv")
+async def log_csv(request: Request, connection_id: uuid.UUID, _: Signed, db: Session) -> Response:
+    """Export CSV: every row the page's filters match (up to CSV_EXPORT_LIMIT), in the API's
+    CSV shape (app/logs/export.py)."""
+    await get_connection(db, connection_id)
+    flt, errors = log_filter(connection_id, request.query_params)
+    if errors:
+        field, detail = next(iter(errors.items()))
+        raise BadRequest(f"{field}: {detail}")
+    rows = (await search_logs(db, flt, limit=CSV_EXPORT_LIMIT, offset=0))[1]
+    return csv_response(rows)
 
 
 @router.post("/connections/{connection_id}/syncs")

@@ -2,10 +2,23 @@
 // No framework, no build step; the page works (without live updates) if this never runs.
 "use strict";
 
+const UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+
+function relative(date, now) {
+  // "3 minutes ago": the largest unit that fits, in the browser's language.
+  const seconds = (date.getTime() - now) / 1000;
+  const [unit, size] = UNITS.find(([, size]) => Math.abs(seconds) >= size) || UNITS[3];
+  return new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(Math.round(seconds / size), unit);
+}
+
 function localTimes() {
+  // Times arrive as ISO 8601 in UTC; shown in the browser's time zone. A [data-relative]
+  // time reads "5 minutes ago", with the exact local time as its title.
   for (const el of document.querySelectorAll("time[datetime]")) {
-    el.textContent = new Date(el.getAttribute("datetime")).toLocaleString();
-    el.title = el.getAttribute("datetime");
+    const date = new Date(el.getAttribute("datetime"));
+    const exact = date.toLocaleString();
+    el.textContent = el.hasAttribute("data-relative") ? relative(date, Date.now()) : exact;
+    el.title = el.hasAttribute("data-relative") ? exact : el.getAttribute("datetime");
   }
 }
 
