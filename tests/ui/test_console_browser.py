@@ -145,3 +145,33 @@ async def test_pause_holds_the_counters_resume_continues_cancel_is_final(page, a
     run = (await api.get(f"/api/v1/connections/{conn['id']}/syncs")).json()["items"][0]
     assert run["status"] == "cancelled" and run["pending"] == 0 and run["cancelled"] > 0
     await expect(page.get_by_role("button", name="Start sync", exact=True)).to_be_enabled()
+
+
+async def test_toggle_the_webhook_switch_and_search_the_log_for_a_sku(page, api, ctx, zoho, zoho_server, woo_server):
+    from sqlalchemy import insert
+
+    from app.logs.service import entry
+    from app.models import SyncLog
+
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    assert (await api.put(f"/api/v1/connections/{conn['id']}/webhook", json={"enabled": True})).status_code == 200
+    async with ctx.sessionmaker() as db, db.begin():
+        await db.execute(insert(SyncLog), [entry(level="info", message=f"updated {sku}", connection_id=conn["id"],
+                                                 action="update", status="ok", sku=sku)
+                                           for sku in ("BLUE-MUG", "RED-MUG", "GREEN-CAP")])
+    await sign_in(page)
+    await open_status(page, conn["id"])
+    webhook = page.get_by_role("switch", name="Webhook")
+    await expect(webhook).to_have_attribute("aria-checked", "true")
+    await webhook.click()
+    await expect(page.get_by_role("switch", name="Webhook")).to_have_attribute("aria-checked", "false")
+    assert (await api.get(f"/api/v1/connections/{conn['id']}/webhook")).json()["active"] is False
+    await shot(page, "console-webhook.png")
+
+    await page.get_by_role("link", name="Sync log").click()
+    await page.get_by_label("Search").fill("red-mug")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("row")).to_have_count(2)  # the header and the one match
+    await expect(page.get_by_role("cell", name="RED-MUG", exact=True)).to_be_visible()
+    await expect(page.get_by_role("link", name="Export CSV")).to_have_attribute("href", re.compile(r"log\.csv\?q=red-mug$"))
+    await shot(page, "console-log.png")
