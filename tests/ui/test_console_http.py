@@ -126,6 +126,8 @@ async def test_status_page_shows_the_run_and_refusals(console, api, zoho_server,
     csrf = await sign_in(console)
     page = (await console.get(f"/ui/connections/{conn['id']}")).text
     assert 'role="progressbar"' in page and 'aria-valuenow="0"' in page and "No sync has run yet" in page
+    assert f"<title>{conn['name']} · skubridge console</title>" in page
+    assert page.count('id="webhook"') == 1
     for label in ("Start sync", "Verify store", "Pause", "Resume", "Cancel", "Total", "Synced", "Failed", "Pending", "Skipped"):
         assert f">{label}<" in page, label
     # Pausing with no run is refused by the service and said on the page, not as a crash.
