@@ -27,16 +27,22 @@ OLD_ROWS = [
 ]
 
 
-async def test_upgrading_to_store_words_keeps_every_value(ctx, settings) -> None:
+async def upgrade_holding(ctx, settings, revision: str, statements: list[str], params: dict[str, object]) -> None:
+    """Go down to `revision`, write `statements` there (each gets the `params` it names), and
+    come back up to head, even when a write fails."""
     config = alembic_config(settings.database_url)
-    await asyncio.to_thread(command.downgrade, config, "0006")
+    await asyncio.to_thread(command.downgrade, config, revision)
     try:
         async with ctx.engine.begin() as conn:
-            for statement in OLD_ROWS:
+            for statement in statements:
                 await conn.execute(text(statement).bindparams(
-                    **{k: v for k, v in {"c": CONNECTION, "r": RUN, "p": PREVIEW}.items() if f":{k}" in statement}))
+                    **{k: v for k, v in params.items() if f":{k}" in statement}))
     finally:
         await asyncio.to_thread(command.upgrade, config, "head")
+
+
+async def test_upgrading_to_store_words_keeps_every_value(ctx, settings) -> None:
+    await upgrade_holding(ctx, settings, "0006", OLD_ROWS, {"c": CONNECTION, "r": RUN, "p": PREVIEW})
 
     async with ctx.engine.connect() as conn:
         connection = (await conn.execute(text(
@@ -91,16 +97,8 @@ async def test_upgrading_to_the_typed_plan_moves_kinds_out_of_ids(ctx, settings)
     from app.syncs.plan import RetirementDraft, VariableDraft, VariationDraft, load_payload
     from app.syncs.state import claim_rows
 
-    config = alembic_config(settings.database_url)
     connection, preview = uuid.uuid4(), uuid.uuid4()
-    await asyncio.to_thread(command.downgrade, config, "0008")
-    try:
-        async with ctx.engine.begin() as conn:
-            for statement in PREFIXED_ROWS:
-                await conn.execute(text(statement).bindparams(
-                    **{k: v for k, v in {"c": connection, "r": TYPED_RUN, "p": preview}.items() if f":{k}" in statement}))
-    finally:
-        await asyncio.to_thread(command.upgrade, config, "head")
+    await upgrade_holding(ctx, settings, "0008", PREFIXED_ROWS, {"c": connection, "r": TYPED_RUN, "p": preview})
 
     async with ctx.engine.connect() as conn:
         rows = (await conn.execute(text(
