@@ -32,6 +32,11 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class RequestBody(Strict):
+    """A whole request body. Its text is checked once, here, for every nested part (which then
+    need not walk their own subtrees again, nor settings read back from the database)."""
+
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
@@ -136,7 +141,7 @@ class WooIn(Strict):
     wp_application_password: SecretStr | None = None
 
 
-class ConnectionCreate(Strict):
+class ConnectionCreate(RequestBody):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     zoho: ZohoIn
     woocommerce: WooIn
@@ -169,7 +174,7 @@ else:
     SettingsPatch = patch_of(ConnectionSettings, "SettingsPatch")
 
 
-class ConnectionUpdate(Strict):
+class ConnectionUpdate(RequestBody):
     """Partial update: only the fields sent change; settings are merged into the current ones.
     A section sent as null changes nothing; a name sent as null is refused."""
 
