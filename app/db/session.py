@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, Result, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # A Postgres that does not answer (rather than refusing) must not hold a request for asyncpg's
@@ -40,3 +41,9 @@ async def db_now(session: AsyncSession) -> datetime:
     """The database's clock (its transaction's start), the one the rows' timestamps were written by."""
     moment: datetime = (await session.execute(select(func.now()))).scalar_one()
     return moment
+
+
+def rows_touched(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched. Its result is a CursorResult, which the generic `Result`
+    that `session.execute` declares hides from the type checker."""
+    return cast(CursorResult[Any], result).rowcount or 0

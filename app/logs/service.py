@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.session import rows_touched
 from app.models import SyncLog
 
 
@@ -52,7 +53,7 @@ async def search_logs(session: AsyncSession, flt: LogFilter, *, limit: int, offs
 
 async def purge_logs(session: AsyncSession, *, older_than: datetime) -> int:
     result = await session.execute(delete(SyncLog).where(SyncLog.created_at < older_than))
-    return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's result is a CursorResult
+    return rows_touched(result)
 
 
 def _filtered(query: Select[Any], flt: LogFilter) -> Select[Any]:

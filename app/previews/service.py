@@ -22,7 +22,7 @@ from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.core.errors import NotFound
 from app.core.jobs import RUN_PREVIEW, hold_in_progress, job_key, preview_job_id
-from app.db.session import transaction
+from app.db.session import rows_touched, transaction
 from app.models import Connection, ItemAction, ItemKind, Preview
 from app.ports.store import Fields, Store
 from app.previews.diff import differences
@@ -101,8 +101,8 @@ async def recover_lost_previews(ctx: AppContext) -> int:
             continue
         params = {"id": preview_id, "status": status, "requeued": REQUEUED, "lost": LOST}
         async with transaction(ctx.sessionmaker) as session:
-            requeued = _rowcount(await session.execute(_REQUEUE, params))
-            failed = 0 if requeued else _rowcount(await session.execute(_FAIL_LOST, params))
+            requeued = rows_touched(await session.execute(_REQUEUE, params))
+            failed = 0 if requeued else rows_touched(await session.execute(_FAIL_LOST, params))
         if requeued:
             await ctx.redis.enqueue_job(RUN_PREVIEW, str(preview_id), _job_id=preview_job_id(preview_id, retry=True))
         log.warning("preview.lost", preview_id=str(preview_id), requeued=bool(requeued), failed=bool(failed))
@@ -170,7 +170,3 @@ async def get_preview(session: AsyncSession, preview_id: uuid.UUID) -> Preview:
         raise NotFound(f"no preview {preview_id}")
     return preview
 
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE touched (its result is a CursorResult, which the generic Result type hides)."""
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -39,7 +39,7 @@ from app.catalog.types import ProductWrite, StoreSettings, WriteResult, WriteSta
 from app.connections.schemas import ConnectionSettings
 from app.core.context import AppContext
 from app.core.heartbeat import heartbeat
-from app.db.session import transaction
+from app.db.session import rows_touched, transaction
 from app.images.optimize import ImageRejected, OptimisedImage, optimise
 from app.logs.service import entry, write_logs
 from app.models import ImageSource, ItemKind, MediaAsset
@@ -330,7 +330,7 @@ class ImageStep:
         params = {"connection_id": self.connection_id, "sha": claim.sha, "token": claim.token, **values}
         async with transaction(self.ctx.sessionmaker) as session:
             result = await session.execute(statement, params)
-        return int(getattr(result, "rowcount", 0) or 0) > 0  # an UPDATE's result is a CursorResult
+        return rows_touched(result) > 0
 
     async def _upload(self, claim: Claim, carrier: Pending) -> int:
         extension = claim.content_type.split("/")[-1].replace("jpeg", "jpg")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Boolean, CursorResult, Table, and_, bindparam, func, or_, text, update
+from sqlalchemy import Boolean, Table, and_, bindparam, func, or_, text, update
 
 from app.core.context import AppContext
-from app.db.session import db_now, transaction
+from app.db.session import db_now, rows_touched, transaction
 from app.models import EventOutcome, ItemAction, ItemStatus, WebhookEvent
 from app.syncs.immediate import ItemResult
 
@@ -86,6 +86,6 @@ async def settle_events_written_by_manual_runs(ctx: AppContext) -> int:
         stored = await ctx.redis.get(_SETTLED_UNTIL)
         since = datetime.fromisoformat(stored.decode()) if stored else until - timedelta(days=1)
         result = await session.execute(_WRITTEN_BY_MANUAL_RUNS, {"since": since, "until": until})
-        settled = cast(CursorResult[Any], result).rowcount
+        settled = rows_touched(result)
     await ctx.redis.set(_SETTLED_UNTIL, until.isoformat())
     return settled or 0

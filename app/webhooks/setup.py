@@ -32,7 +32,7 @@ from app.connections.service import delete_connection, get_connection
 from app.core.context import AppContext
 from app.core.errors import Conflict, UpstreamError
 from app.core.jobs import CATCH_UP, catchup_job_id
-from app.db.session import transaction
+from app.db.session import rows_touched, transaction
 from app.logs.service import entry, write_logs
 from app.models import FULL_RUN_KINDS, Connection, EventOutcome, RunStatus, SyncRun, WebhookEvent
 from app.ports.errors import VendorError
@@ -106,7 +106,7 @@ async def _record_enabled(ctx: AppContext, connection: Connection, secret: str, 
         result = await session.execute(_unchanged(connection).values(
             webhook_secret=sealed, zoho_webhook_id=webhook_id, zoho_workflow_id=workflow_id, webhook_enabled=True,
             webhook_active=True, catchup_watermark=watermark))
-        if not getattr(result, "rowcount", 0):  # an UPDATE's result is a CursorResult
+        if not rows_touched(result):
             return False
         await _log(session, connection, f"webhook enabled: Zoho webhook {webhook_id} and workflow {workflow_id}")
     return True
