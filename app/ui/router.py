@@ -1,6 +1,7 @@
-"""The console's routes: sign-in, the connections page, a connection's status page, its
-controls and its live feed. Every route is left out of the OpenAPI document (it is the REST
-API's contract, not the console's).
+"""The console's core routes: sign-in, the connections page, a connection's status page, its
+controls and its live feed; `install_console` mounts these and every other page module's
+router (PAGES). Every route is left out of the OpenAPI document (it is the REST API's
+contract, not the console's).
 
 The controls call the same services as the REST API (app/syncs/service.py) in one request
 transaction, then answer 303 back to the status page (post/redirect/get), with the service's
@@ -12,75 +13,39 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from collections.abc import AsyncIterable
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
-from app.api.pagination import Offset
 from app.connections.service import get_connection, list_connections
 from app.core.context import AppContext
-from app.core.errors import BadRequest, Conflict, SkubridgeError
-from app.logs.export import csv_response
-from app.logs.service import search_logs
+from app.core.errors import Conflict
 from app.models import RunMode
 from app.syncs import service as syncs
+from app.ui import log
 from app.ui import session as auth
-from app.ui.views import LOG_FIELDS, LOG_LEVELS, log_filter, run_snapshot, webhook_state
+from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
+from app.ui.views import run_snapshot, webhook_state
 from app.webhooks import setup as webhook_setup
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
 # The live feed reads the database once a second at most: "at most a second behind" for the
 # operator, one small query per open page for the database.
 POLL_INTERVAL_S = 1.0
-LOG_PAGE_SIZE = 50
-# Export CSV takes every row the filters match, up to this many (newest first): enough for a
-# support ticket, bounded so one click cannot stream the whole table.
-CSV_EXPORT_LIMIT = 10_000
-
-
-class SignedOut(Exception):
-    """No valid session: pages redirect to the sign-in page."""
-
-
-class CsrfRefused(Exception):
-    """A state-changing form without this session's CSRF token."""
-
-
-async def signed_in(request: Request, ctx: Ctx) -> auth.ConsoleSession:
-    session = auth.read_session(request, ctx.settings)
-    if session is None:
-        raise SignedOut
-    return session
-
-
-Signed = Annotated[auth.ConsoleSession, Depends(signed_in)]
-
-
-async def checked_form(request: Request, session: Signed) -> dict[str, Any]:
-    """The posted form, once its CSRF token matches the session's."""
-    form = dict(await request.form())
-    if not auth.csrf_ok(session, form.get("csrf")):
-        raise CsrfRefused
-    return form
-
-
-Form = Annotated[dict[str, Any], Depends(checked_form)]
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = console_router()
+# Every page module's router; a new page adds its module here.
+PAGES: tuple[APIRouter, ...] = (router, log.router)
 
 
 def install_console(app: FastAPI) -> None:
-    """Mount the console: its routes, its static files, and its two refusals as pages."""
-    app.include_router(router)
+    """Mount the console: its pages, its static files, and its two refusals as pages."""
+    for page in PAGES:
+        app.include_router(page)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
 
     @app.exception_handler(SignedOut)
@@ -156,52 +121,17 @@ async def webhook_control(connection_id: uuid.UUID, verb: str, form: Form, db: S
     if verb not in actions:
         return Response(status_code=404)
     await get_connection(db, connection_id)
-    return await _control(db, connection_id, actions[verb])
-
-
-@router.get("/connections/{connection_id}/log", response_class=HTMLResponse)
-async def log_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session,
-                   offset: Offset = 0) -> Response:
-    """The connection's sync log, newest first, filtered as `GET /api/v1/logs` filters, a page
-    of LOG_PAGE_SIZE rows at a time; a bad filter answers 400 with the error at its field."""
-    connection = await get_connection(db, connection_id)
-    flt, errors = log_filter(connection_id, request.query_params)
-    total, rows = (0, []) if errors else await search_logs(db, flt, limit=LOG_PAGE_SIZE, offset=offset)
-    values = {name: request.query_params.get(name, "") for name in LOG_FIELDS}
-    query = urlencode({k: v for k, v in values.items() if v})
-
-    def page_link(at: int) -> str:
-        return f"?{urlencode({**{k: v for k, v in values.items() if v}, 'offset': at})}"
-
-    return templates.TemplateResponse(request, "log.html", {
-        "session": session, "connection": connection, "rows": rows, "total": total, "offset": offset,
-        "values": values, "errors": errors, "levels": LOG_LEVELS, "csv": f"log.csv?{query}" if query else "log.csv",
-        "previous": page_link(max(offset - LOG_PAGE_SIZE, 0)) if offset > 0 else None,
-        "next": page_link(offset + LOG_PAGE_SIZE) if offset + LOG_PAGE_SIZE < total else None,
-        "shown": (offset + 1, offset + len(rows))}, status_code=400 if errors else 200)
-
-
-@router.get("/connections/{connection_id}/log.csv")
-async def log_csv(request: Request, connection_id: uuid.UUID, _: Signed, db: Session) -> Response:
-    """Export CSV: every row the page's filters match (up to CSV_EXPORT_LIMIT), in the API's
-    CSV shape (app/logs/export.py)."""
-    await get_connection(db, connection_id)
-    flt, errors = log_filter(connection_id, request.query_params)
-    if errors:
-        field, detail = next(iter(errors.items()))
-        raise BadRequest(f"{field}: {detail}")
-    rows = (await search_logs(db, flt, limit=CSV_EXPORT_LIMIT, offset=0))[1]
-    return csv_response(rows)
+    return await control(db, connection_id, actions[verb])
 
 
 @router.post("/connections/{connection_id}/syncs")
 async def start(connection_id: uuid.UUID, form: Form, db: Session) -> Response:
     mode = RunMode.VERIFY if form.get("mode") == RunMode.VERIFY else RunMode.STANDARD
-    return await _control(db, connection_id, lambda: _start(db, connection_id, mode))
+    return await control(db, connection_id, lambda: _start(db, connection_id, mode))
 
 
 @router.post("/connections/{connection_id}/{verb}")
-async def control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, ctx: Ctx) -> Response:
+async def run_control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, ctx: Ctx) -> Response:
     lease = ctx.settings.lease_seconds
     actions = {"pause": lambda run_id: syncs.pause_run(db, run_id, lease_seconds=lease),
                "resume": lambda run_id: syncs.resume_run(db, run_id),
@@ -215,23 +145,11 @@ async def control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, 
             raise Conflict(f"this connection has no sync to {verb}")
         await actions[verb](latest.id)
 
-    return await _control(db, connection_id, act)
+    return await control(db, connection_id, act)
 
 
 async def _start(db: AsyncSession, connection_id: uuid.UUID, mode: RunMode) -> None:
     await syncs.start_sync(db, await get_connection(db, connection_id), mode=mode)
-
-
-async def _control(db: AsyncSession, connection_id: uuid.UUID, act: Callable[[], Awaitable[None]]) -> Response:
-    """Run a control; a refusal (409: already active, not pausable, ...) is shown on the page.
-    A refusal raised inside the request transaction must not commit: it is rolled back here."""
-    target = f"/ui/connections/{connection_id}"
-    try:
-        await act()
-    except SkubridgeError as exc:
-        await db.rollback()
-        return RedirectResponse(f"{target}?notice={quote(exc.detail or exc.error)}", status_code=303)
-    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/connections/{connection_id}/events", response_class=EventSourceResponse)

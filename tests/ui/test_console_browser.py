@@ -1,81 +1,19 @@
-"""The console in a real browser: Debian's chromium driven by Playwright, against the service
-on a real uvicorn port, a real worker process and both simulators. Each test also saves a
-screenshot of the page it is on (.run/screenshots/, or docs/ for the README with
-SKUBRIDGE_DOCS_SCREENSHOTS=1).
-
-Playwright's own browser downloads are not used (scripts/bootstrap.sh installs `chromium` with
-apt): `executable_path` points at it, with the flags it needs to run headless as root offline."""
+"""The console in a real browser: Debian's chromium driven by Playwright (tests/ui/browser.py),
+against the service on a real uvicorn port, a real worker process and both simulators. Each
+test also saves a screenshot of the page it is on."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 
-from app.main import create_app
-from simulators.server import ServerThread
-from tests.helpers import ROOT, create_connection, sim
+from tests.helpers import create_connection, sim
+from tests.ui.browser import counter, open_status, shot, sign_in, still_same_document
 
 pytestmark = pytest.mark.timeout(120)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-# Each run's screenshots are test artifacts under .run/screenshots/ (kept out of git); the
-# README's pictures in docs/ are refreshed with SKUBRIDGE_DOCS_SCREENSHOTS=1 make test.
-DOCS = ROOT / "docs" if os.environ.get("SKUBRIDGE_DOCS_SCREENSHOTS") == "1" else ROOT / ".run" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def service(settings, database):
-    """The service itself on a port, owning its own pools (its lifespan runs)."""
-    server = ServerThread(create_app(settings)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def page(service, ctx):
-    async for key in ctx.redis.scan_iter("skubridge:console:*"):
-        await ctx.redis.delete(key)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = await browser.new_context(base_url=service.base_url, viewport={"width": 1280, "height": 800})
-        page = await context.new_page()
-        yield page
-        await browser.close()
-
-
-async def shot(page: Page, name: str) -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(Path(DOCS) / name), full_page=True)
-
-
-async def sign_in(page: Page, *, screenshot: bool = False) -> None:
-    await page.goto("/ui/connections/00000000-0000-0000-0000-000000000000")
-    await expect(page).to_have_url(re.compile(r"/ui/login$"))  # signed out: sent to sign in
-    await page.get_by_label("API token").fill("test-token")
-    if screenshot:
-        await shot(page, "console-login.png")
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page.get_by_role("heading", name="Connections")).to_be_visible()
-
-
-def counter(page: Page, label: str):
-    return page.get_by_label(label, exact=True)
-
-
-async def open_status(page: Page, connection_id: str) -> None:
-    await page.get_by_role("link", name="Test store").click()
-    await expect(page).to_have_url(re.compile(f"/ui/connections/{connection_id}$"))
-    await page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
-
-
-async def still_same_document(page: Page) -> bool:
-    return bool(await page.evaluate("window.__sameDocument === true"))
 
 
 async def test_sign_in_start_a_sync_and_watch_it_reach_100_without_a_reload(page, api, zoho, store, zoho_server,

@@ -3,34 +3,11 @@ and the pages' content. The browser suite (test_console_browser.py) covers the l
 
 from __future__ import annotations
 
-import re
-
-import httpx
-import pytest
 from pydantic import SecretStr
 
-from app.main import create_app
 from app.ui import session as auth
 from tests.helpers import create_connection, start_run
-
-
-@pytest.fixture
-async def console(ctx, settings):
-    """A browser-like client: no bearer token, cookies kept."""
-    app = create_app(settings, ctx=ctx)
-    app.state.ctx = ctx
-    async for key in ctx.redis.scan_iter("skubridge:console:*"):
-        await ctx.redis.delete(key)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
-        yield client
-
-
-async def sign_in(console: httpx.AsyncClient) -> str:
-    """Sign in; the CSRF token of the new session, read from the connections page."""
-    response = await console.post("/ui/login", data={"token": "test-token"})
-    assert response.status_code == 303 and response.headers["location"] == "/ui/"
-    page = await console.get("/ui/")
-    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+from tests.ui.console import sign_in
 
 
 async def test_signed_out_visitors_are_sent_to_the_login_page(console):

@@ -12,16 +12,16 @@ from sqlalchemy import insert
 
 from app.logs.service import entry
 from app.models import SyncLog
-from app.ui.router import LOG_PAGE_SIZE
+from app.ui.log import LOG_PAGE_SIZE
 from tests.helpers import create_connection
-from tests.ui.test_console_http import console, sign_in  # noqa: F401  (the fixture, shared)
+from tests.ui.console import sign_in
 
 
 def switch(page: str) -> str:
     return re.search(r'<button[^>]*role="switch"[^>]*>', page).group(0)
 
 
-async def test_the_webhook_panel_enables_toggles_and_disables_through_zoho(console, api, zoho, zoho_server,  # noqa: F811
+async def test_the_webhook_panel_enables_toggles_and_disables_through_zoho(console, api, zoho, zoho_server,
                                                                          woo_server):
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     csrf = await sign_in(console)
@@ -53,7 +53,7 @@ async def test_the_webhook_panel_enables_toggles_and_disables_through_zoho(conso
     assert (await api.get(f"/api/v1/connections/{conn['id']}/webhook")).json()["enabled"] is False
 
 
-async def test_webhook_forms_without_csrf_are_refused_and_refusals_show_on_the_page(console, api, zoho,  # noqa: F811
+async def test_webhook_forms_without_csrf_are_refused_and_refusals_show_on_the_page(console, api, zoho,
                                                                                    zoho_server, woo_server):
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     csrf = await sign_in(console)
@@ -67,7 +67,7 @@ async def test_webhook_forms_without_csrf_are_refused_and_refusals_show_on_the_p
     assert (await console.post(f"{base}/webhook/explode", data={"csrf": csrf})).status_code == 404
 
 
-async def test_last_received_and_last_catchup_are_iso_times_for_the_browser(console, api, ctx, zoho,  # noqa: F811
+async def test_last_received_and_last_catchup_are_iso_times_for_the_browser(console, api, ctx, zoho,
                                                                             zoho_server, woo_server):
     from sqlalchemy import update
 
@@ -93,7 +93,7 @@ async def add_logs(ctx, connection_id: str, count: int, *, start: datetime, **fi
         await db.execute(insert(SyncLog), rows)
 
 
-async def test_the_log_page_searches_filters_and_pages(console, api, ctx, zoho_server, woo_server):  # noqa: F811
+async def test_the_log_page_searches_filters_and_pages(console, api, ctx, zoho_server, woo_server):
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     other = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -124,7 +124,7 @@ async def test_the_log_page_searches_filters_and_pages(console, api, ctx, zoho_s
     assert 'href="?action=update&amp;offset=50"' in paged
 
 
-async def test_bad_log_filters_are_shown_at_their_field(console, api, zoho_server, woo_server):  # noqa: F811
+async def test_bad_log_filters_are_shown_at_their_field(console, api, zoho_server, woo_server):
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     await sign_in(console)
     log = f"/ui/connections/{conn['id']}/log"
@@ -138,7 +138,7 @@ async def test_bad_log_filters_are_shown_at_their_field(console, api, zoho_serve
     assert (await console.get("/ui/connections/00000000-0000-0000-0000-000000000000/log")).status_code == 404
 
 
-async def test_export_csv_has_every_matching_row_in_the_api_shape(console, api, ctx, zoho_server,  # noqa: F811
+async def test_export_csv_has_every_matching_row_in_the_api_shape(console, api, ctx, zoho_server,
                                                                  woo_server):
     conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     await add_logs(ctx, conn["id"], LOG_PAGE_SIZE + 5, start=datetime(2026, 3, 1, tzinfo=UTC))

@@ -1,0 +1,73 @@
+"""What every console page shares: the templates, the session and CSRF dependencies, and the
+post/redirect/get answer of a control. Each page lives in its own module with its own router
+(app/ui/router.py lists them); they all import from here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import Ctx
+from app.core.errors import SkubridgeError
+from app.ui import session as auth
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+class SignedOut(Exception):
+    """No valid session: pages redirect to the sign-in page."""
+
+
+class CsrfRefused(Exception):
+    """A state-changing form without this session's CSRF token."""
+
+
+async def signed_in(request: Request, ctx: Ctx) -> auth.ConsoleSession:
+    session = auth.read_session(request, ctx.settings)
+    if session is None:
+        raise SignedOut
+    return session
+
+
+Signed = Annotated[auth.ConsoleSession, Depends(signed_in)]
+
+
+async def checked_form(request: Request, session: Signed) -> dict[str, Any]:
+    """The posted form, once its CSRF token matches the session's."""
+    form = dict(await request.form())
+    if not auth.csrf_ok(session, form.get("csrf")):
+        raise CsrfRefused
+    return form
+
+
+Form = Annotated[dict[str, Any], Depends(checked_form)]
+
+
+def console_router() -> APIRouter:
+    """A page module's router: under /ui, out of the OpenAPI document (that is the REST API's
+    contract, not the console's)."""
+    return APIRouter(prefix="/ui", include_in_schema=False)
+
+
+async def control(db: AsyncSession, connection_id: uuid.UUID, act: Callable[[], Awaitable[None]],
+                  *, back: str | None = None) -> Response:
+    """Run a control and answer 303 back to the page (`back`, the status page by default); a
+    refusal (409: already active, not pausable, ...) is shown there as a notice. A refusal
+    raised inside the request transaction must not commit: it is rolled back here."""
+    target = back or f"/ui/connections/{connection_id}"
+    try:
+        await act()
+    except SkubridgeError as exc:
+        await db.rollback()
+        sep = "&" if "?" in target else "?"
+        return RedirectResponse(f"{target}{sep}notice={quote(exc.detail or exc.error)}", status_code=303)
+    return RedirectResponse(target, status_code=303)
