@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     # Webhook events and sync log entries older than this are purged daily.
     retention_days: int = Field(default=30, ge=1)
 
+    # Zoho sign-in ("Connect Zoho", app/integrations/zoho/oauth.py): the deployment's OAuth client
+    # (a connection's own stored client id and secret win over these), where consent starts, and
+    # origins besides Zoho's own accounts servers and API domains that may stand in for them (the
+    # simulators: comma-separated, e.g. "http://127.0.0.1:8101"). ZOHO_ACCOUNTS_URL is trusted too.
+    zoho_client_id: str = ""
+    zoho_client_secret: SecretStr = SecretStr("")
+    zoho_accounts_url: str = "https://accounts.zoho.com"
+    zoho_trusted_origins: str = ""
+
     # Zoho budget: requests per minute per organization (shared by every worker) and per day.
     zoho_requests_per_minute: int = Field(default=100, ge=1)
     zoho_daily_limit: int | None = None

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from app.connections.links import zoho_client
 from app.connections.service import credentials_of
 from app.core.context import AppContext
 from app.integrations.targets import TargetPolicy
@@ -74,11 +75,14 @@ def shared_budget(ctx: AppContext) -> ZohoBudget:
 
 
 def _zoho(connection: Connection, ctx: AppContext, creds: dict[str, Any]) -> ZohoClient:
+    """Zoho's client; a connection not linked yet has an empty token and organization, which Zoho
+    refuses (the runs' guard, app/connections/links.py, keeps them from getting this far)."""
+    client_id, client_secret = zoho_client(creds, ctx.settings)
     return ZohoClient(
-        organization_id=connection.zoho_organization_id,
-        client_id=creds["client_id"],
-        client_secret=creds["client_secret"],
-        refresh_token=creds["refresh_token"],
+        organization_id=connection.zoho_organization_id or "",
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=creds.get("refresh_token") or "",
         data_center=connection.zoho_data_center,
         api_base_url=connection.zoho_api_base_url,
         accounts_base_url=connection.zoho_accounts_base_url,
@@ -92,8 +96,8 @@ def _zoho(connection: Connection, ctx: AppContext, creds: dict[str, Any]) -> Zoh
 def _woo(connection: Connection, ctx: AppContext, creds: dict[str, Any]) -> WooClient:
     return WooClient(
         base_url=connection.store_base_url,
-        consumer_key=creds["consumer_key"],
-        consumer_secret=creds["consumer_secret"],
+        consumer_key=creds.get("consumer_key") or "",
+        consumer_secret=creds.get("consumer_secret") or "",
         verify_tls=connection.store_verify_tls,
         max_attempts=ctx.settings.store_max_attempts,
         backoff_cap=ctx.settings.store_backoff_cap_seconds,

@@ -56,13 +56,15 @@ async def delete_connection(connection_id: uuid.UUID, ctx: Ctx) -> Response:
 
 @router.post("/{connection_id}/syncs", status_code=status.HTTP_202_ACCEPTED, response_model=RunRead,
              responses=errors(404, 409, 422))
-async def start_sync(connection_id: uuid.UUID, session: Session,
+async def start_sync(connection_id: uuid.UUID, session: Session, ctx: Ctx,
                      body: Annotated[SyncStart | None, Body()] = None) -> RunRead:
     """Queue a whole-catalogue run. No body, or `{"mode": "standard"}`: items unchanged in Zoho
     (by content hash) are left alone. `{"mode": "verify"}`: the store's records are read and
-    compared field by field, and what differs is repaired (README, "Verify runs")."""
+    compared field by field, and what differs is repaired (README, "Verify runs"). 409 when the
+    connection is not linked yet or Zoho needs reconnecting, or a full run is already active."""
     mode = body.mode if body is not None else RunMode.STANDARD
-    run = await syncs.start_sync(session, await service.get_connection(session, connection_id), mode=mode)
+    run = await syncs.start_sync(session, await service.get_connection(session, connection_id),
+                                 keyring=ctx.keyring, mode=mode)
     return (await syncs.run_views(session, [run]))[0]
 
 

@@ -186,13 +186,22 @@ class ConnectionUpdate(RequestBody):
 
 
 class ZohoRead(BaseModel):
-    organization_id: str
+    """`linked`: a refresh token and an organization are stored (null organization: not linked
+    yet, or the operator has yet to pick one). `needs_reconnect`: Zoho refused the refresh
+    token at `reconnect_since` for `reconnect_reason`; no run starts until Zoho is connected again."""
+
+    organization_id: str | None
+    organization_name: str | None = None
     data_center: str
     api_base_url: str | None
     accounts_base_url: str | None
     client_id: str = REDACTED
     client_secret: str = REDACTED
     refresh_token: str = REDACTED
+    linked: bool = False
+    needs_reconnect: bool = False
+    reconnect_reason: str | None = None
+    reconnect_since: datetime | None = None
 
 
 class WooRead(BaseModel):
@@ -202,6 +211,7 @@ class WooRead(BaseModel):
     consumer_key: str = REDACTED
     consumer_secret: str = REDACTED
     wp_application_password: str | None = None
+    linked: bool = False  # its consumer key and secret are stored
 
 
 class ConnectionRead(BaseModel):
@@ -209,6 +219,9 @@ class ConnectionRead(BaseModel):
     name: str
     zoho: ZohoRead
     woocommerce: WooRead
+    # Both sides linked; `needs_reconnect` as in `zoho` (app/connections/links.py).
+    linked: bool = False
+    needs_reconnect: bool = False
     settings: ConnectionSettings
     created_at: datetime
     updated_at: datetime

@@ -17,6 +17,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connections.links import link_state
 from app.connections.schemas import (
     REDACTED,
     ConnectionCreate,
@@ -75,6 +76,29 @@ async def create_connection(session: AsyncSession, data: ConnectionCreate, *, ke
     return connection
 
 
+async def create_unlinked(session: AsyncSession, *, name: str, store_url: str, platform: str, keyring: Keyring,
+                          targets: TargetPolicy) -> Connection:
+    """A connection with a name, a store URL and a platform only, to be linked by signing in
+    (app/connections/links.py): no Zoho grant, no store keys, default settings. A store URL the
+    target policy refuses is the usual 422 naming `woocommerce.base_url`."""
+    url = _url(store_url) or ""
+    try:
+        await targets.check_url(url)
+    except TargetRefused as exc:
+        raise _invalid([("woocommerce.base_url", str(exc))]) from exc
+    connection_id = uuid.uuid4()
+    connection = Connection(
+        id=connection_id, name=name, zoho_organization_id=None, zoho_data_center="com", platform=platform,
+        store_base_url=url, store_verify_tls=True,
+        credentials=keyring.seal({}, connection_id=connection_id, purpose="credentials"),
+        settings=ConnectionSettings().model_dump(mode="json"),
+    )
+    session.add(connection)
+    await session.flush()
+    await session.refresh(connection)
+    return connection
+
+
 async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
     connection = await session.get(Connection, connection_id)
     if connection is None:
@@ -122,21 +146,30 @@ def credentials_of(connection: Connection, *, keyring: Keyring) -> dict[str, Any
 def to_read(connection: Connection, *, keyring: Keyring) -> ConnectionRead:
     """The API view: every secret redacted."""
     credentials = credentials_of(connection, keyring=keyring)
+    state = link_state(connection, credentials)
     return ConnectionRead(
         id=connection.id,
         name=connection.name,
         zoho=ZohoRead(
             organization_id=connection.zoho_organization_id,
+            organization_name=connection.zoho_organization_name,
             data_center=connection.zoho_data_center,
             api_base_url=connection.zoho_api_base_url,
             accounts_base_url=connection.zoho_accounts_base_url,
+            linked=state.zoho_linked,
+            needs_reconnect=state.needs_reconnect,
+            reconnect_reason=state.reconnect_reason,
+            reconnect_since=state.reconnect_since,
         ),
         woocommerce=WooRead(
             base_url=connection.store_base_url,
             verify_tls=connection.store_verify_tls,
             wp_username=credentials.get("wp_username"),
             wp_application_password=REDACTED if credentials.get("wp_application_password") else None,
+            linked=state.store_linked,
         ),
+        linked=state.zoho_linked and state.store_linked,
+        needs_reconnect=state.needs_reconnect,
         settings=connection_settings(connection),
         created_at=connection.created_at,
         updated_at=connection.updated_at,

@@ -26,7 +26,9 @@ class Connection(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
-    zoho_organization_id: Mapped[str] = mapped_column(String(64))
+    # None until Zoho is linked (app/connections/links.py: "Link by signing in").
+    zoho_organization_id: Mapped[str | None] = mapped_column(String(64))
+    zoho_organization_name: Mapped[str | None] = mapped_column(String(200))
     zoho_data_center: Mapped[str] = mapped_column(String(16))
     zoho_api_base_url: Mapped[str | None] = mapped_column(Text)
     zoho_accounts_base_url: Mapped[str | None] = mapped_column(Text)
@@ -34,6 +36,10 @@ class Connection(TimestampMixin, Base):
     store_base_url: Mapped[str] = mapped_column(Text)
     store_verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
     credentials: Mapped[str] = mapped_column(Text)
+    # Set when Zoho refused the stored refresh token: the connection needs reconnecting, and no
+    # run starts until the operator signs in to Zoho again (which clears both).
+    zoho_reconnect_reason: Mapped[str | None] = mapped_column(Text)
+    zoho_reconnect_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
     # Real-time sync: the Zoho webhook and workflow this service created, and its own state.

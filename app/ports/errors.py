@@ -28,6 +28,12 @@ class AuthRefused(VendorError):
     """Wrong or insufficient credentials: retrying cannot help."""
 
 
+class ReconnectNeeded(AuthRefused):
+    """The catalogue refused the grant the operator gave by signing in (a refresh token that was
+    revoked, replaced or is wrong): only signing in again helps. The connection is marked
+    `needs_reconnect` (app/connections/links.py) and runs do not start until then."""
+
+
 class BadRequest(VendorError):
     """The vendor rejected the request itself (the caller's fault)."""
 

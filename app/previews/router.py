@@ -5,10 +5,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
-from app.api.deps import Session
+from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset
 from app.api.params import Text
 from app.api.responses import errors
+from app.connections.links import require_linked
 from app.connections.service import get_connection
 from app.core.jobs import RUN_PREVIEW, defer_job, preview_job_id
 from app.models import Preview
@@ -51,12 +52,14 @@ class PreviewRead(BaseModel):
 
 
 @router.post("/connections/{connection_id}/preview", response_model=PreviewRead,
-             status_code=status.HTTP_202_ACCEPTED, responses=errors(404))
-async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRead:
+             status_code=status.HTTP_202_ACCEPTED, responses=errors(404, 409))
+async def start_preview(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> PreviewRead:
     """What a sync would do now: per SKU the action (create, update, unchanged, skip with the
     reason) and, for creates and updates, each field with the store's value and Zoho's. Runs as
-    a job; read the result with `GET /previews/{id}`."""
+    a job; read the result with `GET /previews/{id}`. 409 when the connection is not linked yet
+    or Zoho needs reconnecting."""
     connection = await get_connection(session, connection_id)
+    require_linked(connection, ctx.keyring)
     preview = Preview(connection_id=connection.id, status="queued")
     session.add(preview)
     await session.flush()

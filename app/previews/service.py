@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.types import StoreSettings
 from app.connections.adapters import adapters_for
+from app.connections.links import mark_needs_reconnect, reconnect_needed
 from app.core.context import AppContext
 from app.core.errors import NotFound
 from app.core.jobs import RUN_PREVIEW, hold_in_progress, job_key, preview_job_id
@@ -70,6 +71,8 @@ async def _outcome(ctx: AppContext, connection: Connection, preview_id: uuid.UUI
         return await _compute(ctx, connection), "completed", None
     except Exception as exc:  # noqa: BLE001 - the preview records why it failed
         log.warning("preview.failed", preview_id=str(preview_id), error=str(exc))
+        if (refused := reconnect_needed(exc)) is not None:
+            await mark_needs_reconnect(ctx, connection.id, refused.message)
         return None, "failed", getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.catalog.types import StoreSettings
 from app.connections.adapters import adapters_for
+from app.connections.links import mark_for_run, state_of
 from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
@@ -40,6 +41,9 @@ async def plan_run(ctx: AppContext, run_id: uuid.UUID) -> None:
     if not await state.take_lease(ctx, run_id, token, [RunStatus.QUEUED]):
         return
     run, connection = await _load(ctx, run_id)
+    if (refusal := state_of(connection, ctx.keyring).refusal) is not None:  # marked since it was queued
+        await state.fail(ctx, run_id, token, reason=refusal)
+        return
     if run.started_at is not None:  # already planned (a duplicate job): just make sure it is driven
         await state.release(ctx, run_id, token)
         await enqueue_driver(ctx, run_id)
@@ -122,6 +126,7 @@ async def stop_for(ctx: AppContext, run_id: uuid.UUID, token: str, exc: BaseExce
     catch-up runs) a fault ends the run instead: the next pass plans its items afresh."""
     verdict = judge(exc)
     log.warning("sync.stopped", run_id=str(run_id), fault=verdict.fault, reason=verdict.reason)
+    await mark_for_run(ctx, run_id, exc)  # Zoho refused the sign-in's grant: needs reconnecting
     if verdict.fault and hand_back:
         await state.hand_back(ctx, run_id, token, reason=f"{verdict.reason}; the next pass retries its items")
     elif verdict.fault:

@@ -37,8 +37,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connections.links import state_of
 from app.connections.schemas import Schedule
 from app.core.context import AppContext
+from app.core.crypto import Keyring
 from app.core.errors import Conflict
 from app.core.jobs import flush_jobs
 from app.db.session import transaction
@@ -115,7 +117,7 @@ async def _claim(ctx: AppContext, connection: Connection, schedule: Schedule, du
     for _ in range(2):
         try:
             async with transaction(ctx.sessionmaker) as session:
-                claim = await _start_or_skip(session, connection, schedule, due)
+                claim = await _start_or_skip(session, ctx.keyring, connection, schedule, due)
             await flush_jobs(session, ctx.redis)  # after the commit: the planner finds its run
             return claim
         except (Conflict, IntegrityError):
@@ -123,37 +125,41 @@ async def _claim(ctx: AppContext, connection: Connection, schedule: Schedule, du
     return None
 
 
-async def _start_or_skip(session: AsyncSession, connection: Connection, schedule: Schedule,
+async def _start_or_skip(session: AsyncSession, keyring: Keyring, connection: Connection, schedule: Schedule,
                          due: datetime) -> Claim | None:
     if await session.scalar(select(SyncRun.id).where(SyncRun.connection_id == connection.id,
                                                      SyncRun.scheduled_for == due)):
         return None
+    if (refusal := state_of(connection, keyring).refusal) is not None:
+        return await _skip(session, connection, schedule, due, why=refusal)
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
                                                         SyncRun.kind.in_(FULL_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is None:
-        run = await start_sync(session, connection, kind=RunKind.SCHEDULED, mode=RunMode(schedule.mode),
-                               scheduled_for=due)
+        run = await start_sync(session, connection, keyring=keyring, kind=RunKind.SCHEDULED,
+                               mode=RunMode(schedule.mode), scheduled_for=due)
         log.info("schedule.started", connection_id=str(connection.id), run_id=str(run.id), due=due.isoformat(),
                  mode=schedule.mode)
         return Claim(connection.id, due, run.id, started=True)
-    return await _skip(session, connection, schedule, due, active)
+    return await _skip(session, connection, schedule, due, why=f"while {active.kind} sync {active.id} was "
+                                                               f"{active.status}", active=active)
 
 
-async def _skip(session: AsyncSession, connection: Connection, schedule: Schedule, due: datetime,
-                active: SyncRun) -> Claim:
+async def _skip(session: AsyncSession, connection: Connection, schedule: Schedule, due: datetime, *,
+                why: str, active: SyncRun | None = None) -> Claim:
     """Record the due time as a scheduled run cancelled at once: the unique index keeps the skip
-    to one, and the run list shows why the run did not happen."""
+    to one, and the run list shows why the run did not happen (another run was active, or the
+    connection is not linked or needs reconnecting)."""
     local = due.astimezone(ZoneInfo(schedule.timezone))
-    reason = (f"skipped: due {local:%Y-%m-%d %H:%M} ({schedule.timezone}) while {active.kind} sync {active.id} "
-              f"was {active.status}")
+    reason = f"skipped: due {local:%Y-%m-%d %H:%M} ({schedule.timezone}) {why}"
     run = SyncRun(connection_id=connection.id, kind=RunKind.SCHEDULED, mode=schedule.mode, scheduled_for=due,
                   status=RunStatus.CANCELLED, reason=reason, finished_at=func.now())
     session.add(run)
     await session.flush()
     await write_logs(session, [entry(level="warning", action="schedule", status="skipped",
                                      connection_id=connection.id, run_id=run.id, message=f"scheduled sync {reason}",
-                                     details={"active_run_id": str(active.id), "due": due.isoformat()})])
+                                     details={"active_run_id": str(active.id) if active else None,
+                                              "due": due.isoformat()})])
     log.warning("schedule.skipped", connection_id=str(connection.id), run_id=str(run.id), due=due.isoformat(),
-                active_run_id=str(active.id))
+                reason=reason)
     return Claim(connection.id, due, run.id, started=False)

@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connections.links import require_linked
+from app.core.crypto import Keyring
 from app.core.errors import Conflict, NotFound
 from app.core.jobs import DRIVE_RUN, PLAN_RUN, defer_job, drive_job_id, plan_job_id
 from app.logs.service import entry, write_logs
@@ -29,12 +31,15 @@ from app.syncs import state
 from app.syncs.schemas import RunItemRead, RunRead
 
 
-async def start_sync(session: AsyncSession, connection: Connection, *, kind: RunKind = RunKind.MANUAL,
-                     mode: RunMode = RunMode.STANDARD, scheduled_for: datetime | None = None) -> SyncRun:
+async def start_sync(session: AsyncSession, connection: Connection, *, keyring: Keyring,
+                     kind: RunKind = RunKind.MANUAL, mode: RunMode = RunMode.STANDARD,
+                     scheduled_for: datetime | None = None) -> SyncRun:
     """Queue a full run (manual, or scheduled for the due time `scheduled_for`); 409 when the
-    connection already has an active full run, whichever started it. A due time that already
+    connection is not linked or needs reconnecting (app/connections/links.py), or already has
+    an active full run, whichever started it. A due time that already
     has its run is refused the same way, by its own unique index. `mode` verify reads the
     store's own records and repairs what differs (README, "Verify runs")."""
+    require_linked(connection, keyring)
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
                                                         SyncRun.kind.in_(FULL_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))

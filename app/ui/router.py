@@ -125,9 +125,9 @@ async def webhook_control(connection_id: uuid.UUID, verb: str, form: Form, db: S
 
 
 @router.post("/connections/{connection_id}/syncs")
-async def start(connection_id: uuid.UUID, form: Form, db: Session) -> Response:
+async def start(connection_id: uuid.UUID, form: Form, db: Session, ctx: Ctx) -> Response:
     mode = RunMode.VERIFY if form.get("mode") == RunMode.VERIFY else RunMode.STANDARD
-    return await control(db, connection_id, lambda: _start(db, connection_id, mode))
+    return await control(db, connection_id, lambda: _start(db, ctx, connection_id, mode))
 
 
 @router.post("/connections/{connection_id}/{verb}")
@@ -148,8 +148,8 @@ async def run_control(connection_id: uuid.UUID, verb: str, form: Form, db: Sessi
     return await control(db, connection_id, act)
 
 
-async def _start(db: AsyncSession, connection_id: uuid.UUID, mode: RunMode) -> None:
-    await syncs.start_sync(db, await get_connection(db, connection_id), mode=mode)
+async def _start(db: AsyncSession, ctx: AppContext, connection_id: uuid.UUID, mode: RunMode) -> None:
+    await syncs.start_sync(db, await get_connection(db, connection_id), keyring=ctx.keyring, mode=mode)
 
 
 @router.get("/connections/{connection_id}/events", response_class=EventSourceResponse)

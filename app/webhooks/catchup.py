@@ -14,6 +14,7 @@ from sqlalchemy import func, text, update
 
 from app.catalog.types import CatalogItem
 from app.connections.adapters import adapters_for
+from app.connections.links import mark_needs_reconnect, reconnect_needed, state_of
 from app.core.context import AppContext
 from app.core.jobs import CATCH_UP, catchup_job_id
 from app.db.session import db_now, transaction
@@ -32,6 +33,9 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
         connection = await session.get(Connection, connection_id)
     if connection is None or not connection.webhook_enabled:
         return None
+    if (refusal := state_of(connection, ctx.keyring).refusal) is not None:
+        await _log(ctx, connection_id, "warning", f"catch-up skipped: {refusal}")
+        return None
     since = (connection.catchup_watermark or started) - timedelta(seconds=ctx.settings.catchup_overlap_seconds)
     try:
         async with adapters_for(connection, ctx) as adapters:
@@ -41,6 +45,8 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
             run_id, results = await sync_items_now(ctx, connection, list(items.values()), kind="catchup",
                                                    adapters=adapters)
     except VendorError as exc:
+        if (refused := reconnect_needed(exc)) is not None:
+            await mark_needs_reconnect(ctx, connection_id, refused.message)
         await _log(ctx, connection_id, "error", f"catch-up failed: {exc}")
         return None
     # Zoho was read after `started`: events received before it are for changes this run saw.
@@ -57,7 +63,7 @@ async def catch_up(ctx: AppContext, connection_id: uuid.UUID) -> uuid.UUID | Non
 
 _DUE = text("""
     SELECT id FROM connections
-    WHERE webhook_enabled AND webhook_active
+    WHERE webhook_enabled AND webhook_active AND zoho_reconnect_reason IS NULL
       AND (last_catchup_at IS NULL OR last_catchup_at <
            now() - make_interval(mins => coalesce((settings->>'catchup_interval_minutes')::int, 15)))
 """)
@@ -75,6 +81,6 @@ async def schedule_catchups(ctx: AppContext) -> int:
 async def _log(ctx: AppContext, connection_id: uuid.UUID, level: str, message: str, *,
                run_id: uuid.UUID | None = None) -> None:
     async with transaction(ctx.sessionmaker) as session:
-        status = "completed" if level == "info" else "failed"
+        status = {"info": "completed", "warning": "skipped"}.get(level, "failed")
         await write_logs(session, [entry(level=level, action="catchup", status=status, connection_id=connection_id,
                                          run_id=run_id, message=message)])

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import text
 
 from app.connections.adapters import adapters_for
+from app.connections.links import mark_needs_reconnect, reconnect_needed, state_of
 from app.core.context import AppContext
 from app.core.jobs import hold_in_progress, in_progress_key, renew_keys
 from app.core.scripts import run_script
@@ -88,11 +89,16 @@ async def _pass(ctx: AppContext, connection_id: uuid.UUID) -> float | None:
     if connection is None:
         await settle(ctx, connection_id, started, verdict(item_ids, EventOutcome.FAILED, "the connection was deleted"))
         return None
+    if (refusal := state_of(connection, ctx.keyring).refusal) is not None:  # the catch-up after relinking finds them
+        await settle(ctx, connection_id, started, verdict(item_ids, EventOutcome.FAILED, f"not synced: {refusal}"))
+        return None
     try:
         outcomes, run_id = await _sync_items(ctx, connection, item_ids)
     # Verdicts: retrying cannot help. The events fail with the reason; once the connection is
     # fixed, the catch-up finds the changes they announced.
     except (AuthRefused, ForbiddenTarget) as exc:
+        if (refused := reconnect_needed(exc)) is not None:
+            await mark_needs_reconnect(ctx, connection_id, refused.message)
         await settle(ctx, connection_id, started, verdict(item_ids, EventOutcome.FAILED, str(exc)))
         return None
     except VendorError as exc:  # unavailable, throttled or out of quota: wait, keep them queued

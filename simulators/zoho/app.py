@@ -26,10 +26,11 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulators.zoho.catalogue import IMAGE_CONTENT_TYPES
+from simulators.zoho.consent import ConsentRefused, consent_page, error_page
 from simulators.zoho.state import (
     CODE_INVALID_URL,
     SimError,
@@ -39,6 +40,7 @@ from simulators.zoho.state import (
 
 API_PREFIX = "/inventory/v1"
 TOKEN_PATH = "/oauth/v2/token"
+AUTH_PATH = "/oauth/v2/auth"
 CONTROL_PREFIX = "/__sim__"
 
 
@@ -68,6 +70,8 @@ async def api_gate(request: Request, zoho: Zoho) -> None:
         path=request.url.path,
         authorization=request.headers.get("authorization"),
         organization_id=request.query_params.get("organization_id"),
+        # GET /organizations is how a client learns its organization ids (no org needed).
+        needs_organization=request.url.path != f"{API_PREFIX}/organizations",
     )
 
 
@@ -132,15 +136,53 @@ async def token(request: Request, zoho: Zoho) -> Response:
 
 @accounts.post(f"{TOKEN_PATH}/revoke")
 async def revoke(request: Request, zoho: Zoho) -> Response:
+    """`{"status": "success"}`, or 400 for a token Zoho does not know (revoke-refresh-token.html)."""
     zoho.record_request(f"POST {TOKEN_PATH}/revoke")
     params = await read_params(request)
-    zoho.revoke_token(params.get("token", ""))
+    if not zoho.revoke_token(params.get("token", "")):
+        return JSONResponse({"status": "failure", "error": "invalid_token"}, status_code=400)
     return JSONResponse({"status": "success"})
+
+
+@accounts.get(AUTH_PATH)
+async def consent(request: Request, zoho: Zoho) -> Response:
+    """The consent page, or (with `oauth_home_dc`) a redirect to the user's own data centre."""
+    zoho.record_request(f"GET {AUTH_PATH}")
+    params = dict(request.query_params)
+    if zoho.knobs.oauth_home_dc:
+        return RedirectResponse(f"{zoho.knobs.oauth_home_dc}{AUTH_PATH}?{request.url.query}", status_code=302)
+    try:
+        zoho.consent.check_request(params)
+    except ConsentRefused as exc:
+        return HTMLResponse(error_page(str(exc)), status_code=400)
+    scopes = [s for s in params["scope"].split(",") if s]
+    return HTMLResponse(consent_page(params, scopes))
+
+
+@accounts.post(f"{AUTH_PATH}/{{choice}}")
+async def consent_choice(request: Request, choice: str, zoho: Zoho) -> Response:
+    """"Accept" or "Deny": back to the client's redirect URI."""
+    params = {k: v for k, v in (await read_params(request)).items() if isinstance(v, str)}
+    try:
+        if choice == "approve":
+            target = zoho.consent.approve(params, accounts_server=str(request.base_url).rstrip("/"))
+        elif choice == "deny":
+            target = zoho.consent.deny(params)
+        else:
+            return HTMLResponse(error_page("Unknown choice."), status_code=404)
+    except ConsentRefused as exc:
+        return HTMLResponse(error_page(str(exc)), status_code=400)
+    return RedirectResponse(target, status_code=302)
 
 
 # --------------------------------------------------------------------------- Inventory API
 
 api = APIRouter(dependencies=[Depends(api_gate)], tags=["inventory"])
+
+
+@api.get("/organizations")
+async def list_organizations(request: Request, zoho: Zoho) -> Response:
+    return ok(request, {"organizations": zoho.consent.organizations()})
 
 
 @api.get("/items")

@@ -40,7 +40,8 @@ plausible behaviour, and every choice lives in this module so it is easy to chan
 - Token endpoint: client checked first (`invalid_client`), then the refresh token (`invalid_code`,
   also when the token belongs to another client), then the throttle. The throttle is a sliding
   window of issued tokens; denied requests do not count. Other grant types →
-  `{"error":"unsupported_grant_type"}`. The 30-active-tokens cap is not simulated.
+  `{"error":"unsupported_grant_type"}`. The authorization-code grant, the consent page and the
+  20-refresh-tokens cap: simulators/zoho/consent.py.
 - `last_modified_time` accepts only `yyyy-MM-ddTHH:mm:ss±HHMM`; a `Z`, a colon offset or a space
   (an unencoded `+`) is a 400. Comparison is strictly-after at whole seconds, and stored times are
   whole seconds, so what a client reads back is exactly what is compared.
@@ -115,6 +116,7 @@ from simulators.zoho.catalogue import (
     parse_loose_time,
     parse_zoho_time,
 )
+from simulators.zoho.consent import Consent
 from simulators.zoho.webhooks import (
     AttemptReport,
     DeliveryJob,
@@ -263,6 +265,15 @@ class ZohoKnobs:
     broken_images: list[str] = field(default_factory=list)
     throttle_every: int | None = None
     concurrency_limit: int | None = None
+    # Sign-in (simulators/zoho/consent.py): the `location` this server's consent reports, the
+    # base URL of the simulator that is this user's own DC (consent is forwarded there), the
+    # redirect URIs accepted (empty: any http(s) URI), refresh tokens kept per client, and
+    # organizations listed by GET /organizations besides the simulated one.
+    oauth_location: str = "us"
+    oauth_home_dc: str | None = None
+    redirect_uris: list[str] = field(default_factory=list)
+    refresh_token_cap: int = 20
+    extra_organizations: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return copy.deepcopy(asdict(self))
@@ -297,6 +308,8 @@ def _check_knob(name: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
             raise ValueError("broken_images must be a list of item ids")
         return [str(v) for v in value]
+    if name in ("oauth_location", "oauth_home_dc", "redirect_uris", "extra_organizations", "refresh_token_cap"):
+        return _check_sign_in_knob(name, value)
     if name == "list_rows_full":
         if not isinstance(value, bool):
             raise ValueError("list_rows_full must be true or false")
@@ -305,6 +318,22 @@ def _check_knob(name: str, value: Any) -> Any:
         offset_to_tz(str(value))
         return str(value)
     return _check_faults(value)
+
+
+def _check_sign_in_knob(name: str, value: Any) -> Any:
+    if name == "refresh_token_cap":
+        return int(_number(name, value, low=1))
+    if name == "oauth_location" and isinstance(value, str) and value:
+        return value
+    if name == "oauth_home_dc" and (value is None or (isinstance(value, str) and value.startswith("http"))):
+        return value.rstrip("/") if value else None
+    if name == "redirect_uris" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    if name == "extra_organizations" and isinstance(value, list) and all(
+            isinstance(v, dict) and isinstance(v.get("organization_id"), str) and isinstance(v.get("name"), str)
+            for v in value):
+        return copy.deepcopy(value)
+    raise ValueError(f"{name} has the wrong shape (see ZohoKnobs)")
 
 
 def _number(name: str, value: Any, *, low: float, high: float | None = None) -> float:
@@ -420,6 +449,7 @@ class ZohoState:
         self.refresh_tokens = dict(self._initial_refresh)
         self.access_tokens: dict[str, AccessToken] = {}
         self._token_issues: dict[str, deque[float]] = {}
+        self.consent = Consent(self)
         self._minute_windows: dict[str, deque[float]] = {}
         self._daily_counts: dict[str, tuple[str, int]] = {}
         self._calls_admitted = 0  # for `throttle_every`
@@ -468,6 +498,7 @@ class ZohoState:
             "webhooks_failed": self.webhooks_failed,
             "concurrency_refused": self.concurrency_refused,
             "max_in_flight": self.max_in_flight,
+            "codes_exchanged": self.consent.codes_exchanged,
             "arrivals_inside_retry_windows": len(self.arrivals_inside_retry_windows()),
         }
 
@@ -522,6 +553,8 @@ class ZohoState:
     @_locked
     def issue_token(self, params: Mapping[str, str], *, api_domain: str) -> tuple[int, dict[str, Any]]:
         """The token endpoint: (HTTP status, body). Bad credentials are HTTP 200 with `error`."""
+        if params.get("grant_type") == "authorization_code":
+            return 200, self.consent.exchange(params, api_domain=api_domain or self.api_domain or "")
         if params.get("grant_type") != "refresh_token":
             return 200, {"error": "unsupported_grant_type"}
         client_id, refresh = params.get("client_id", ""), params.get("refresh_token", "")
@@ -540,6 +573,11 @@ class ZohoState:
         while issued and issued[0] <= horizon:
             issued.popleft()
         return len(issued) < self.knobs.token_limit
+
+    def issue_access_token(self, refresh: str, api_domain: str) -> dict[str, Any]:
+        """A new access token for `refresh` (a code exchange's first one)."""
+        self._token_allowed(refresh)
+        return self._new_access_token(refresh, api_domain)
 
     def _new_access_token(self, refresh: str, api_domain: str) -> dict[str, Any]:
         token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
@@ -587,7 +625,7 @@ class ZohoState:
 
     @_locked
     def admit_api_call(self, *, path: str, authorization: str | None,
-                       organization_id: str | None) -> dict[str, str]:
+                       organization_id: str | None, needs_organization: bool = True) -> dict[str, str]:
         """Gate for every /inventory/v1 call, in Zoho's order; returns X-Rate-Limit headers.
 
         Order: queued fault, token, organization, rate limits, random faults.
@@ -596,7 +634,8 @@ class ZohoState:
         if fault is not None:
             raise fault
         self._authenticate(authorization)
-        self._check_organization(organization_id)
+        if needs_organization:
+            self._check_organization(organization_id)
         headers = self._admit_rate(organization_id or "")
         self._random_fault(headers)
         return headers

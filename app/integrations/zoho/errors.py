@@ -10,6 +10,7 @@ from app.ports.errors import (
     ImageUnavailable,
     NotFound,
     QuotaExhausted,
+    ReconnectNeeded,
     Unavailable,
     VendorError,
 )
@@ -21,6 +22,11 @@ class ZohoError(VendorError):
 
 class ZohoAuthError(ZohoError, AuthRefused):
     """Credentials refused (bad client, revoked refresh token, no access to the org): stop now."""
+
+
+class ZohoRefreshRefused(ZohoAuthError, ReconnectNeeded):
+    """Zoho refused the refresh token itself (invalid_code): revoked, pushed out by a 21st token,
+    or wrong. The operator must connect Zoho again."""
 
 
 class ZohoRequestError(ZohoError, BadRequest):

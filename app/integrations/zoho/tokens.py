@@ -26,7 +26,7 @@ from redis.exceptions import LockError
 
 from app.core.scripts import run_script
 from app.integrations.metrics import VENDOR_REQUESTS
-from app.integrations.zoho.errors import ZohoAuthError, ZohoUnavailable
+from app.integrations.zoho.errors import ZohoAuthError, ZohoRefreshRefused, ZohoUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -107,9 +107,9 @@ class TokenManager:
         return AccessToken(data["access_token"], data.get("api_domain"), float(data["expires_at"]))
 
     async def _raise_remembered_error(self) -> None:
-        message = await self._redis.get(f"{self._key}:error")
-        if message:
-            raise ZohoAuthError(message.decode() if isinstance(message, bytes) else message)
+        error = await self._redis.get(f"{self._key}:error")
+        if error:
+            raise token_error(error.decode() if isinstance(error, bytes) else error)
 
     async def _cooling_down(self) -> bool:
         return bool(await self._redis.exists(f"{self._key}:cooldown"))
@@ -149,9 +149,9 @@ class TokenManager:
         if status >= 500:
             raise ZohoUnavailable(f"Zoho accounts server answered {status}")
         # Zoho answers bad credentials with HTTP 200 and {"error": "invalid_client" | "invalid_code"}.
-        message = _describe_token_error(str(body.get("error") or f"HTTP {status}"))
-        await self._redis.set(f"{self._key}:error", message, ex=ERROR_MEMORY_S)
-        raise ZohoAuthError(message)
+        error = str(body.get("error") or f"HTTP {status}")
+        await self._redis.set(f"{self._key}:error", error, ex=ERROR_MEMORY_S)
+        raise token_error(error)
 
 
 async def _release(lock: Lock) -> None:
@@ -163,12 +163,15 @@ async def _release(lock: Lock) -> None:
         log.warning("zoho.token_lock_lost", lock=lock.name)
 
 
-def _describe_token_error(error: str) -> str:
-    known = {
-        "invalid_client": "Zoho refused the client id or client secret (invalid_client)",
-        "invalid_code": "Zoho refused the refresh token: it is wrong or was revoked (invalid_code)",
-    }
-    return known.get(error, f"Zoho refused to issue an access token ({error})")
+def token_error(error: str) -> ZohoAuthError:
+    """The error for the token endpoint's `error`: a refused refresh token (invalid_code) needs
+    the operator to connect Zoho again; the rest are the client's or unknown."""
+    if error == "invalid_code":
+        return ZohoRefreshRefused("Zoho refused the refresh token: it was revoked, replaced by a newer sign-in, "
+                                  "or is wrong (invalid_code)", code=error)
+    if error == "invalid_client":
+        return ZohoAuthError("Zoho refused the client id or client secret (invalid_client)", code=error)
+    return ZohoAuthError(f"Zoho refused to issue an access token ({error})", code=error)
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
