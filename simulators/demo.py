@@ -1,8 +1,10 @@
 """`python -m simulators demo` (`make demo`): the whole service on the bundled simulators, no accounts anywhere.
 
 Starts the Zoho Inventory simulator (a generated catalogue), the WooCommerce simulator, the API
-and a worker as separate processes, creates a connection over the API, runs a full sync with a
-live progress bar, then keeps everything serving until Ctrl-C.
+and a worker as separate processes, creates a connection in the console with "Link by signing
+in" and links its Zoho side through the sign-in flow (the simulator's consent page, accepted over
+HTTP as a browser would), gives it the store's keys over the API, runs a full sync with a live
+progress bar, then keeps everything serving until Ctrl-C.
 
 The demo runs with ENVIRONMENT=development, and so do the processes it starts: it talks only
 to its own simulators, so the development API token and SECRET_KEY are accepted (anywhere
@@ -38,7 +40,9 @@ def run_demo(*, items: int, api_port: int) -> None:
     get_settings.cache_clear()
     settings = get_settings()
     ports = {name: _port(default) for name, default in (("zoho", 8101), ("woo", 8102), ("api", api_port))}
-    env = dict(os.environ, PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['api']}")
+    # The deployment's Zoho OAuth client is the simulator's demo client; consent starts there.
+    env = dict(os.environ, PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['api']}", ZOHO_CLIENT_ID=DEMO_CLIENT[0],
+               ZOHO_CLIENT_SECRET=DEMO_CLIENT[1], ZOHO_ACCOUNTS_URL=f"http://127.0.0.1:{ports['zoho']}")
     children: list[subprocess.Popen] = []
     try:
         _step("Applying database migrations")
@@ -75,9 +79,13 @@ def _sync(api_url: str, token: str, ports: dict[str, int]) -> None:
 
     zoho_url, woo_url = f"http://127.0.0.1:{ports['zoho']}", f"http://127.0.0.1:{ports['woo']}"
     body = demo_connection_body(zoho_url, woo_url, name="Demo store", new_product_status="publish")
+    connection_id = link_by_signing_in(api_url, token, name="Demo store", store_url=woo_url)
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        connection = client.post("/api/v1/connections", json=body).raise_for_status().json()
-        _step(f"Created connection {connection['id']}; starting a full sync")
+        connection = client.patch(f"/api/v1/connections/{connection_id}", json={
+            "woocommerce": {k: v for k, v in body["woocommerce"].items() if k not in ("base_url", "verify_tls")},
+            "settings": body["settings"]}).raise_for_status().json()
+        _step(f"Connection {connection['id']}: Zoho linked by signing in (organization "
+              f"{connection['zoho']['organization_id']}), store keys set; starting a full sync")
         started = time.monotonic()
         run = client.post(f"/api/v1/connections/{connection['id']}/syncs").raise_for_status().json()
         run = follow_run(client, run["id"])
@@ -90,6 +98,33 @@ def _sync(api_url: str, token: str, ports: dict[str, int]) -> None:
     console.print(f"Store requests: {woo_stats.get('requests')}")
     console.print(f"Try again: skubridge sync start --connection {connection['id']} --follow "
                   f"--api-url {api_url}  (an unchanged catalogue makes no store writes)")
+
+
+DEMO_CLIENT = ("1000.DEMOCLIENT", "demo-secret")
+
+
+def link_by_signing_in(api_url: str, token: str, *, name: str, store_url: str) -> str:
+    """What an operator does in the console, over HTTP: sign in, "Link by signing in", "Connect
+    Zoho", Accept on Zoho's consent page, and back through the callback. The new connection's id."""
+    import re
+
+    with httpx.Client(base_url=api_url, timeout=30) as browser:
+        browser.post("/ui/login", data={"token": token}).raise_for_status()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/ui/").text)
+        assert csrf is not None, "the console did not sign in"
+        form = {"csrf": csrf.group(1)}
+        created = browser.post("/ui/link", data=form | {"name": name, "store_url": store_url,
+                                                        "platform": "woocommerce"})
+        connection_id = created.headers["location"].split("/")[-2]
+        consent_url = browser.post(f"/ui/connections/{connection_id}/connect/zoho", data=form).headers["location"]
+        _step(f"Connect Zoho: consent at {consent_url.split('?')[0]}")
+        page = browser.get(consent_url)
+        fields = {k: v.replace("&amp;", "&") for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)}
+        back = browser.post(str(page.url.join("/oauth/v2/auth/approve")), data=fields).headers["location"]
+        landed = browser.get(back)  # the callback: exchange, organizations, token sealed
+        if "result=linked" not in landed.text:
+            raise RuntimeError(f"Zoho sign-in did not link the connection: {landed.text[:300]}")
+    return connection_id
 
 
 def demo_connection_body(zoho_url: str, woo_url: str, *, name: str = "Demo store",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connections.links import link_state
+from app.connections.links import clear_reconnect, link_state
 from app.connections.schemas import (
     REDACTED,
     ConnectionCreate,
@@ -123,6 +123,8 @@ async def update_connection(session: AsyncSession, connection: Connection, data:
         patch = getattr(data, section)
         if patch is not None:
             _apply_section(connection, credentials, section, patch)
+    if data.zoho is not None and "refresh_token" in data.zoho.model_fields_set:
+        clear_reconnect(connection)  # a new grant, typed in: Zoho is asked again at the next run
     connection.credentials = keyring.seal(credentials, connection_id=connection.id, purpose="credentials")
     connection.settings = settings
     await session.flush()

@@ -74,3 +74,14 @@ async def test_schedules_and_webhook_passes_skip_with_the_reason(api, ctx, zoho,
         event = await session.scalar(select(WebhookEvent))
     assert event.outcome == "failed" and "Zoho needs reconnecting" in event.detail
     assert zoho.stats()["requests"] == {}  # nothing was asked of Zoho
+
+
+async def test_a_refresh_token_typed_in_again_clears_needs_reconnect(api, ctx, zoho, store, zoho_server, woo_server):
+    connection = await refused_connection(api, zoho, zoho_server, woo_server)
+    await plan_run(ctx, uuid.UUID((await start_run(api, connection["id"]))["id"]))
+    assert (await api.get(f"/api/v1/connections/{connection['id']}")).json()["needs_reconnect"] is True
+    zoho.add_client(DEMO.client_id, DEMO.client_secret, "1000.pasted-anew")
+    patched = await api.patch(f"/api/v1/connections/{connection['id']}",
+                              json={"zoho": {"refresh_token": "1000.pasted-anew"}})
+    assert patched.status_code == 200 and patched.json()["needs_reconnect"] is False
+    assert (await api.post(f"/api/v1/connections/{connection['id']}/syncs")).status_code == 202

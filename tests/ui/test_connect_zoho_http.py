@@ -4,8 +4,8 @@ page, the callback and what the connection holds afterwards."""
 from __future__ import annotations
 
 import re
-import uuid
 import time
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
