@@ -161,5 +161,5 @@ async def _skip(session: AsyncSession, connection: Connection, schedule: Schedul
                                      details={"active_run_id": str(active.id) if active else None,
                                               "due": due.isoformat()})])
     log.warning("schedule.skipped", connection_id=str(connection.id), run_id=str(run.id), due=due.isoformat(),
-                reason=reason)
+                **({"active_run_id": str(active.id)} if active else {"reason": why}))
     return Claim(connection.id, due, run.id, started=False)
