@@ -109,7 +109,8 @@ def link_by_signing_in(api_url: str, token: str, *, name: str, store_url: str) -
     import re
 
     with httpx.Client(base_url=api_url, timeout=30) as browser:
-        browser.post("/ui/login", data={"token": token}).raise_for_status()
+        if browser.post("/ui/login", data={"token": token}).status_code != 303:
+            raise RuntimeError("the console refused the API token")
         csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/ui/").text)
         assert csrf is not None, "the console did not sign in"
         form = {"csrf": csrf.group(1)}
