@@ -3,7 +3,9 @@
 One app serves all three, so a test points both the accounts base URL and the API domain at the
 same server:
 
-- `POST /oauth/v2/token` (and `/oauth/v2/token/revoke`): Zoho Accounts.
+- `POST /oauth/v2/token` (refresh and authorization-code grants), `/oauth/v2/token/revoke` and the
+  consent page `GET /oauth/v2/auth` (Accept / Deny, simulators/zoho/consent.py): Zoho Accounts.
+  `GET /inventory/v1/organizations` lists the orgs a token reaches (no `organization_id` needed).
 - `/inventory/v1/...`: the Inventory API. Every call passes `api_gate` (stats, latency, queued
   faults, token, organization, rate limits, random faults) before its handler runs.
 - `/__sim__/...`: control routes for tests, the benchmark and the demo. Not Zoho; no auth, never
