@@ -1,4 +1,5 @@
-// skubridge console: live run state over server-sent events, and times in the browser's zone.
+// skubridge console: live run state over server-sent events, times in the browser's zone,
+// wide tables in their own scroll box, and a preview page that updates itself while it is built.
 // No framework, no build step; the page works (without live updates) if this never runs.
 "use strict";
 
@@ -11,10 +12,10 @@ function relative(date, now) {
   return new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(Math.round(seconds / size), unit);
 }
 
-function localTimes() {
+function localTimes(root) {
   // Times arrive as ISO 8601 in UTC; shown in the browser's time zone. A [data-relative]
   // time reads "5 minutes ago", with the exact local time as its title.
-  for (const el of document.querySelectorAll("time[datetime]")) {
+  for (const el of root.querySelectorAll("time[datetime]")) {
     const date = new Date(el.getAttribute("datetime"));
     const exact = date.toLocaleString();
     el.textContent = el.hasAttribute("data-relative") ? relative(date, Date.now()) : exact;
@@ -44,8 +45,54 @@ function follow(section) {
   source.addEventListener("run", (event) => showRun(JSON.parse(event.data)));
 }
 
+function scrollBoxes(root) {
+  // A wide table scrolls inside its own box, never the page (phone widths). A box that scrolls
+  // takes the keyboard focus, so it can be scrolled without a mouse.
+  for (const table of root.querySelectorAll("main table")) {
+    let box = table.parentElement;
+    if (!box.classList.contains("table-wrap")) {
+      box = document.createElement("div");
+      box.className = "table-wrap";
+      box.setAttribute("role", "region");
+      const heading = table.closest("section")?.querySelector("h2") || document.querySelector("h1");
+      box.setAttribute("aria-label", table.caption?.textContent || heading?.textContent || "Table");
+      table.replaceWith(box);
+      box.append(table);
+    }
+    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
+  }
+}
+
+function poll(section) {
+  // A preview being built: read this page again every two seconds and, once the state has
+  // changed, swap in the new result and status line. No reload: the focus stays where it is.
+  const timer = setInterval(async () => {
+    let page;
+    try {
+      const response = await fetch(section.dataset.poll, { credentials: "same-origin" });
+      if (!response.ok) return;
+      page = new DOMParser().parseFromString(await response.text(), "text/html");
+    } catch {
+      return;  // offline for a moment: try again on the next tick
+    }
+    const fresh = page.getElementById(section.id);
+    if (!fresh || fresh.dataset.status === section.dataset.status) return;
+    clearInterval(timer);
+    document.getElementById("preview-status").innerHTML = page.getElementById("preview-status").innerHTML;
+    section.replaceWith(fresh);
+    enhance(fresh);
+  }, 2000);
+}
+
+function enhance(root) {
+  localTimes(root);
+  scrollBoxes(root);
+  const polled = root.matches?.("[data-poll]") ? root : root.querySelector("[data-poll]");
+  if (polled) poll(polled);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  localTimes();
+  enhance(document);
   const section = document.getElementById("run");
   if (section) follow(section);
 });
