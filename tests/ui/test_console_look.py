@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import Page, expect
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from app.logs.service import entry
-from app.models import SyncLog
+from app.models import Connection, SyncLog
 from tests.catalogue.test_variable_and_images import sync
 from tests.helpers import create_connection
 from tests.ui.browser import open_status, shot, sign_in
@@ -150,6 +150,8 @@ async def test_times_are_shown_in_the_browsers_time_zone(browser, service, api, 
     async with ctx.sessionmaker() as db, db.begin():
         await db.execute(insert(SyncLog), [{**entry(level="info", message="updated", connection_id=uuid.UUID(conn["id"]),
                                                     sku="TZ-1"), "created_at": at}])
+        await db.execute(update(Connection).where(Connection.id == uuid.UUID(conn["id"]))
+                         .values(last_catchup_at=datetime(2026, 1, 31, 14, 30, tzinfo=UTC)))
     context = await browser.new_context(base_url=service.base_url, timezone_id="Asia/Tokyo", locale="en-GB",
                                         viewport={"width": 1280, "height": 800})
     tokyo = await context.new_page()
@@ -158,4 +160,6 @@ async def test_times_are_shown_in_the_browsers_time_zone(browser, service, api, 
     time = tokyo.locator("td time")
     await expect(time).to_have_text("31/01/2026, 12:00:00")  # 03:00 UTC is noon in Tokyo
     await expect(time).to_have_attribute("title", "2026-01-31T03:00:00+00:00")  # the exact time, kept
+    await tokyo.goto(f"/ui/connections/{conn['id']}")
+    await expect(tokyo.locator("#webhook time")).to_have_text("31/01/2026, 23:30:00")  # the last catch-up
     await context.close()

@@ -93,6 +93,7 @@ function enhance(root) {
 
 document.addEventListener("DOMContentLoaded", () => {
   enhance(document);
+  setInterval(() => localTimes(document), 30000);  // "2 minutes ago" stays true while the page is open
   const section = document.getElementById("run");
   if (section) follow(section);
 });
