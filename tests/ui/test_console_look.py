@@ -16,6 +16,7 @@ from app.models import Connection, SyncLog
 from tests.catalogue.test_variable_and_images import sync
 from tests.helpers import create_connection
 from tests.ui.browser import open_status, shot, sign_in
+from tests.ui.test_console_preview import add_preview, item
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -141,6 +142,11 @@ async def test_at_phone_width_pages_do_not_scroll_sideways(browser, service, api
     box = phone.locator(".table-wrap")
     assert await box.evaluate("el => el.scrollWidth > el.clientWidth")
     await expect(box).to_have_attribute("tabindex", "0")
+    long = "A long description without a break: " + "word" * 80
+    await add_preview(ctx, conn["id"], result=[item("P-ONE", "update", [("description", "short", long)])])
+    await phone.goto(f"/ui/connections/{conn['id']}/preview")
+    await expect(phone.get_by_role("table")).to_be_visible()
+    assert await phone.evaluate(width) <= 375
     await context.close()
 
 

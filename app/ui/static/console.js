@@ -70,7 +70,8 @@ function poll(section) {
     let page;
     try {
       const response = await fetch(section.dataset.poll, { credentials: "same-origin" });
-      if (!response.ok) return;
+      if (response.redirected) clearInterval(timer);  // signed out meanwhile: stop asking
+      if (!response.ok || response.redirected) return;
       page = new DOMParser().parseFromString(await response.text(), "text/html");
     } catch {
       return;  // offline for a moment: try again on the next tick
