@@ -120,14 +120,27 @@ async def start(connection_id: uuid.UUID, form: Form, db: Session) -> Response:
     return await control(db, connection_id, lambda: _start(db, connection_id, mode))
 
 
-@router.post("/connections/{connection_id}/{verb}")
-async def run_control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, ctx: Ctx) -> Response:
+@router.post("/connections/{connection_id}/pause")
+async def pause(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "pause")
+
+
+@router.post("/connections/{connection_id}/resume")
+async def resume(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "resume")
+
+
+@router.post("/connections/{connection_id}/cancel")
+async def cancel(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "cancel")
+
+
+async def _run_control(db: AsyncSession, ctx: AppContext, connection_id: uuid.UUID, verb: str) -> Response:
+    """Pause, resume or cancel the connection's newest full run (the one the page shows)."""
     lease = ctx.settings.lease_seconds
     actions = {"pause": lambda run_id: syncs.pause_run(db, run_id, lease_seconds=lease),
                "resume": lambda run_id: syncs.resume_run(db, run_id),
                "cancel": lambda run_id: syncs.cancel_run(db, run_id, lease_seconds=lease)}
-    if verb not in actions:
-        return Response(status_code=404)
 
     async def act() -> None:
         latest = (await syncs.latest_full_runs(db, [connection_id])).get(connection_id)

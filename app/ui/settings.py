@@ -42,8 +42,6 @@ from app.ui.common import Form, Signed, console_router, templates
 from app.ui.forms import many, placed, text
 
 router = console_router()
-# The posts are .../settings/save and .../settings/preset, never .../settings itself: the status
-# page's `POST /ui/connections/{id}/{verb}` (app/ui/router.py) would take that path first.
 
 
 @dataclass(frozen=True)
