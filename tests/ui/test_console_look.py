@@ -147,6 +147,8 @@ async def test_at_phone_width_pages_do_not_scroll_sideways(browser, service, api
     await phone.goto(f"/ui/connections/{conn['id']}/preview")
     await expect(phone.get_by_role("table")).to_be_visible()
     assert await phone.evaluate(width) <= 375
+    await phone.goto(f"/ui/connections/{conn['id']}/settings")
+    assert await phone.evaluate(width) <= 375
     await context.close()
 
 

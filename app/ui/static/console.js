@@ -95,6 +95,8 @@ function enhance(root) {
 document.addEventListener("DOMContentLoaded", () => {
   enhance(document);
   setInterval(() => localTimes(document), 30000);  // "2 minutes ago" stays true while the page is open
+  // A form sent back with errors: the first field in error takes the focus.
+  document.querySelector('form [aria-invalid="true"]')?.focus();
   const section = document.getElementById("run");
   if (section) follow(section);
 });
