@@ -1,4 +1,4 @@
-"""The console's core routes: sign-in, the connections page, a connection's status page, its
+"""The console's core routes: sign-in, a connection's status page, its
 controls and its live feed; `install_console` mounts these and every other page module's
 router (PAGES). Every route is left out of the OpenAPI document (it is the REST API's
 contract, not the console's).
@@ -23,12 +23,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
-from app.connections.service import get_connection, list_connections
+from app.connections.service import get_connection
 from app.core.context import AppContext
 from app.core.errors import Conflict
 from app.models import RunMode
 from app.syncs import service as syncs
-from app.ui import budget, log, webhook_events
+from app.ui import budget, connections, log, settings, webhook_events
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
 from app.ui.views import run_snapshot, webhook_state
@@ -39,7 +39,8 @@ from app.webhooks import setup as webhook_setup
 POLL_INTERVAL_S = 1.0
 router = console_router()
 # Every page module's router; a new page adds its module here.
-PAGES: tuple[APIRouter, ...] = (router, log.router, webhook_events.router, budget.router)
+PAGES: tuple[APIRouter, ...] = (router, connections.router, log.router, settings.router, webhook_events.router,
+                                  budget.router)
 
 
 def install_console(app: FastAPI) -> None:
@@ -87,16 +88,6 @@ async def logout(request: Request, ctx: Ctx, _: Form) -> Response:
     response = RedirectResponse("/ui/login", status_code=303)
     auth.close_session(response, request, ctx.settings)
     return response
-
-
-@router.get("/", response_class=HTMLResponse)
-async def connections_page(request: Request, session: Signed, db: Session) -> Response:
-    connections = await list_connections(db)
-    latest = await syncs.latest_full_runs(db, [c.id for c in connections])
-    views = {v.connection_id: v for v in await syncs.run_views(db, list(latest.values()))}
-    rows = [{"connection": c, "run": views.get(c.id), "webhook": webhook_state(c.webhook_enabled, c.webhook_active)}
-            for c in connections]
-    return templates.TemplateResponse(request, "connections.html", {"session": session, "rows": rows})
 
 
 @router.get("/connections/{connection_id}", response_class=HTMLResponse)

@@ -46,6 +46,8 @@ function follow(section) {
 
 document.addEventListener("DOMContentLoaded", () => {
   localTimes();
+  // A form sent back with errors: the first field in error takes the focus.
+  document.querySelector('form [aria-invalid="true"]')?.focus();
   const section = document.getElementById("run");
   if (section) follow(section);
 });
