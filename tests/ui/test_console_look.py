@@ -147,8 +147,9 @@ async def test_at_phone_width_pages_do_not_scroll_sideways(browser, service, api
     await phone.goto(f"/ui/connections/{conn['id']}/preview")
     await expect(phone.get_by_role("table")).to_be_visible()
     assert await phone.evaluate(width) <= 375
-    await phone.goto(f"/ui/connections/{conn['id']}/settings")
-    assert await phone.evaluate(width) <= 375
+    for page in ("settings", "webhooks", "budget"):
+        await phone.goto(f"/ui/connections/{conn['id']}/{page}")
+        assert await phone.evaluate(width) <= 375, page
     await context.close()
 
 

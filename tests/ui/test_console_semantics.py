@@ -65,7 +65,8 @@ async def test_every_console_page_reads_well_without_seeing_it(console, api, zoh
     csrf = await sign_in(console)
     base = f"/ui/connections/{conn['id']}"
     pages = [await console.get(path) for path in ("/ui/", base, f"{base}/log", f"{base}/log?level=nonsense",
-                                                  f"{base}/preview", f"{base}/settings")]
+                                                  f"{base}/preview", f"{base}/settings", f"{base}/webhooks",
+                                                  f"{base}/budget")]
     pages.append(await console.post("/ui/connections", data={"csrf": csrf}))  # sent back with its errors
     for response in pages:
         assert response.status_code in (200, 400, 422), response.url
