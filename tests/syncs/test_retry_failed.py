@@ -137,3 +137,15 @@ async def test_recent_items_are_the_newest_done_ones_failed_only_on_request(api,
         assert [i.sku for i in await recent_items(db, run_id, limit=2)] == ["F2", "S2"]
         failed = await recent_items(db, run_id, failed_only=True)
     assert [(i.sku, i.error) for i in failed] == [("F2", "refused"), ("F1", "refused")]
+
+
+async def test_retry_runs_are_listed_by_their_kind(api, ctx):
+    conn = await create_connection(api, "http://127.0.0.1:9", "http://127.0.0.1:9")
+    source, retry = uuid.uuid4(), uuid.uuid4()
+    async with ctx.sessionmaker() as db, db.begin():
+        await db.execute(insert(SyncRun), [
+            {"id": source, "connection_id": uuid.UUID(conn["id"]), "kind": "manual", "status": "completed"},
+            {"id": retry, "connection_id": uuid.UUID(conn["id"]), "kind": "retry", "status": "completed",
+             "retry_of": source}])
+    listed = (await api.get(f"/api/v1/connections/{conn['id']}/syncs", params={"kind": "retry"})).json()["items"]
+    assert [(r["id"], r["retry_of"]) for r in listed] == [(str(retry), str(source))]
