@@ -1,4 +1,4 @@
-"""The console's core routes: sign-in, the connections page, a connection's status page, its
+"""The console's core routes: sign-in, a connection's status page, its
 controls and its live feed; `install_console` mounts these and every other page module's
 router (PAGES). Every route is left out of the OpenAPI document (it is the REST API's
 contract, not the console's).
@@ -23,13 +23,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
-from app.connections.service import get_connection, list_connections
+from app.connections.service import get_connection
 from app.core.context import AppContext
 from app.core.errors import Conflict
 from app.models import RunMode
 from app.syncs import retry
 from app.syncs import service as syncs
-from app.ui import log
+from app.ui import connections, log, settings
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
 from app.ui.views import run_snapshot, webhook_state
@@ -40,7 +40,7 @@ from app.webhooks import setup as webhook_setup
 POLL_INTERVAL_S = 1.0
 router = console_router()
 # Every page module's router; a new page adds its module here.
-PAGES: tuple[APIRouter, ...] = (router, log.router)
+PAGES: tuple[APIRouter, ...] = (router, connections.router, log.router, settings.router)
 
 
 def install_console(app: FastAPI) -> None:
@@ -88,16 +88,6 @@ async def logout(request: Request, ctx: Ctx, _: Form) -> Response:
     response = RedirectResponse("/ui/login", status_code=303)
     auth.close_session(response, request, ctx.settings)
     return response
-
-
-@router.get("/", response_class=HTMLResponse)
-async def connections_page(request: Request, session: Signed, db: Session) -> Response:
-    connections = await list_connections(db)
-    latest = await syncs.latest_full_runs(db, [c.id for c in connections])
-    views = {v.connection_id: v for v in await syncs.run_views(db, list(latest.values()))}
-    rows = [{"connection": c, "run": views.get(c.id), "webhook": webhook_state(c.webhook_enabled, c.webhook_active)}
-            for c in connections]
-    return templates.TemplateResponse(request, "connections.html", {"session": session, "rows": rows})
 
 
 @router.get("/connections/{connection_id}", response_class=HTMLResponse)
@@ -159,14 +149,27 @@ def _run_id(value: Any) -> uuid.UUID | None:
         return None
 
 
-@router.post("/connections/{connection_id}/{verb}")
-async def run_control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, ctx: Ctx) -> Response:
+@router.post("/connections/{connection_id}/pause")
+async def pause(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "pause")
+
+
+@router.post("/connections/{connection_id}/resume")
+async def resume(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "resume")
+
+
+@router.post("/connections/{connection_id}/cancel")
+async def cancel(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "cancel")
+
+
+async def _run_control(db: AsyncSession, ctx: AppContext, connection_id: uuid.UUID, verb: str) -> Response:
+    """Pause, resume or cancel the run the page shows (the connection's newest steered run)."""
     lease = ctx.settings.lease_seconds
     actions = {"pause": lambda run_id: syncs.pause_run(db, run_id, lease_seconds=lease),
                "resume": lambda run_id: syncs.resume_run(db, run_id),
                "cancel": lambda run_id: syncs.cancel_run(db, run_id, lease_seconds=lease)}
-    if verb not in actions:
-        return Response(status_code=404)
 
     async def act() -> None:
         latest = (await syncs.latest_full_runs(db, [connection_id])).get(connection_id)

@@ -123,6 +123,8 @@ function submitOnce() {
 document.addEventListener("DOMContentLoaded", () => {
   localTimes();
   submitOnce();
+  // A form sent back with errors: the first field in error takes the focus.
+  document.querySelector('form [aria-invalid="true"]')?.focus();
   const section = document.getElementById("run");
   if (section) follow(section);
 });
