@@ -29,7 +29,7 @@ from app.core.errors import Conflict
 from app.models import RunMode
 from app.syncs import retry
 from app.syncs import service as syncs
-from app.ui import connections, log, settings
+from app.ui import budget, connections, log, settings, webhook_events
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
 from app.ui.views import run_snapshot, webhook_state
@@ -40,7 +40,8 @@ from app.webhooks import setup as webhook_setup
 POLL_INTERVAL_S = 1.0
 router = console_router()
 # Every page module's router; a new page adds its module here.
-PAGES: tuple[APIRouter, ...] = (router, connections.router, log.router, settings.router)
+PAGES: tuple[APIRouter, ...] = (router, connections.router, log.router, settings.router, webhook_events.router,
+                                  budget.router)
 
 
 def install_console(app: FastAPI) -> None:
