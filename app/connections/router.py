@@ -16,7 +16,7 @@ from app.syncs.drift import DriftRead, latest_drift
 from app.syncs.schemas import RunRead, SyncStart
 from app.webhooks import setup as webhook_setup
 
-RunKind = Literal["manual", "scheduled", "webhook", "catchup"]
+RunKind = Literal["manual", "scheduled", "webhook", "catchup", "retry"]
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
