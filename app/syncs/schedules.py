@@ -45,7 +45,7 @@ from app.core.errors import Conflict
 from app.core.jobs import flush_jobs
 from app.db.session import transaction
 from app.logs.service import entry, write_logs
-from app.models import ACTIVE_RUN_STATUSES, FULL_RUN_KINDS, Connection, RunKind, RunMode, RunStatus, SyncRun
+from app.models import ACTIVE_RUN_STATUSES, STEERED_RUN_KINDS, Connection, RunKind, RunMode, RunStatus, SyncRun
 from app.syncs.service import start_sync
 
 log = structlog.get_logger(__name__)
@@ -133,7 +133,7 @@ async def _start_or_skip(session: AsyncSession, keyring: Keyring, connection: Co
     if (refusal := state_of(connection, keyring).refusal) is not None:
         return await _skip(session, connection, schedule, due, why=refusal)
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
-                                                        SyncRun.kind.in_(FULL_RUN_KINDS),
+                                                        SyncRun.kind.in_(STEERED_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is None:
         run = await start_sync(session, connection, keyring=keyring, kind=RunKind.SCHEDULED,

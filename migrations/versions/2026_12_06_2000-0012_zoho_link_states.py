@@ -7,8 +7,8 @@
   refresh token (the connection `needs_reconnect`), cleared by signing in again.
 
 Revision ID: 0012
-Revises: 0010
-Create Date: 2026-12-06 19:00:00
+Revises: 0011
+Create Date: 2026-12-06 20:00:00
 """
 
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
