@@ -28,7 +28,7 @@ from app.core.context import AppContext
 from app.core.errors import Conflict
 from app.models import RunMode
 from app.syncs import service as syncs
-from app.ui import log
+from app.ui import connect, log
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
 from app.ui.views import run_snapshot, webhook_state
@@ -39,7 +39,7 @@ from app.webhooks import setup as webhook_setup
 POLL_INTERVAL_S = 1.0
 router = console_router()
 # Every page module's router; a new page adds its module here.
-PAGES: tuple[APIRouter, ...] = (router, log.router)
+PAGES: tuple[APIRouter, ...] = (router, log.router, connect.router)
 
 
 def install_console(app: FastAPI) -> None:
