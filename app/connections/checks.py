@@ -11,11 +11,13 @@ access checks (app/ports/checks.py; app/connections/adapters.py builds them).
 A check whose prerequisite failed, or whose credentials the connection does not hold yet, is
 `skipped` with the reason. Every call is read-only or changes nothing; a test costs at most
 five Zoho calls (one of them the token endpoint, none when a token is cached) and three store
-calls. Nothing is written to the database: the verdicts are the answer.
+calls. Zoho's and the store's checks run side by side (they share nothing). Nothing is written
+to the database: the verdicts are the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -59,7 +61,8 @@ async def run_checks(ctx: AppContext, connection_id: uuid.UUID) -> ConnectionTes
         connection = await get_connection(db, connection_id)
     access = access_checks_for(connection, ctx)
     try:
-        checks = await _zoho_checks(access) + await _store_checks(access)
+        zoho, store = await asyncio.gather(_zoho_checks(access), _store_checks(access))
+        checks = zoho + store
     finally:
         await access.aclose()
     return ConnectionTestRead(connection_id=connection_id, ok=all(c.verdict == Verdict.PASSED for c in checks),

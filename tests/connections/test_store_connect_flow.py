@@ -191,7 +191,7 @@ async def test_the_status_page_says_when_one_click_cannot_work(api, browser, zoh
     conn = await create_connection(api, zoho_server.base_url, woo)
     page = (await browser.get(f"/ui/connections/{conn['id']}")).text
     assert "Connect store may not work from this deployment" in page
-    assert "is not https://: WooCommerce sends the key only to an https:// callback" in unescape(page)
+    assert "is not an https:// address: WooCommerce sends the key only to an https:// callback" in unescape(page)
     assert "is not a public address" in page
     assert "Paste a key by hand" in page
     pasted = await browser.post(f"/ui/connections/{conn['id']}/connect/keys",

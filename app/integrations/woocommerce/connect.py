@@ -78,8 +78,8 @@ def key_grant_problems(public_base_url: str) -> list[str]:
     parts = urlsplit(public_base_url)
     problems = []
     if parts.scheme != "https":
-        problems.append(f"PUBLIC_BASE_URL ({public_base_url}) is not https://: WooCommerce sends the key only to "
-                        "an https:// callback.")
+        problems.append(f"PUBLIC_BASE_URL ({public_base_url}) is not an https:// address: WooCommerce sends "
+                        "the key only to an https:// callback.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if port not in CALLBACK_PORTS:
         problems.append(f"PUBLIC_BASE_URL uses port {port}: WordPress posts only to ports 80, 443 and 8080.")
@@ -97,8 +97,8 @@ def app_password_problems(public_base_url: str, store_base_url: str) -> list[str
                         "(or on a site in the local environment).")
     parts = urlsplit(public_base_url)
     if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "::1"):
-        problems.append(f"PUBLIC_BASE_URL ({public_base_url}) is not https://: WordPress refuses to send the "
-                        "password back to it (unless the store runs in the local environment).")
+        problems.append(f"PUBLIC_BASE_URL ({public_base_url}) is not an https:// address: WordPress refuses to "
+                        "send the password back to it (unless the store runs in the local environment).")
     return problems
 
 
