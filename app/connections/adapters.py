@@ -98,7 +98,8 @@ def shared_budget(ctx: AppContext) -> ZohoBudget:
         settings = ctx.settings
         budget = ctx.shared[_BUDGET] = ZohoBudget(
             redis_url=settings.redis_url, redis=ctx.redis, per_minute=settings.zoho_requests_per_minute,
-            daily_limit=settings.zoho_daily_limit, max_concurrency=settings.zoho_max_concurrency)
+            daily_limit=settings.zoho_daily_limit, max_concurrency=settings.zoho_max_concurrency,
+            clock=lambda: ctx.clock())  # read late: a test may set ctx.clock after this is built
     assert isinstance(budget, ZohoBudget)
     return budget
 

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Body, Response, status
 from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
 from app.api.responses import errors
-from app.connections import service
+from app.connections import budget, service
 from app.connections.adapters import target_policy
+from app.connections.budget import BudgetRead
 from app.connections.checks import ConnectionTestRead, run_checks
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.models import RunMode
@@ -16,7 +17,7 @@ from app.syncs.drift import DriftRead, latest_drift
 from app.syncs.schemas import RunRead, SyncStart
 from app.webhooks import setup as webhook_setup
 
-RunKind = Literal["manual", "scheduled", "webhook", "catchup"]
+RunKind = Literal["manual", "scheduled", "webhook", "catchup", "retry"]
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -74,6 +75,14 @@ async def read_drift(connection_id: uuid.UUID, session: Session) -> DriftRead:
     listed, never deleted). 404 until the connection has had a verify run."""
     await service.get_connection(session, connection_id)
     return await latest_drift(session, connection_id)
+
+
+@router.get("/{connection_id}/budget", response_model=BudgetRead, responses=errors(404))
+async def read_budget(connection_id: uuid.UUID, session: Session, ctx: Ctx) -> BudgetRead:
+    """Zoho calls in the current minute window and today against the limits (counted per Zoho
+    organization: every connection on it shares them), and the store's error rate over the last
+    hour (failed product writes / product writes). What is counted where: app/connections/budget.py."""
+    return await budget.read_budget(session, ctx, await service.get_connection(session, connection_id))
 
 
 @router.get("/{connection_id}/syncs", response_model=Page[RunRead], responses=errors(404))

@@ -5,7 +5,9 @@ at shutdown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +28,9 @@ class AppContext:
     owns_redis: bool = True
     # Long-lived objects the adapters share across the process, by name (app/connections/adapters.py).
     shared: dict[str, Any] = field(default_factory=dict)
+    # The wall clock of the figures read "as of now" (the Zoho budget's day, the webhook log's
+    # retention window); tests set a fixed one.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -28,6 +28,7 @@ class RunKind(enum.StrEnum):
     WEBHOOK = "webhook"
     CATCHUP = "catchup"
     SCHEDULED = "scheduled"
+    RETRY = "retry"  # the failed items of an earlier run, planned again from Zoho (app/syncs/retry.py)
 
 
 class RunMode(enum.StrEnum):
@@ -38,6 +39,11 @@ class RunMode(enum.StrEnum):
 # Runs over the whole catalogue: one active at a time per connection (the index below), and what
 # "the last full sync" means to the webhook watermark and to events a run settles.
 FULL_RUN_KINDS = (RunKind.MANUAL, RunKind.SCHEDULED)
+# Runs the operator steers from the status page (start, pause, resume, cancel, retry failed):
+# the full runs and retries of failed items. One active at a time per connection (the index
+# below): a retry writes products a full run may be writing too. A retry is not "full": it moves
+# no webhook watermark and settles no events (FULL_RUN_KINDS above).
+STEERED_RUN_KINDS = (RunKind.MANUAL, RunKind.SCHEDULED, RunKind.RETRY)
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED,
                        RunStatus.CANCELLING)
@@ -54,18 +60,21 @@ class SyncRun(TimestampMixin, Base):
 
     __tablename__ = "sync_runs"
     __table_args__ = (
-        # One active full run (manual or scheduled) per connection, enforced by the database itself.
+        # One active steered run (manual, scheduled or retry) per connection, enforced by the
+        # database itself.
         Index(
             "uq_sync_runs_one_active_per_connection",
             "connection_id",
             unique=True,
-            postgresql_where=text("kind IN ('manual', 'scheduled') "
+            postgresql_where=text("kind IN ('manual', 'scheduled', 'retry') "
                                   "AND status IN ('queued', 'running', 'pausing', 'paused', 'cancelling')"),
         ),
         # A schedule's due time starts one run, however many workers see it fall due.
         Index("uq_sync_runs_schedule_due", "connection_id", "scheduled_for", unique=True,
               postgresql_where=text("scheduled_for IS NOT NULL")),
         one_of("mode", RunMode),
+        # A run's retries (and the foreign key's ON DELETE) are found without a scan.
+        Index("ix_sync_runs_retry_of", "retry_of", postgresql_where=text("retry_of IS NOT NULL")),
         Index("ix_sync_runs_retry_at", "retry_at", postgresql_where=text("retry_at IS NOT NULL")),
         one_of("status", RunStatus),
         one_of("kind", RunKind),
@@ -79,6 +88,9 @@ class SyncRun(TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(16), default="manual")
     mode: Mapped[str] = mapped_column(String(16), default=RunMode.STANDARD, server_default="standard")
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A retry run's source: the run whose failed items it syncs again (null for other kinds).
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sync_runs.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

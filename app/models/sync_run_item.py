@@ -45,6 +45,9 @@ class SyncRunItem(Base):
         Index("ix_sync_run_items_group", "run_id", "group_id", postgresql_where=text("group_id IS NOT NULL")),
         Index("ix_sync_run_items_parent_store", "run_id", "parent_store_id",
               postgresql_where=text("parent_store_id IS NOT NULL")),
+        # The status page's "Recently synced": a run's newest written or failed items, per status.
+        Index("ix_sync_run_items_done", "run_id", "status", "updated_at",
+              postgresql_where=text("status IN ('synced', 'failed')")),
         Index("ix_sync_run_items_images", "run_id", "id", postgresql_where=text("image_state = 'pending'")),
         one_of("kind", ItemKind),
         one_of("action", ItemAction),

@@ -10,9 +10,9 @@ from app.api.pagination import Limit, Offset
 from app.api.params import Text
 from app.api.responses import errors
 from app.connections.service import get_connection
-from app.core.jobs import RUN_PREVIEW, defer_job, preview_job_id
 from app.models import Preview
-from app.previews.service import get_preview
+from app.previews.service import get_preview, preview_items
+from app.previews.service import start_preview as start_preview_of
 
 router = APIRouter(tags=["previews"])
 
@@ -56,12 +56,7 @@ async def start_preview(connection_id: uuid.UUID, session: Session) -> PreviewRe
     """What a sync would do now: per SKU the action (create, update, unchanged, skip with the
     reason) and, for creates and updates, each field with the store's value and Zoho's. Runs as
     a job; read the result with `GET /previews/{id}`."""
-    connection = await get_connection(session, connection_id)
-    preview = Preview(connection_id=connection.id, status="queued")
-    session.add(preview)
-    await session.flush()
-    await session.refresh(preview)
-    defer_job(session, RUN_PREVIEW, str(preview.id), job_id=preview_job_id(preview.id))
+    preview = await start_preview_of(session, await get_connection(session, connection_id))
     return _view(preview, None, 0, 0)
 
 
@@ -75,10 +70,7 @@ async def read_preview(preview_id: uuid.UUID, session: Session,
 
 
 def _view(preview: Preview, filters: dict[str, str | None] | None, limit: int, offset: int) -> PreviewRead:
-    rows = preview.result or []
-    for key, value in (filters or {}).items():
-        if value is not None:
-            rows = [r for r in rows if str(r.get(key) or "").lower() == value.lower()]
+    rows = preview_items(preview, filters or {})
     return PreviewRead(id=preview.id, connection_id=preview.connection_id, status=preview.status,
                        reason=preview.reason, summary=preview.summary, created_at=preview.created_at,
                        finished_at=preview.finished_at, total=len(rows), limit=limit, offset=offset,

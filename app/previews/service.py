@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -21,7 +22,7 @@ from app.catalog.types import StoreSettings
 from app.connections.adapters import adapters_for
 from app.core.context import AppContext
 from app.core.errors import NotFound
-from app.core.jobs import RUN_PREVIEW, hold_in_progress, job_key, preview_job_id
+from app.core.jobs import RUN_PREVIEW, defer_job, hold_in_progress, job_key, preview_job_id
 from app.db.session import rows_touched, transaction
 from app.models import Connection, ItemAction, ItemKind, Preview
 from app.ports.store import Fields, Store
@@ -162,6 +163,31 @@ def _describe(row: PlannedItem, stored: dict[int, Fields], media: Known, store: 
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
+
+
+async def start_preview(session: AsyncSession, connection: Connection) -> Preview:
+    """Queue a preview of the connection; its job is enqueued once the transaction commits."""
+    preview = Preview(connection_id=connection.id, status="queued")
+    session.add(preview)
+    await session.flush()
+    await session.refresh(preview)
+    defer_job(session, RUN_PREVIEW, str(preview.id), job_id=preview_job_id(preview.id))
+    return preview
+
+
+async def latest_preview(session: AsyncSession, connection_id: uuid.UUID) -> Preview | None:
+    """The connection's newest preview, if it has one."""
+    return await session.scalar(select(Preview).where(Preview.connection_id == connection_id)
+                                .order_by(Preview.created_at.desc(), Preview.id.desc()).limit(1))
+
+
+def preview_items(preview: Preview, filters: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """The preview's items whose fields equal the given values (case-insensitive); None is no filter."""
+    rows = preview.result or []
+    for key, value in filters.items():
+        if value is not None:
+            rows = [r for r in rows if str(r.get(key) or "").lower() == value.lower()]
+    return rows
 
 
 async def get_preview(session: AsyncSession, preview_id: uuid.UUID) -> Preview:

@@ -7,7 +7,7 @@ from app.api.deps import Ctx, Session
 from app.api.pagination import Limit, Offset, Page
 from app.api.responses import errors
 from app.models import ItemStatus, RunStatus, SyncRun
-from app.syncs import service
+from app.syncs import retry, service
 from app.syncs.schemas import RunItemRead, RunRead
 
 router = APIRouter(prefix="/syncs", tags=["syncs"])
@@ -24,6 +24,15 @@ async def list_sync_items(run_id: uuid.UUID, session: Session, status: ItemStatu
     await service.get_run(session, run_id)
     total, items = await service.list_items(session, run_id, status=status, limit=limit, offset=offset)
     return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/{run_id}/retry-failed", response_model=RunRead, status_code=202, responses=errors(404, 409))
+async def retry_failed(run_id: uuid.UUID, session: Session) -> RunRead:
+    """Queue a new run (kind `retry`) of this run's failed items, planned again from Zoho's
+    current records rather than replayed. 409, saying why, while this run is still active, when
+    it has no failed items, or when the connection has an active sync (a retry of these items
+    included: a double click starts one retry)."""
+    return (await service.run_views(session, [await retry.start_retry(session, run_id)]))[0]
 
 
 # 202 while the run is `pausing` / `cancelling` (a batch in flight is still being recorded).

@@ -23,19 +23,21 @@ from app.connections.schemas import ConnectionSettings
 from app.connections.service import connection_settings
 from app.core.context import AppContext
 from app.core.jobs import DRIVE_RUN, PLAN_RUN, drive_job_id, plan_job_id
-from app.models import Connection, RunStatus, SyncRun
+from app.models import Connection, RunKind, RunStatus, SyncRun
 from app.ports.bundle import Adapters
 from app.ports.errors import AuthRefused, QuotaExhausted, Unavailable, VendorError
 from app.syncs import state
 from app.syncs.images import run_image_step
 from app.syncs.planner import plan_run_items
 from app.syncs.processor import BatchProcessor, RunFailure, drive_batches
+from app.syncs.retry import plan_retry_items
 
 log = structlog.get_logger(__name__)
 
 
 async def plan_run(ctx: AppContext, run_id: uuid.UUID) -> None:
-    """Fetch the catalogue, persist the run's items, and hand the run to a driver."""
+    """Fetch the catalogue (a retry: its source's failed items), persist the run's items, and
+    hand the run to a driver."""
     token = secrets.token_hex(16)
     if not await state.take_lease(ctx, run_id, token, [RunStatus.QUEUED]):
         return
@@ -46,7 +48,8 @@ async def plan_run(ctx: AppContext, run_id: uuid.UUID) -> None:
         return
     async with state.keep_lease(ctx, run_id, token):
         try:
-            status = await plan_run_items(ctx, run=run, connection=connection, token=token)
+            plan = plan_retry_items if run.kind == RunKind.RETRY else plan_run_items
+            status = await plan(ctx, run=run, connection=connection, token=token)
         except Exception as exc:  # noqa: BLE001 - a fault pauses the run, a verdict fails it
             await stop_for(ctx, run_id, token, exc)
             return

@@ -43,7 +43,7 @@ from app.core.errors import Conflict
 from app.core.jobs import flush_jobs
 from app.db.session import transaction
 from app.logs.service import entry, write_logs
-from app.models import ACTIVE_RUN_STATUSES, FULL_RUN_KINDS, Connection, RunKind, RunMode, RunStatus, SyncRun
+from app.models import ACTIVE_RUN_STATUSES, STEERED_RUN_KINDS, Connection, RunKind, RunMode, RunStatus, SyncRun
 from app.syncs.service import start_sync
 
 log = structlog.get_logger(__name__)
@@ -129,7 +129,7 @@ async def _start_or_skip(session: AsyncSession, connection: Connection, schedule
                                                      SyncRun.scheduled_for == due)):
         return None
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
-                                                        SyncRun.kind.in_(FULL_RUN_KINDS),
+                                                        SyncRun.kind.in_(STEERED_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is None:
         run = await start_sync(session, connection, kind=RunKind.SCHEDULED, mode=RunMode(schedule.mode),

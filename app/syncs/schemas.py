@@ -35,6 +35,8 @@ class RunRead(BaseModel):
     pace: dict[str, int] | None = None
     # The due time a scheduled run was started for (null for other kinds).
     scheduled_for: datetime | None = None
+    # The run whose failed items a retry run syncs again (null for other kinds).
+    retry_of: uuid.UUID | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -59,6 +61,20 @@ class RunItemRead(BaseModel):
     images: str | None = None  # the image step: pending, done, failed (null: nothing to do)
     # What a verify run found different and wrote, field by field (null for other runs' items).
     changes: list[FieldChange] | None = None
+
+
+class RecentItem(BaseModel):
+    """A done item as the status page's "Recently synced" lists it: `at` is when it was done;
+    `error` the store's reason for a failed item, or an image's for a synced one."""
+
+    id: int
+    sku: str | None
+    name: str | None
+    action: str
+    status: str
+    error: str | None
+    images_failed: bool = False
+    at: datetime
 
 
 class SyncStart(BaseModel):

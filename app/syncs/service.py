@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from app.core.jobs import DRIVE_RUN, PLAN_RUN, defer_job, drive_job_id, plan_job
 from app.logs.service import entry, write_logs
 from app.models import (
     ACTIVE_RUN_STATUSES,
-    FULL_RUN_KINDS,
+    STEERED_RUN_KINDS,
     Connection,
     ItemStatus,
     RunKind,
@@ -26,22 +26,24 @@ from app.models import (
     SyncRunItem,
 )
 from app.syncs import state
-from app.syncs.schemas import RunItemRead, RunRead
+from app.syncs.schemas import RecentItem, RunItemRead, RunRead
 
 
 async def start_sync(session: AsyncSession, connection: Connection, *, kind: RunKind = RunKind.MANUAL,
-                     mode: RunMode = RunMode.STANDARD, scheduled_for: datetime | None = None) -> SyncRun:
-    """Queue a full run (manual, or scheduled for the due time `scheduled_for`); 409 when the
-    connection already has an active full run, whichever started it. A due time that already
-    has its run is refused the same way, by its own unique index. `mode` verify reads the
-    store's own records and repairs what differs (README, "Verify runs")."""
+                     mode: RunMode = RunMode.STANDARD, scheduled_for: datetime | None = None,
+                     retry_of: uuid.UUID | None = None) -> SyncRun:
+    """Queue a steered run (manual, scheduled for the due time `scheduled_for`, or a retry of
+    run `retry_of`'s failed items: app/syncs/retry.py); 409 when the connection already has an
+    active steered run, whichever started it. A due time that already has its run is refused
+    the same way, by its own unique index. `mode` verify reads the store's own records and
+    repairs what differs (README, "Verify runs")."""
     active = await session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
-                                                        SyncRun.kind.in_(FULL_RUN_KINDS),
+                                                        SyncRun.kind.in_(STEERED_RUN_KINDS),
                                                         SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
     if active is not None:
         raise Conflict(f"connection already has an active sync {active.id} (status {active.status})")
     run = SyncRun(connection_id=connection.id, kind=kind, mode=mode, scheduled_for=scheduled_for,
-                  status=RunStatus.QUEUED)
+                  retry_of=retry_of, status=RunStatus.QUEUED)
     session.add(run)
     try:
         await session.flush()
@@ -72,12 +74,13 @@ async def list_runs(session: AsyncSession, connection_id: uuid.UUID, *, kind: st
 
 
 async def latest_full_runs(session: AsyncSession, connection_ids: list[uuid.UUID]) -> dict[uuid.UUID, SyncRun]:
-    """Each connection's newest full run (manual or scheduled), for the console's pages: the
-    webhook and catch-up passes in between are not "the sync" an operator steers."""
+    """Each connection's newest steered run (manual, scheduled, or a retry of failed items), for
+    the console's pages: the webhook and catch-up passes in between are not "the sync" an
+    operator steers, and a retry is, so the operator who asked for it sees its progress."""
     if not connection_ids:
         return {}
     rows = await session.scalars(
-        select(SyncRun).where(SyncRun.connection_id.in_(connection_ids), SyncRun.kind.in_(FULL_RUN_KINDS))
+        select(SyncRun).where(SyncRun.connection_id.in_(connection_ids), SyncRun.kind.in_(STEERED_RUN_KINDS))
         .order_by(SyncRun.connection_id, SyncRun.created_at.desc(), SyncRun.id.desc())
         .ext(distinct_on(SyncRun.connection_id)))
     return {run.connection_id: run for run in rows.all()}
@@ -104,6 +107,7 @@ def _view(run: SyncRun, counts: Counter[str]) -> RunRead:
         progress = 100.0 if run.status == RunStatus.COMPLETED else 0.0
     return RunRead(
         id=run.id, connection_id=run.connection_id, kind=run.kind, mode=run.mode, status=run.status, reason=run.reason,
+        retry_of=run.retry_of,
         total=total, synced=counts[ItemStatus.SYNCED], failed=counts[ItemStatus.FAILED], pending=pending,
         skipped=counts[ItemStatus.SKIPPED], cancelled=counts[ItemStatus.CANCELLED], progress=progress,
         retry_at=run.retry_at, pace=run.pace,
@@ -125,6 +129,28 @@ async def list_items(session: AsyncSession, run_id: uuid.UUID, *, status: ItemSt
                     changes=i.changes)
         for i in rows.all()
     ]
+
+
+# How many of a run's newest done items the status page lists.
+RECENT_ITEMS = 50
+
+
+async def recent_items(session: AsyncSession, run_id: uuid.UUID, *, failed_only: bool = False,
+                       limit: int = RECENT_ITEMS) -> list[RecentItem]:
+    """The run's newest synced or failed items (or failed only), newest first: one query, each
+    status read newest-first from ix_sync_run_items_done so a run of any size costs `limit`
+    rows a status, not a sort of every item."""
+    statuses = [ItemStatus.FAILED] if failed_only else [ItemStatus.SYNCED, ItemStatus.FAILED]
+    newest = [select(SyncRunItem.id, SyncRunItem.sku, SyncRunItem.name, SyncRunItem.action, SyncRunItem.status,
+                     SyncRunItem.reason, SyncRunItem.image_state, SyncRunItem.updated_at)
+              .where(SyncRunItem.run_id == run_id, SyncRunItem.status == status)
+              .order_by(SyncRunItem.updated_at.desc(), SyncRunItem.id.desc()).limit(limit) for status in statuses]
+    both = union_all(*newest).subquery() if len(newest) > 1 else newest[0].subquery()
+    rows = await session.execute(select(both).order_by(both.c.updated_at.desc(), both.c.id.desc()).limit(limit))
+    return [RecentItem(id=row.id, sku=row.sku, name=row.name, action=row.action, status=row.status,
+                       error=row.reason if row.status == ItemStatus.FAILED or row.image_state == "failed" else None,
+                       images_failed=row.image_state == "failed", at=row.updated_at)
+            for row in rows]
 
 
 async def pause_run(session: AsyncSession, run_id: uuid.UUID, *, lease_seconds: float) -> SyncRun:

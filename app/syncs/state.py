@@ -180,8 +180,9 @@ _CLAIM_MEMBERS = text(f"""
 """)
 # An outcome lands only while the run is still being driven by the same token: a paused or
 # cancelled run's counters never move, and a driver that lost its lease records nothing.
+# `updated_at` is when the item was done: the status page's "Recently synced" shows it.
 RECORD_OUTCOME = text("""
-    UPDATE sync_run_items SET status = :b_status, store_id = :b_store_id,
+    UPDATE sync_run_items SET status = :b_status, store_id = :b_store_id, updated_at = now(),
            reason = coalesce(:b_reason, reason), error_code = :b_code, image_state = :b_images
     WHERE id = :b_id AND claim_token = :b_token AND status = 'pending'
       AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = :b_run AND r.driver_token = :b_token

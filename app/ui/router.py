@@ -1,12 +1,12 @@
-"""The console's core routes: sign-in, the connections page, a connection's status page, its
+"""The console's core routes: sign-in, a connection's status page, its
 controls and its live feed; `install_console` mounts these and every other page module's
 router (PAGES). Every route is left out of the OpenAPI document (it is the REST API's
 contract, not the console's).
 
 The controls call the same services as the REST API (app/syncs/service.py) in one request
 transaction, then answer 303 back to the status page (post/redirect/get), with the service's
-refusal, if any, shown on it. They act on the connection's newest full run: the one its status
-page shows.
+refusal, if any, shown on it. They act on the run its status page shows: the connection's
+newest steered run (manual, scheduled, or a retry of failed items: app/syncs/retry.py).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
-from app.connections.service import get_connection, list_connections
+from app.connections.service import get_connection
 from app.core.context import AppContext
 from app.core.errors import Conflict
 from app.models import RunMode
+from app.syncs import retry
 from app.syncs import service as syncs
-from app.ui import connect, log
+from app.ui import budget, connect, connections, log, preview, settings, webhook_events
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
 from app.ui.views import run_snapshot, webhook_state
@@ -39,7 +40,8 @@ from app.webhooks import setup as webhook_setup
 POLL_INTERVAL_S = 1.0
 router = console_router()
 # Every page module's router; a new page adds its module here.
-PAGES: tuple[APIRouter, ...] = (router, log.router, connect.router)
+PAGES: tuple[APIRouter, ...] = (router, connections.router, log.router, settings.router, webhook_events.router,
+                                  budget.router, preview.router, connect.router)
 
 
 def install_console(app: FastAPI) -> None:
@@ -89,21 +91,12 @@ async def logout(request: Request, ctx: Ctx, _: Form) -> Response:
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
-async def connections_page(request: Request, session: Signed, db: Session) -> Response:
-    connections = await list_connections(db)
-    latest = await syncs.latest_full_runs(db, [c.id for c in connections])
-    views = {v.connection_id: v for v in await syncs.run_views(db, list(latest.values()))}
-    rows = [{"connection": c, "run": views.get(c.id), "webhook": webhook_state(c.webhook_enabled, c.webhook_active)}
-            for c in connections]
-    return templates.TemplateResponse(request, "connections.html", {"session": session, "rows": rows})
-
-
 @router.get("/connections/{connection_id}", response_class=HTMLResponse)
 async def status_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session, ctx: Ctx,
-                      notice: str | None = None) -> Response:
+                      notice: str | None = None, failed: bool = False) -> Response:
+    """`failed=1`: the "Recently synced" list shows failed items only (the "Failed only" box)."""
     connection = await get_connection(db, connection_id)
-    snapshot = await _snapshot(db, connection_id)
+    snapshot = await _snapshot(db, connection_id, failed_only=failed)
     hook = await webhook_setup.read(db, ctx, connection)
     return templates.TemplateResponse(request, "status.html", {
         "session": session, "connection": connection, "run": snapshot, "notice": notice, "hook": hook,
@@ -130,14 +123,54 @@ async def start(connection_id: uuid.UUID, form: Form, db: Session) -> Response:
     return await control(db, connection_id, lambda: _start(db, connection_id, mode))
 
 
-@router.post("/connections/{connection_id}/{verb}")
-async def run_control(connection_id: uuid.UUID, verb: str, form: Form, db: Session, ctx: Ctx) -> Response:
+@router.post("/connections/{connection_id}/retry-failed")
+async def retry_failed(connection_id: uuid.UUID, form: Form, db: Session) -> Response:
+    """"Retry failed": a retry run of the shown run's failed items (the form says which run, so
+    a click on a page that is a run behind retries what the operator saw). A double click finds
+    the first retry active: the second is refused, shown as a notice."""
+    async def act() -> None:
+        run_id = _run_id(form.get("run"))
+        if run_id is None:
+            latest = (await syncs.latest_full_runs(db, [connection_id])).get(connection_id)
+            if latest is None:
+                raise Conflict("this connection has no sync to retry")
+            run_id = latest.id
+        if (await syncs.get_run(db, run_id)).connection_id != connection_id:
+            raise Conflict(f"sync {run_id} is not a sync of this connection")
+        await retry.start_retry(db, run_id)
+
+    await get_connection(db, connection_id)
+    return await control(db, connection_id, act)
+
+
+def _run_id(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+@router.post("/connections/{connection_id}/pause")
+async def pause(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "pause")
+
+
+@router.post("/connections/{connection_id}/resume")
+async def resume(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "resume")
+
+
+@router.post("/connections/{connection_id}/cancel")
+async def cancel(connection_id: uuid.UUID, _: Form, db: Session, ctx: Ctx) -> Response:
+    return await _run_control(db, ctx, connection_id, "cancel")
+
+
+async def _run_control(db: AsyncSession, ctx: AppContext, connection_id: uuid.UUID, verb: str) -> Response:
+    """Pause, resume or cancel the run the page shows (the connection's newest steered run)."""
     lease = ctx.settings.lease_seconds
     actions = {"pause": lambda run_id: syncs.pause_run(db, run_id, lease_seconds=lease),
                "resume": lambda run_id: syncs.resume_run(db, run_id),
                "cancel": lambda run_id: syncs.cancel_run(db, run_id, lease_seconds=lease)}
-    if verb not in actions:
-        return Response(status_code=404)
 
     async def act() -> None:
         latest = (await syncs.latest_full_runs(db, [connection_id])).get(connection_id)
@@ -153,23 +186,28 @@ async def _start(db: AsyncSession, connection_id: uuid.UUID, mode: RunMode) -> N
 
 
 @router.get("/connections/{connection_id}/events", response_class=EventSourceResponse)
-async def events(request: Request, connection_id: uuid.UUID, _: Signed, ctx: Ctx) -> AsyncIterable[ServerSentEvent]:
-    """The run's live state: sent when it changes, read at most once a second."""
+async def events(request: Request, connection_id: uuid.UUID, _: Signed, ctx: Ctx,
+                 failed: bool = False) -> AsyncIterable[ServerSentEvent]:
+    """The run's live state, with its "Recently synced" items (`failed=1`: failed ones only;
+    the page reconnects with it when "Failed only" is ticked): sent when it changes, read at
+    most once a second."""
     last: dict[str, Any] | None = None
     while not await request.is_disconnected():
-        snapshot = await _read_snapshot(ctx, connection_id)
+        snapshot = await _read_snapshot(ctx, connection_id, failed_only=failed)
         if snapshot != last:
             yield ServerSentEvent(data=snapshot, event="run")
             last = snapshot
         await asyncio.sleep(POLL_INTERVAL_S)
 
 
-async def _read_snapshot(ctx: AppContext, connection_id: uuid.UUID) -> dict[str, Any]:
+async def _read_snapshot(ctx: AppContext, connection_id: uuid.UUID, *, failed_only: bool) -> dict[str, Any]:
     async with ctx.sessionmaker() as db:
-        return await _snapshot(db, connection_id)
+        return await _snapshot(db, connection_id, failed_only=failed_only)
 
 
-async def _snapshot(db: AsyncSession, connection_id: uuid.UUID) -> dict[str, Any]:
+async def _snapshot(db: AsyncSession, connection_id: uuid.UUID, *, failed_only: bool = False) -> dict[str, Any]:
+    """The shown run (the newest steered one), its counters and its newest done items."""
     latest = (await syncs.latest_full_runs(db, [connection_id])).get(connection_id)
     view = (await syncs.run_views(db, [latest]))[0] if latest else None
-    return run_snapshot(view)
+    recent = await syncs.recent_items(db, latest.id, failed_only=failed_only) if latest else []
+    return run_snapshot(view, recent, failed_only=failed_only)

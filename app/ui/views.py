@@ -5,14 +5,14 @@ reads the same either way."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from app.api.params import iso_timestamp, storable_text
 from app.logs.service import LogFilter
-from app.models import ACTIVE_RUN_STATUSES, RunStatus
-from app.syncs.schemas import RunRead
+from app.models import ACTIVE_RUN_STATUSES, RunKind, RunStatus
+from app.syncs.schemas import RecentItem, RunRead
 
 STATUS_WORDS = {
     RunStatus.QUEUED: "Queued: waiting for a worker",
@@ -27,25 +27,45 @@ STATUS_WORDS = {
 COUNTERS = ("total", "synced", "failed", "pending", "skipped")
 
 
-def run_snapshot(run: RunRead | None) -> dict[str, Any]:
+def run_snapshot(run: RunRead | None, recent: Sequence[RecentItem] = (), *, failed_only: bool = False,
+                 ) -> dict[str, Any]:
     """The status page's live state. `percent` is floored, so 100 means every item is done;
-    `controls` says which buttons apply now (the services refuse the rest with a 409 anyway)."""
+    `controls` says which buttons apply now (the services refuse the rest with a 409 anyway);
+    `recent` is the "Recently synced" list (failed items only with `failed_only`), times in
+    ISO 8601 for the browser to show in its own time zone."""
+    rows = [recent_row(item) for item in recent]
     if run is None:
         return {"run_id": None, "status": "none", "words": "No sync has run yet", "percent": 0, "mode": None,
-                **dict.fromkeys(COUNTERS, 0), "controls": _controls(None)}
+                "kind": None, "about": "", **dict.fromkeys(COUNTERS, 0), "controls": _controls(None, failed=0),
+                "recent": rows, "failed_only": failed_only}
     words = STATUS_WORDS.get(RunStatus(run.status), run.status)
     if run.reason and run.status in (RunStatus.PAUSED, RunStatus.FAILED, RunStatus.QUEUED):
         words = f"{words} ({run.reason})"
     return {"run_id": str(run.id), "status": run.status, "words": words, "percent": int(run.progress),
-            "mode": run.mode, **{name: getattr(run, name) for name in COUNTERS}, "controls": _controls(run.status)}
+            "mode": run.mode, "kind": run.kind, "about": _about(run), **{name: getattr(run, name) for name in COUNTERS},
+            "controls": _controls(run.status, failed=run.failed), "recent": rows, "failed_only": failed_only}
 
 
-def _controls(status: str | None) -> dict[str, bool]:
+def _about(run: RunRead) -> str:
+    """Says so when the run is a retry of failed items (the page shows that run once asked for)."""
+    if run.kind != RunKind.RETRY:
+        return ""
+    return f"A retry of the failed items of sync {str(run.retry_of)[:8]}" if run.retry_of else "A retry of failed items"
+
+
+def recent_row(item: RecentItem) -> dict[str, Any]:
+    """One "Recently synced" row as the page and the live feed carry it."""
+    return {"id": item.id, "sku": item.sku or "", "name": item.name or "", "action": item.action,
+            "status": item.status, "error": item.error or "", "at": item.at.isoformat()}
+
+
+def _controls(status: str | None, *, failed: int) -> dict[str, bool]:
     active = status in ACTIVE_RUN_STATUSES
     return {"start": not active, "verify": not active,
             "pause": status in (RunStatus.QUEUED, RunStatus.RUNNING),
             "resume": status == RunStatus.PAUSED,
-            "cancel": status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.PAUSING)}
+            "cancel": status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.PAUSING),
+            "retry": status is not None and not active and failed > 0}
 
 
 def webhook_state(enabled: bool, active: bool) -> str:

@@ -4,7 +4,6 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 from starlette.routing import Route
 
 from app.api.deps import Ctx, Session
@@ -14,8 +13,9 @@ from app.api.params import Text, Timestamp
 from app.api.responses import errors
 from app.connections.service import get_connection
 from app.core.errors import NotFound, SkubridgeError
-from app.models import EventOutcome, WebhookEvent
+from app.models import EventOutcome
 from app.webhooks import setup
+from app.webhooks.events import EventFilter, search_events
 from app.webhooks.intake import Intake, receive
 from app.webhooks.rejections import Reason
 from app.webhooks.schemas import WebhookEnable, WebhookEventRead, WebhookRead, WebhookToggle
@@ -53,18 +53,11 @@ async def list_events(
     to: Timestamp | None = None,
     limit: Limit = 100, offset: Offset = 0,
 ) -> Page[WebhookEventRead]:
-    """The webhook event log, newest first."""
+    """The webhook event log, newest first (what it holds: app/webhooks/events.py)."""
     await get_connection(session, connection_id)
-    where = [WebhookEvent.connection_id == connection_id]
-    where += [WebhookEvent.outcome == outcome] if outcome else []
-    where += [WebhookEvent.sku == sku] if sku else []
-    where += [WebhookEvent.received_at >= from_] if from_ else []
-    where += [WebhookEvent.received_at < to] if to else []
-    total = await session.scalar(select(func.count()).select_from(WebhookEvent).where(*where))
-    newest_first = select(WebhookEvent).where(*where).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
-    rows = await session.scalars(newest_first.limit(limit).offset(offset))
-    return Page(items=[WebhookEventRead.model_validate(r) for r in rows], total=int(total or 0), limit=limit,
-                offset=offset)
+    flt = EventFilter(connection_id=connection_id, outcome=outcome, sku=sku, since=from_, until=to)
+    total, rows = await search_events(session, flt, limit=limit, offset=offset)
+    return Page(items=[WebhookEventRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 async def zoho_webhook(request: Request) -> JSONResponse:

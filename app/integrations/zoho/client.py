@@ -366,10 +366,9 @@ def daily_window_left(response: httpx.Response, asked: float | None) -> float:
     """Seconds until a spent daily quota (code 45) is worth trying again.
 
     Zoho's own word first: Retry-After, else X-Rate-Limit-Reset (reported to count down the
-    daily quota). Without either, the next midnight UTC: shared/reference/operator.md says the
-    reset time is undocumented for Inventory (one connector assumes midnight in the data
-    centre's zone), and UTC is the day our own daily counter uses. A window that turns earlier
-    only resumes the run later; one that turns later costs the resumed run one refused call.
+    daily quota). Without either, the start of the next day of our own daily counter (midnight
+    UTC; why that is a guess: ratelimit.budget_day). A window that turns earlier only resumes
+    the run later; one that turns later costs the resumed run one refused call.
     """
     if asked is not None:
         return asked

@@ -2,7 +2,7 @@
 
 Per minute: a moving window (the `limits` library) of N requests per organization, so bursts
 from several workers together never exceed Zoho's 100 requests a minute. Per day: a counter per
-organization and UTC date; when a configured daily limit is reached, `ZohoQuotaExhausted`.
+organization and day (midnight UTC: see `budget_day`); when a configured daily limit is reached, `ZohoQuotaExhausted`.
 Blocks: when Zoho answers 429, the organization is blocked until its Retry-After has passed, and
 every call of that organization, in every worker, waits the block out before it is sent.
 In flight: at most `max_concurrency` calls per organization at once (app/integrations/zoho/
@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
@@ -41,9 +42,44 @@ return 1
 """
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Which day a call counts in. Zoho does not document when an Inventory organization's daily
+# quota turns (shared/reference/operator.md §5: one connector assumes midnight in the data
+# centre's zone, e.g. IST on .in); this counter turns at midnight UTC. That is the one guess,
+# kept here: the daily counter's key, the wait after a spent quota when Zoho names none
+# (client.daily_window_left) and the budget figures (`day_start`, `resets_at`) all follow it.
+def budget_day(moment: datetime) -> date:
+    """The day of Zoho's daily budget that `moment` falls in (see the comment above)."""
+    return moment.astimezone(UTC).date()
+
+
+def next_budget_day(moment: datetime) -> datetime:
+    """When the daily counter of `moment`'s day starts again from 0."""
+    return datetime.combine(budget_day(moment) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUse:
+    """An organization's use of its Zoho budget at one moment, as the budget counts it."""
+
+    minute_used: int
+    minute_limit: int
+    window_seconds: int
+    day: date
+    day_used: int
+    day_limit: int | None  # configured (ZOHO_DAILY_LIMIT)
+    day_limit_stated: int | None  # the limit Zoho last stated in a code-45 refusal
+    day_resets_at: datetime
+    blocked_for: float  # seconds left of a 429's block
+
+
 class ZohoBudget:
     def __init__(self, *, redis_url: str, redis: Redis, per_minute: int, daily_limit: int | None,
-                 window_seconds: int = 61, max_concurrency: int = 5) -> None:
+                 window_seconds: int = 61, max_concurrency: int = 5,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         uri = redis_url.replace("redis://", "async+redis://", 1).replace("rediss://", "async+rediss://", 1)
         self._storage = RedisStorage(uri, implementation="redispy", key_prefix="skubridge:zoho:rpm")
         self._limiter = MovingWindowRateLimiter(self._storage)
@@ -52,7 +88,10 @@ class ZohoBudget:
         # benchmark saw ~5 429s in 800 calls); tests shrink the window.
         self._per_minute = RateLimitItemPerSecond(per_minute, window_seconds)
         self._daily_limit = daily_limit
+        self._window_seconds = window_seconds
         self._redis = redis
+        # The wall clock that says which day a call counts in (tests set a fixed one).
+        self.clock = clock
         self._slots = ConcurrencySlots(redis=redis, limit=max_concurrency, lease_seconds=SLOT_LEASE_SECONDS)
 
     async def acquire(self, organization_id: str, *, reserve: int = 0, max_wait: float | None = None) -> None:
@@ -126,6 +165,18 @@ class ZohoBudget:
     async def calls_today(self, organization_id: str) -> int:
         return int(await self._redis.get(self._day_key(organization_id)) or 0)
 
+    async def use(self, organization_id: str) -> BudgetUse:
+        """The organization's calls in the current minute window and today, against the limits;
+        read only (nothing is counted)."""
+        now = self.clock()
+        stats = await self._limiter.get_window_stats(self._per_minute, organization_id)
+        return BudgetUse(
+            minute_used=max(0, self._per_minute.amount - stats.remaining), minute_limit=self._per_minute.amount,
+            window_seconds=self._window_seconds, day=budget_day(now),
+            day_used=int(await self._redis.get(self._day_key(organization_id, now)) or 0),
+            day_limit=self._daily_limit, day_limit_stated=await self.stated_daily_limit(organization_id),
+            day_resets_at=next_budget_day(now), blocked_for=await self.blocked_for(organization_id))
+
     async def _count_day(self, organization_id: str) -> None:
         key = self._day_key(organization_id)
         count = await self._redis.incr(key)
@@ -135,12 +186,11 @@ class ZohoBudget:
             await self._redis.decr(key)
             raise ZohoQuotaExhausted(
                 f"the Zoho daily API budget of {self._daily_limit} calls for organization {organization_id} is spent",
-                retry_after=seconds_to_utc_midnight(),
+                retry_after=seconds_to_utc_midnight(self.clock()),
             )
 
-    @staticmethod
-    def _day_key(organization_id: str) -> str:
-        return f"skubridge:zoho:daily:{organization_id}:{datetime.now(UTC):%Y%m%d}"
+    def _day_key(self, organization_id: str, moment: datetime | None = None) -> str:
+        return f"skubridge:zoho:daily:{organization_id}:{budget_day(moment or self.clock()):%Y%m%d}"
 
     @staticmethod
     def _block_key(organization_id: str) -> str:
@@ -151,8 +201,7 @@ class ZohoBudget:
         return f"skubridge:zoho:daily-limit:{organization_id}"
 
 
-def seconds_to_utc_midnight() -> float:
-    """Seconds until the next UTC day, when the daily counter above starts again."""
-    now = datetime.now(UTC)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    return (midnight - now).total_seconds()
+def seconds_to_utc_midnight(now: datetime | None = None) -> float:
+    """Seconds until the next budget day, when the daily counter above starts again."""
+    now = now or utc_now()
+    return (next_budget_day(now) - now).total_seconds()
