@@ -27,6 +27,7 @@ from app.core.logging import configure_logging
 from app.images.router import router as images_router
 from app.logs.router import router as logs_router
 from app.models import SyncRun
+from app.oauth.store import router as store_connect_router
 from app.previews.router import router as previews_router
 from app.syncs.router import router as syncs_router
 from app.ui.router import install_console
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.router.routes.insert(0, INTAKE_ROUTE)  # Zoho's webhooks: first, and lean
     app.include_router(_ops_router())
     app.include_router(images_router)
+    app.include_router(store_connect_router)  # the store's connect flows (/oauth/woocommerce, /oauth/wordpress)
     install_console(app)  # the operator console (/ui/): cookie sessions, outside /api/v1
     _install_error_handlers(app)
     install_failure_handlers(app)

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from app.connections.links import zoho_client
 from app.connections.service import credentials_of
 from app.core.context import AppContext
 from app.integrations.targets import TargetPolicy
+from app.integrations.woocommerce.checks import WooAccess, WordPressMediaAccess
 from app.integrations.woocommerce.client import WooClient
 from app.integrations.woocommerce.media import WordPressMedia
+from app.integrations.zoho.checks import ZohoAccess
 from app.integrations.zoho.client import ZohoClient
 from app.integrations.zoho.ratelimit import ZohoBudget
 from app.integrations.zoho.webhooks import ZOHO_WEBHOOKS
 from app.models import Connection
 from app.ports.bundle import Adapters
 from app.ports.catalog import CatalogWebhooks, WebhookScheme
+from app.ports.checks import CatalogAccess, MediaAccess, StoreAccess
 from app.ports.store import Store
 
 _BUDGET = "zoho_budget"
@@ -54,6 +58,34 @@ async def catalog_webhooks_for(connection: Connection, ctx: AppContext) -> Async
     """The connection's catalogue, to set up or tear down its change notifications."""
     async with _zoho(connection, ctx, credentials_of(connection, keyring=ctx.keyring)) as zoho:
         yield zoho
+
+
+@dataclass
+class AccessChecks:
+    """What "Test connection" asks (app/connections/checks.py); None where the connection holds
+    no credentials for that side yet."""
+
+    catalog: CatalogAccess | None
+    store: StoreAccess | None
+    media: MediaAccess | None
+
+    async def aclose(self) -> None:
+        for part in (self.catalog, self.store, self.media):
+            if part is not None:
+                await part.aclose()
+
+
+def access_checks_for(connection: Connection, ctx: AppContext) -> AccessChecks:
+    """The connection's access checks, built from what its credentials hold."""
+    creds = credentials_of(connection, keyring=ctx.keyring)
+    # The OAuth client may be the deployment's (ZOHO_CLIENT_ID / ZOHO_CLIENT_SECRET): a signed-in
+    # connection stores only its refresh token.
+    zoho_ready = bool(creds.get("refresh_token")) and all(zoho_client(creds, ctx.settings))
+    store_ready = bool(creds.get("consumer_key") and creds.get("consumer_secret"))
+    media = _wp_media(connection, ctx, creds)
+    return AccessChecks(catalog=ZohoAccess(_zoho(connection, ctx, creds)) if zoho_ready else None,
+                        store=WooAccess(_woo(connection, ctx, creds)) if store_ready else None,
+                        media=WordPressMediaAccess(media) if media is not None else None)
 
 
 def target_policy(ctx: AppContext) -> TargetPolicy:

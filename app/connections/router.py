@@ -9,6 +9,7 @@ from app.api.responses import errors
 from app.connections import budget, service
 from app.connections.adapters import target_policy
 from app.connections.budget import BudgetRead
+from app.connections.checks import ConnectionTestRead, run_checks
 from app.connections.schemas import ConnectionCreate, ConnectionRead, ConnectionUpdate
 from app.models import RunMode
 from app.syncs import service as syncs
@@ -94,3 +95,12 @@ async def list_syncs(connection_id: uuid.UUID, session: Session, kind: RunKind |
     await service.get_connection(session, connection_id)
     total, runs = await syncs.list_runs(session, connection_id, kind=kind, limit=limit, offset=offset)
     return Page(items=await syncs.run_views(session, runs), total=total, limit=limit, offset=offset)
+
+
+@router.post("/{connection_id}/test", response_model=ConnectionTestRead, responses=errors(404, 409))
+async def run_connection_test(connection_id: uuid.UUID, ctx: Ctx) -> ConnectionTestRead:
+    """Test connection: Zoho (token, organization, the calls a sync makes) and the store (read,
+    write permission, media uploads), each with a verdict (`passed`, `failed`, `skipped`), what
+    it saw and a hint. Read-only: nothing changes in Zoho, in the store or here. Always 200 once
+    the checks ran; `ok` is true when every check passed."""
+    return await run_checks(ctx, connection_id)

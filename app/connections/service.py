@@ -145,6 +145,20 @@ def credentials_of(connection: Connection, *, keyring: Keyring) -> dict[str, Any
     return keyring.open(connection.credentials, connection_id=connection.id, purpose="credentials")
 
 
+async def store_credentials(session: AsyncSession, connection: Connection, values: dict[str, str], *,
+                            keyring: Keyring) -> None:
+    """Lay `values` over the connection's sealed credentials: what a connect flow received (a
+    store's key, a WordPress application password). Only the credential names manual set-up
+    uses are taken, so both ways fill the same fields."""
+    known = {name for names in SECRET_FIELDS.values() for name in names} | {"wp_username"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"not a credential: {', '.join(unknown)}")
+    credentials = credentials_of(connection, keyring=keyring) | values
+    connection.credentials = keyring.seal(credentials, connection_id=connection.id, purpose="credentials")
+    await session.flush()
+
+
 def to_read(connection: Connection, *, keyring: Keyring) -> ConnectionRead:
     """The API view: every secret redacted."""
     credentials = credentials_of(connection, keyring=keyring)

@@ -29,7 +29,7 @@ from app.core.errors import Conflict
 from app.models import RunMode
 from app.syncs import retry
 from app.syncs import service as syncs
-from app.ui import budget, connect_zoho, connections, log, preview, settings, webhook_events
+from app.ui import budget, connect, connect_zoho, connections, log, preview, settings, webhook_events
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
 from app.ui.views import run_snapshot, webhook_state
@@ -41,7 +41,7 @@ POLL_INTERVAL_S = 1.0
 router = console_router()
 # Every page module's router; a new page adds its module here.
 PAGES: tuple[APIRouter, ...] = (router, connections.router, log.router, settings.router, webhook_events.router,
-                                  budget.router, preview.router, *connect_zoho.ROUTERS)
+                                  budget.router, preview.router, connect.router, *connect_zoho.ROUTERS)
 
 
 def install_console(app: FastAPI) -> None:

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from simulators.woocommerce.auth import AuthRequest, authenticate, key_permission_error
+from simulators.woocommerce.connect import build_connect_router
 from simulators.woocommerce.control import build_control_router
 from simulators.woocommerce.errors import WCError
 from simulators.woocommerce.httpio import JSON_TYPE, encode, error_response
@@ -45,7 +46,7 @@ def create_app(state: StoreState | None = None, *, fetch: Fetch | None = None) -
     store = state or StoreState()
     app = FastAPI(title="WooCommerce simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
-    routers = [build_wc_router(store, fetch or default_fetch), build_wp_router(store)]
+    routers = [build_wc_router(store, fetch or default_fetch), build_wp_router(store), build_connect_router(store)]
     app.include_router(build_control_router(store))
     for router in routers:
         app.include_router(router)

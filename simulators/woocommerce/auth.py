@@ -254,11 +254,11 @@ def _application_password(store: StoreState, request: AuthRequest) -> tuple[Prin
     if not (request.is_ssl or store.app_passwords_over_http):
         return None, None
     basic = parse_basic(request.authorization)
-    if basic is None or not store.app_passwords:  # no header, or no application password ever made
-        return None, None
+    if basic is None or not (store.app_passwords or store.granted_app_passwords):
+        return None, None  # no header, or no application password ever made
     user, password = basic
-    entry = store.app_passwords.get(user.lower())
-    if entry is None:
+    entries = store.app_passwords_of(user)
+    if not entries:
         if "@" in user:
             return None, WCError(
                 "invalid_email", "<strong>Error:</strong> Unknown email address. Check again or try your username.", 401
@@ -267,7 +267,8 @@ def _application_password(store: StoreState, request: AuthRequest) -> tuple[Prin
             "invalid_username", "<strong>Error:</strong> Unknown username. Check again or try your email address.", 401
         )
     # Application passwords are compared without their separators ("abcd efgh ..." = "abcdefgh...").
-    if _squash(password) != _squash(entry.password):
+    entry = next((e for e in entries if _squash(password) == _squash(e.password)), None)
+    if entry is None:
         return None, WCError("incorrect_password", "The provided password is an invalid application password.", 401)
     return Principal(entry.user_id, "app_password"), None
 

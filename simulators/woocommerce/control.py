@@ -9,6 +9,8 @@ PUT  /__sim__/config         partial update of knobs and/or settings (400 on unk
 GET  /__sim__/products       every product and variation (trash included), internal form; ?sku= filter
 GET  /__sim__/media          the media library without the bytes
 POST /__sim__/reset          wipe products, media, terms and stats
+GET  /__sim__/keys           the REST API keys: key_id, consumer_key, permissions, description
+GET  /__sim__/app-passwords  the application passwords made by authorize-application.php (no secrets)
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ def build_control_router(store: StoreState) -> APIRouter:
     async def all_media() -> list[dict[str, Any]]:
         with store.lock:
             return [m.as_dict() for m in sorted(store.media.values(), key=lambda m: m.id)]
+
+    @router.get("/keys")
+    async def keys() -> list[dict[str, Any]]:
+        with store.lock:
+            return [{"key_id": k.key_id, "consumer_key": k.key, "permissions": k.permissions,
+                     "description": k.description} for k in store.consumer_keys.values()]
+
+    @router.get("/app-passwords")
+    async def app_passwords() -> list[dict[str, Any]]:
+        with store.lock:
+            return [{"user": p.user, "name": p.name, "app_id": p.app_id} for p in store.granted_app_passwords]
 
     @router.post("/reset")
     async def reset() -> dict[str, Any]:

@@ -163,6 +163,8 @@ class ConsumerKey:
     permissions: str = "read_write"  # read | write | read_write
     user_id: int = 1
     nonces: dict[int, str] = field(default_factory=dict)
+    key_id: int = 0  # the `key_id` a /wc-auth/ grant posts; 0 for keys made any other way
+    description: str = ""
 
 
 @dataclass
@@ -172,6 +174,8 @@ class AppPassword:
     user: str
     password: str
     user_id: int = 1
+    name: str = ""
+    app_id: str = ""
 
 
 KNOB_NAMES = (
@@ -185,6 +189,8 @@ KNOB_NAMES = (
     "batch_limit",
     "gateway_timeout_over",
     "seed",
+    "connect_http_callbacks",
+    "connect_key_permissions",
 )
 
 
@@ -203,6 +209,11 @@ class StoreKnobs:
     gateway_timeout_over a batch of more than this many objects is written, then answered 504
                         (a proxy gave up while PHP went on, as on shared hosting); 0 = off
     seed                seed of the random generator deciding injected faults
+    connect_http_callbacks  /wc-auth/ accepts an http:// callback_url (for local runs: the real
+                        plugin has no such switch and refuses anything but https://)
+    connect_key_permissions  a /wc-auth/ grant makes its key with these permissions ("read",
+                        "write", "read_write") whatever scope was asked: a key that a store
+                        owner later narrowed, for tests; None = the requested scope
     """
 
     latency_ms: float = 0.0
@@ -215,6 +226,8 @@ class StoreKnobs:
     batch_limit: int = 100
     gateway_timeout_over: int = 0
     seed: int | None = None
+    connect_http_callbacks: bool = False
+    connect_key_permissions: str | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -242,6 +255,14 @@ def _coerce_knob(name: str, value: Any) -> Any:
         return [dict(item) for item in value]
     if name == "seed":
         return None if value is None else int(value)
+    if name == "connect_http_callbacks":
+        if not isinstance(value, bool):
+            raise ValueError("connect_http_callbacks must be true or false")
+        return value
+    if name == "connect_key_permissions":
+        if value not in (None, "read", "write", "read_write"):
+            raise ValueError("connect_key_permissions must be read, write, read_write or null")
+        return value
     if name in ("batch_limit", "retry_after", "gateway_timeout_over"):
         number = int(value)
     else:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import secrets
 import threading
 import time
 from collections import Counter
@@ -104,6 +105,9 @@ class StoreState:
         self.consumer_keys = {k[0]: ConsumerKey(k[0], k[1], *(k[2:3] or ())) for k in keys}
         passwords = [DEMO_APP_PASSWORD] if app_passwords is None else list(app_passwords)
         self.app_passwords = {user.lower(): AppPassword(user, pw) for user, pw in passwords}
+        # Passwords made by authorize-application.php, beside each user's first one.
+        self.granted_app_passwords: list[AppPassword] = []
+        self._next_key_id = 1
         self.weight_unit = weight_unit
         self.dimension_unit = dimension_unit
         self.manage_stock_option = manage_stock
@@ -173,6 +177,37 @@ class StoreState:
         """Partial knob update (same rules as PUT /__sim__/config)."""
         with self.lock:
             self.knobs.update(changes)
+
+    # ------------------------------------------------------------------ connect flows
+
+    def grant_key(self, *, app_name: str, permissions: str, user_id: int = 1) -> ConsumerKey:
+        """`WC_Auth::create_keys`: a new key for the app, described as WooCommerce does."""
+        with self.lock:
+            key = ConsumerKey(f"ck_{secrets.token_hex(20)}", f"cs_{secrets.token_hex(20)}", permissions, user_id,
+                              key_id=self._next_key_id,
+                              description=f"{app_name[:170]} - API ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())})")
+            self._next_key_id += 1
+            self.consumer_keys[key.key] = key
+            return key
+
+    def delete_key(self, key_id: int) -> None:
+        """`WC_Auth::maybe_delete_key`."""
+        with self.lock:
+            self.consumer_keys = {k: v for k, v in self.consumer_keys.items() if v.key_id != key_id or not key_id}
+
+    def grant_app_password(self, *, user: str, name: str, app_id: str) -> str:
+        """`WP_Application_Passwords::create_new_application_password`: 24 letters and digits."""
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        password = "".join(secrets.choice(alphabet) for _ in range(24))
+        with self.lock:
+            self.granted_app_passwords.append(AppPassword(user, password, name=name, app_id=app_id))
+        return password
+
+    def app_passwords_of(self, user: str) -> list[AppPassword]:
+        """Every application password of `user` (case-insensitive)."""
+        with self.lock:
+            first = self.app_passwords.get(user.lower())
+            return ([first] if first else []) + [p for p in self.granted_app_passwords if p.user.lower() == user.lower()]
 
     @property
     def manages_stock(self) -> bool:

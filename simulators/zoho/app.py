@@ -220,6 +220,16 @@ async def get_item_group(request: Request, group_id: str, zoho: Zoho) -> Respons
     return ok(request, {"item_group": zoho.get_item_group(group_id)})
 
 
+@api.get("/organizations/{organization_id}")
+async def get_organization(request: Request, organization_id: str, zoho: Zoho) -> Response:
+    """`GET /organizations/{id}` (Zoho: scope settings.READ); the gate has checked the
+    `organization_id` parameter, the path's id must be the same organization."""
+    if organization_id != zoho.organization_id:
+        raise SimError.envelope(404, CODE_INVALID_URL, "Invalid URL Passed")
+    return ok(request, {"organization": {"organization_id": zoho.organization_id, "name": zoho.organization_name,
+                                         "is_default_org": True, "currency_code": "USD"}})
+
+
 @api.post("/settings/webhooks")
 async def create_webhook(request: Request, zoho: Zoho) -> Response:
     webhook = zoho.create_webhook(_object(await read_json(request)))

@@ -79,7 +79,7 @@ async def come_back(console: httpx.AsyncClient, callback: str) -> str:
     return parse_qs(urlsplit(target).query)["result"][0]
 
 
-async def read(api: httpx.AsyncClient, connection_id: str) -> dict:
+async def read_connection(api: httpx.AsyncClient, connection_id: str) -> dict:
     return (await api.get(f"/api/v1/connections/{connection_id}")).json()
 
 
@@ -87,7 +87,7 @@ async def test_connect_zoho_links_the_connection(console, api, zoho, store, woo_
                                                  signin_settings):
     csrf = await sign_in(console)
     connection_id = await new_unlinked(console, csrf, woo_server.base_url)
-    before = await read(api, connection_id)
+    before = await read_connection(api, connection_id)
     assert before["zoho"]["linked"] is False and before["zoho"]["organization_id"] is None
     assert before["woocommerce"]["linked"] is False and before["linked"] is False
     refused = await api.post(f"/api/v1/connections/{connection_id}/syncs")
@@ -102,7 +102,7 @@ async def test_connect_zoho_links_the_connection(console, api, zoho, store, woo_
     assert query["redirect_uri"] == [f"{signin_settings.public_base_url}/oauth/zoho/callback"]
 
     assert await come_back(console, await consent(auth_url)) == "linked"
-    linked = await read(api, connection_id)
+    linked = await read_connection(api, connection_id)
     assert linked["zoho"]["linked"] is True and linked["zoho"]["organization_id"] == DEMO.organization_id
     assert linked["zoho"]["accounts_base_url"] == zoho_server.base_url
     assert linked["zoho"]["api_base_url"] == zoho_server.base_url and linked["zoho"]["data_center"] == "com"
@@ -130,7 +130,7 @@ async def test_a_deny_and_bad_states_change_nothing(console, api, zoho, woo_serv
     with monkeypatch.context() as later:  # the same answer, eleven minutes on
         later.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) + 660)
         assert await come_back(console, callback) == "expired"
-    assert (await read(api, connection_id))["zoho"]["linked"] is False
+    assert (await read_connection(api, connection_id))["zoho"]["linked"] is False
     assert zoho.stats()["codes_exchanged"] == 0
 
     assert await come_back(console, callback) == "linked"
@@ -151,13 +151,13 @@ async def test_a_second_data_centre_exchanges_at_its_own_accounts_server(console
     assert f"accounts-server={second_dc.base_url.replace(':', '%3A').replace('/', '%2F')}" in callback
     assert await come_back(console, callback) == "untrusted_server"  # not configured: no secret sent
     assert dc2.stats()["requests"].get("POST /oauth/v2/token") is None
-    assert (await read(api, connection_id))["zoho"]["linked"] is False
+    assert (await read_connection(api, connection_id))["zoho"]["linked"] is False
 
     monkeypatch.setattr(signin_settings, "zoho_trusted_origins", f"https://example.invalid, {second_dc.base_url}")
     assert await come_back(console, await consent(await start_connect(console, csrf, connection_id))) == "linked"
     assert dc2.stats()["requests"]["POST /oauth/v2/token"] == 1 and dc2.stats()["codes_exchanged"] == 1
     assert zoho.stats()["requests"].get("POST /oauth/v2/token") is None
-    linked = (await read(api, connection_id))["zoho"]
+    linked = (await read_connection(api, connection_id))["zoho"]
     assert linked["accounts_base_url"] == second_dc.base_url and linked["api_base_url"] == second_dc.base_url
     assert linked["data_center"] == "eu" and linked["organization_id"] == "20000001"
 
@@ -167,7 +167,7 @@ async def test_several_organizations_are_picked_on_a_console_page(console, api, 
     csrf = await sign_in(console)
     connection_id = await new_unlinked(console, csrf, woo_server.base_url)
     assert await come_back(console, await consent(await start_connect(console, csrf, connection_id))) == "pick"
-    assert (await read(api, connection_id))["zoho"]["linked"] is False  # not until one is picked
+    assert (await read_connection(api, connection_id))["zoho"]["linked"] is False  # not until one is picked
 
     page = await console.get(f"/ui/connections/{connection_id}/zoho?result=pick")
     assert "Second Org (777)" in page.text and "Skubridge Demo Org" in page.text
@@ -177,7 +177,7 @@ async def test_several_organizations_are_picked_on_a_console_page(console, api, 
     picked = await console.post(f"/ui/connections/{connection_id}/zoho/organization",
                                 data={"csrf": csrf, "organization_id": DEMO.organization_id})
     assert picked.status_code == 303 and picked.headers["location"].endswith("?result=picked")
-    zoho_read = (await read(api, connection_id))["zoho"]
+    zoho_read = (await read_connection(api, connection_id))["zoho"]
     assert zoho_read["linked"] is True and zoho_read["organization_id"] == DEMO.organization_id
     assert zoho_read["organization_name"] == "Skubridge Demo Org"
 
@@ -188,7 +188,7 @@ async def test_reconnecting_revokes_the_old_token_and_clears_needs_reconnect(con
 
     connection = await create_connection(api, zoho_server.base_url, woo_server.base_url)
     await mark_needs_reconnect(ctx, uuid.UUID(connection["id"]), "Zoho refused the refresh token (invalid_code)")
-    marked = await read(api, connection["id"])
+    marked = await read_connection(api, connection["id"])
     assert marked["needs_reconnect"] is True and marked["zoho"]["reconnect_reason"].startswith("Zoho refused")
     assert DEMO.refresh_token in zoho.refresh_tokens
 
@@ -198,7 +198,7 @@ async def test_reconnecting_revokes_the_old_token_and_clears_needs_reconnect(con
     assert await come_back(console, await consent(await start_connect(console, csrf, connection["id"]))) == "linked"
     assert DEMO.refresh_token not in zoho.refresh_tokens  # revoked at Zoho first
     assert zoho.stats()["requests"]["POST /oauth/v2/token/revoke"] == 1
-    relinked = await read(api, connection["id"])
+    relinked = await read_connection(api, connection["id"])
     assert relinked["needs_reconnect"] is False and relinked["zoho"]["reconnect_reason"] is None
     assert relinked["zoho"]["linked"] is True
     assert "Reconnect Zoho" not in (await console.get(f"/ui/connections/{connection['id']}")).text
@@ -220,3 +220,22 @@ async def test_without_an_oauth_client_connect_zoho_says_so(console, woo_server,
     location = await start_connect(console, csrf, connection_id)
     assert location.startswith(f"/ui/connections/{connection_id}/zoho?notice=")
     assert "ZOHO_CLIENT_ID" in (await console.get(location)).text
+
+
+async def test_test_connection_of_a_refused_token_marks_needs_reconnect(api, zoho, store, zoho_server, woo_server):
+    connection = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    assert zoho.revoke_token(DEMO.refresh_token)
+    report = (await api.post(f"/api/v1/connections/{connection['id']}/test")).json()
+    token = next(c for c in report["checks"] if c["name"] == "zoho.token")
+    assert token["verdict"] == "failed" and "Reconnect Zoho" in token["hint"]
+    read = await read_connection(api, connection["id"])
+    assert read["needs_reconnect"] is True and "invalid_code" in read["zoho"]["reconnect_reason"]
+
+
+async def test_test_connection_of_a_signed_in_connection_uses_the_deployments_client(console, api, zoho, store,
+                                                                                      woo_server, signin_settings):
+    csrf = await sign_in(console)
+    connection_id = await new_unlinked(console, csrf, woo_server.base_url)
+    assert await come_back(console, await consent(await start_connect(console, csrf, connection_id))) == "linked"
+    report = (await api.post(f"/api/v1/connections/{connection_id}/test")).json()
+    assert [c["verdict"] for c in report["checks"] if c["name"].startswith("zoho.")] == ["passed"] * 3

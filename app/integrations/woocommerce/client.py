@@ -145,6 +145,16 @@ class WooClient:
 
     # --- writes ----------------------------------------------------------------------------
 
+    async def probe_write(self) -> None:
+        """Prove write permission without writing: an empty `POST /products/batch`.
+
+        WooCommerce refuses every non-GET request of a read-only key before any route runs
+        (`check_user_permissions` on `rest_pre_dispatch`: 401 "The API key provided does not
+        have write permissions"), and the batch route's own check wants the product write
+        capability; a batch with no create, update or delete changes nothing and answers `[]`.
+        """
+        await self._request("POST", "/products/batch", json={}, endpoint="POST /products/batch")
+
     async def batch_products(
         self,
         *,

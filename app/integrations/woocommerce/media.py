@@ -89,6 +89,21 @@ class WordPressMedia:
             )
         return attachment_id
 
+    async def probe_upload(self) -> None:
+        """Prove the upload permission without uploading: an empty `POST /wp/v2/media`.
+
+        WordPress checks the user (`upload_files`) before it looks at the body, then refuses
+        the empty one with 400 `rest_upload_no_data` and stores nothing. That 400 is the
+        success; an auth refusal (wrong password, a user who may not upload) raises WooAuthError.
+        """
+        try:
+            await self._post(b"", {})
+        except WooRequestError as exc:
+            if exc.status == 400 and (exc.code or "").startswith("rest_upload_"):
+                return
+            raise
+        raise WooRequestError("WordPress took an empty upload (is the base URL the WordPress site?)")
+
     async def _post(self, data: bytes, headers: dict[str, str]) -> httpx.Response:
         """One upload, retried on 429, 5xx and network errors up to `max_attempts` times in all
         (a 429 counts as an attempt here: uploads are the store's heaviest requests)."""

@@ -182,6 +182,21 @@ class ZohoClient:
             return answer
         raise _no_image(answer, item_id)
 
+    async def fetch_access_token(self) -> None:
+        """An access token from the refresh token (a cached one counts: Zoho allows about ten
+        refreshes per ten minutes); ZohoAuthError when Zoho refuses the refresh token."""
+        await self._tokens.get()
+
+    async def get_organization(self) -> dict[str, Any]:
+        """The connection's organization (`GET /organizations/{id}`, scope settings.READ)."""
+        body = await self._get(f"/organizations/{self.organization_id}", {}, endpoint="GET /organizations/{id}")
+        organization = body.get("organization")
+        return organization if isinstance(organization, dict) else {}
+
+    async def probe_list(self, path: str) -> None:
+        """The first row of a listing (`per_page=1`): proves the call is allowed, reads little."""
+        await self._get(path, {"per_page": 1, "page": 1}, endpoint=f"GET {path}")
+
     async def check_access(self) -> None:
         """One cheap call that proves the credentials and the organization id."""
         await self._get("/items", {"per_page": 1, "page": 1}, endpoint="GET /items")
