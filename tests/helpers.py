@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,3 +128,19 @@ def legacy_blob(secret_key: str, data: dict[str, Any]) -> str:
 
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"skubridge-credentials", info=b"fernet").derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(key)).encrypt(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+
+@contextmanager
+def service_on_own_port(settings: Any, **overrides: Any) -> Iterator[Any]:
+    """The service on a real port whose PUBLIC_BASE_URL is its own address (where vendors send
+    the browser, and where the store posts a key), with any other settings overridden."""
+    from app.main import create_app
+    from simulators.server import ServerThread, free_port
+
+    port = free_port()
+    own = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}", **overrides})
+    server = ServerThread(create_app(own), port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -158,19 +158,10 @@ async def _patch(db: AsyncSession, ctx: AppContext, connection: Connection, sett
 
 def _posted_settings(form: FormData) -> dict[str, Any]:
     """The form as the `settings` object of a PATCH: every setting sent."""
-    out: dict[str, Any] = {}
-    for setting in SETTINGS:
-        if setting.kind == "check":
-            out[setting.name] = setting.name in form
-        elif setting.kind == "checks":
-            out[setting.name] = many(form, setting.name)
-        elif setting.name == "warehouse_ids":
-            out[setting.name] = [w for w in re.split(r"[\s,]+", text(form, setting.name)) if w] or None
-        else:
-            out[setting.name] = text(form, setting.name)
-    cron = text(form, "schedule.cron")
-    out["schedule"] = {"cron": cron, "mode": text(form, "schedule.mode"),
-                       "timezone": text(form, "schedule.timezone") or "UTC"} if cron else None
+    out = _posted_values(form)
+    out["warehouse_ids"] = [w for w in re.split(r"[\s,]+", out["warehouse_ids"]) if w] or None
+    schedule = {name.removeprefix("schedule."): out.pop(name) for name in SCHEDULE_FIELDS}
+    out["schedule"] = {**schedule, "timezone": schedule["timezone"] or "UTC"} if schedule["cron"] else None
     return out
 
 
@@ -184,6 +175,7 @@ def _stored_values(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _posted_values(form: FormData) -> dict[str, Any]:
+    """The form as posted, field by field (what the page shows back with its errors)."""
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         if setting.kind == "check":

@@ -12,20 +12,15 @@ import httpx
 import pytest
 
 from app.connections.service import credentials_of
-from app.main import create_app
 from app.models import Connection
-from simulators.server import ServerThread, free_port
-from tests.helpers import create_connection, sim
+from tests.helpers import create_connection, service_on_own_port, sim
 
 
 @pytest.fixture(scope="module")
 def linked(settings, database):
     """The service on a port whose PUBLIC_BASE_URL is its own address."""
-    port = free_port()
-    own = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
-    server = ServerThread(create_app(own), port=port).start()
-    yield server
-    server.stop()
+    with service_on_own_port(settings) as server:
+        yield server
 
 
 @pytest.fixture

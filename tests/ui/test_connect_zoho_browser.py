@@ -12,10 +12,8 @@ from playwright.async_api import expect
 from pydantic import SecretStr
 
 from app.connections.links import mark_needs_reconnect
-from app.main import create_app
-from simulators.server import ServerThread, free_port
 from simulators.zoho import DEMO_CREDENTIALS as DEMO
-from tests.helpers import create_connection
+from tests.helpers import create_connection, service_on_own_port
 from tests.ui.browser import shot, sign_in
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,13 +23,9 @@ pytestmark = pytest.mark.timeout(120)
 def service(settings, database, zoho_server):
     """The service on a port it knows (the callback URL Zoho sends the browser to), with the
     deployment's Zoho OAuth client and consent starting at the simulator."""
-    port = free_port()
-    configured = settings.model_copy(update={
-        "public_base_url": f"http://127.0.0.1:{port}", "zoho_accounts_url": zoho_server.base_url,
-        "zoho_client_id": DEMO.client_id, "zoho_client_secret": SecretStr(DEMO.client_secret)})
-    server = ServerThread(create_app(configured), port=port).start()
-    yield server
-    server.stop()
+    with service_on_own_port(settings, zoho_accounts_url=zoho_server.base_url, zoho_client_id=DEMO.client_id,
+                             zoho_client_secret=SecretStr(DEMO.client_secret)) as server:
+        yield server
 
 
 async def test_connect_zoho_deny_then_approve(page, api, zoho, store, woo_server):

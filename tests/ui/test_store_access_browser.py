@@ -8,10 +8,8 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from app.main import create_app
-from simulators.server import ServerThread, free_port
 from simulators.woocommerce.records import ConsumerKey
-from tests.helpers import create_connection, sim
+from tests.helpers import create_connection, service_on_own_port, sim
 from tests.ui.browser import open_status, shot, sign_in
 
 pytestmark = pytest.mark.timeout(120)
@@ -20,11 +18,8 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(scope="module")
 def service(settings, database):
     """The service on a port whose PUBLIC_BASE_URL is its own address (the store posts the key there)."""
-    port = free_port()
-    own = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
-    server = ServerThread(create_app(own), port=port).start()
-    yield server
-    server.stop()
+    with service_on_own_port(settings) as server:
+        yield server
 
 
 async def test_connect_store_then_test_connection_reports_a_read_only_key(page, api, zoho, store, zoho_server,
