@@ -28,11 +28,15 @@ def sim_zoho(host: str = "127.0.0.1", port: int = 8101, items: int = 1000, seed:
 
 @cli.command("woocommerce")
 def sim_woocommerce(host: str = "127.0.0.1", port: int = 8102, https: bool = False,
-                    per_item_latency_ms: int = typer.Option(0, help="Time the store spends per product written")) -> None:
+                    per_item_latency_ms: int = typer.Option(0, help="Time the store spends per product written"),
+                    connect_http_callbacks: bool = typer.Option(
+                        False, help="/wc-auth/ posts keys to an http:// callback_url (local runs only: the real "
+                                    "plugin insists on https)")) -> None:
     """Run the WooCommerce simulator."""
     from simulators.woocommerce.__main__ import run
 
-    run(host=host, port=port, https=https, per_item_latency_ms=per_item_latency_ms)
+    run(host=host, port=port, https=https, per_item_latency_ms=per_item_latency_ms,
+        connect_http_callbacks=connect_http_callbacks)
 
 
 def main() -> None:

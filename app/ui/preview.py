@@ -28,11 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Offset
+from app.connections.links import state_of
 from app.connections.service import get_connection
 from app.core.errors import NotFound
 from app.models import ItemAction, Preview
 from app.previews import service as previews
 from app.ui.common import Form, Signed, console_router, control, templates
+from app.ui.views import start_blocker
 
 PREVIEW_PAGE_SIZE = 50
 # A value longer than this shows its start, the rest behind "Show all" (descriptions are long).
@@ -44,11 +46,13 @@ router = console_router()
 
 
 @router.get("/connections/{connection_id}/preview", response_class=HTMLResponse)
-async def preview_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session,
+async def preview_page(request: Request, connection_id: uuid.UUID, session: Signed, db: Session, ctx: Ctx,
                        preview: uuid.UUID | None = None, action: str = "", offset: Offset = 0,
                        notice: str | None = None) -> Response:
     """The newest preview (or `preview`), its items filtered by `action`, PREVIEW_PAGE_SIZE a
-    page; an unknown action answers 400 with the error at its field."""
+    page; an unknown action answers 400 with the error at its field. Start preview is disabled,
+    with the reason, while the connection is not linked or Zoho needs reconnecting (the
+    service refuses it then anyway)."""
     connection = await get_connection(db, connection_id)
     shown = await _preview_of(db, connection_id, preview)
     action = action.strip().lower()
@@ -61,7 +65,8 @@ async def preview_page(request: Request, connection_id: uuid.UUID, session: Sign
 
     return templates.TemplateResponse(request, "preview.html", {
         "session": session, "connection": connection, "preview": shown, "error": error, "action": action,
-        "notice": notice, "unfinished": bool(shown and shown.status in ("queued", "running")),
+        "notice": notice, "blocked": start_blocker(state_of(connection, ctx.keyring)),
+        "unfinished": bool(shown and shown.status in ("queued", "running")),
         "actions": ACTIONS, "words": PREVIEW_WORDS, "summary": (shown.summary or {}) if shown else {},
         "rows": table_rows(items[offset: offset + PREVIEW_PAGE_SIZE]), "total": len(items), "offset": offset,
         "shown": (offset + 1, min(offset + PREVIEW_PAGE_SIZE, len(items))),

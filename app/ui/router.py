@@ -23,16 +23,17 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx, Session
+from app.connections.links import LinkState, state_of
 from app.connections.service import get_connection
 from app.core.context import AppContext
 from app.core.errors import Conflict
-from app.models import RunMode
+from app.models import Connection, RunMode
 from app.syncs import retry
 from app.syncs import service as syncs
 from app.ui import budget, connect, connect_zoho, connections, log, preview, settings, webhook_events
 from app.ui import session as auth
 from app.ui.common import HERE, CsrfRefused, Form, Signed, SignedOut, console_router, control, templates
-from app.ui.views import run_snapshot, webhook_state
+from app.ui.views import run_snapshot
 from app.webhooks import setup as webhook_setup
 
 # The live feed reads the database once a second at most: "at most a second behind" for the
@@ -96,11 +97,10 @@ async def status_page(request: Request, connection_id: uuid.UUID, session: Signe
                       notice: str | None = None, failed: bool = False) -> Response:
     """`failed=1`: the "Recently synced" list shows failed items only (the "Failed only" box)."""
     connection = await get_connection(db, connection_id)
-    snapshot = await _snapshot(db, connection_id, failed_only=failed)
+    snapshot = await _snapshot(db, connection_id, failed_only=failed, link=state_of(connection, ctx.keyring))
     hook = await webhook_setup.read(db, ctx, connection)
     return templates.TemplateResponse(request, "status.html", {
-        "session": session, "connection": connection, "run": snapshot, "notice": notice, "hook": hook,
-        "webhook": webhook_state(connection.webhook_enabled, connection.webhook_active)})
+        "session": session, "connection": connection, "run": snapshot, "notice": notice, "hook": hook})
 
 
 @router.post("/connections/{connection_id}/webhook/{verb}")
@@ -201,13 +201,18 @@ async def events(request: Request, connection_id: uuid.UUID, _: Signed, ctx: Ctx
 
 
 async def _read_snapshot(ctx: AppContext, connection_id: uuid.UUID, *, failed_only: bool) -> dict[str, Any]:
+    """The live feed's state, link state included: a connection that gets linked, or needs
+    reconnecting, while the page is open turns its start buttons on or off."""
     async with ctx.sessionmaker() as db:
-        return await _snapshot(db, connection_id, failed_only=failed_only)
+        connection = await db.get(Connection, connection_id)
+        link = state_of(connection, ctx.keyring) if connection is not None else None
+        return await _snapshot(db, connection_id, failed_only=failed_only, link=link)
 
 
-async def _snapshot(db: AsyncSession, connection_id: uuid.UUID, *, failed_only: bool = False) -> dict[str, Any]:
+async def _snapshot(db: AsyncSession, connection_id: uuid.UUID, *, failed_only: bool = False,
+                    link: LinkState | None = None) -> dict[str, Any]:
     """The shown run (the newest steered one), its counters and its newest done items."""
     latest = (await syncs.latest_full_runs(db, [connection_id])).get(connection_id)
     view = (await syncs.run_views(db, [latest]))[0] if latest else None
     recent = await syncs.recent_items(db, latest.id, failed_only=failed_only) if latest else []
-    return run_snapshot(view, recent, failed_only=failed_only)
+    return run_snapshot(view, recent, failed_only=failed_only, link=link)

@@ -1,6 +1,14 @@
 """What the console shows of a run: the RunRead counters, the status in words, which controls
 apply. One function feeds both the first render and every server-sent update, so the page
-reads the same either way."""
+reads the same either way.
+
+The connection's link state (app/connections/links.py) is part of it: while Zoho or the store is
+not linked, or Zoho needs reconnecting, the buttons that start something (Start sync, Verify
+store, Retry failed; Start preview on the preview page) are disabled with a short reason
+(`blocked`) next to them. The services still refuse such a start with a 409: the page only
+says so before the click. The run's reason is left out of the status words when the page
+already shows it: the reconnect banner quotes Zoho's refusal, and a run refused for the link
+state says what `blocked` says."""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from app.api.params import iso_timestamp, storable_text
+from app.connections.links import LinkState
 from app.logs.service import LogFilter
 from app.models import ACTIVE_RUN_STATUSES, RunKind, RunStatus
 from app.syncs.schemas import RecentItem, RunRead
@@ -28,22 +37,48 @@ COUNTERS = ("total", "synced", "failed", "pending", "skipped")
 
 
 def run_snapshot(run: RunRead | None, recent: Sequence[RecentItem] = (), *, failed_only: bool = False,
-                 ) -> dict[str, Any]:
+                 link: LinkState | None = None) -> dict[str, Any]:
     """The status page's live state. `percent` is floored, so 100 means every item is done;
-    `controls` says which buttons apply now (the services refuse the rest with a 409 anyway);
-    `recent` is the "Recently synced" list (failed items only with `failed_only`), times in
-    ISO 8601 for the browser to show in its own time zone."""
+    `controls` says which buttons apply now (the services refuse the rest with a 409 anyway),
+    `blocked` why the start buttons do not (empty when they may; `link` is the connection's
+    link state, None: not known, nothing blocked); `recent` is the "Recently synced" list
+    (failed items only with `failed_only`), times in ISO 8601 for the browser to show in its
+    own time zone."""
     rows = [recent_row(item) for item in recent]
+    blocked = start_blocker(link)
     if run is None:
         return {"run_id": None, "status": "none", "words": "No sync has run yet", "percent": 0, "mode": None,
-                "kind": None, "about": "", **dict.fromkeys(COUNTERS, 0), "controls": _controls(None, failed=0),
+                "kind": None, "about": "", **dict.fromkeys(COUNTERS, 0),
+                "controls": _controls(None, failed=0, blocked=bool(blocked)), "blocked": blocked,
                 "recent": rows, "failed_only": failed_only}
     words = STATUS_WORDS.get(RunStatus(run.status), run.status)
-    if run.reason and run.status in (RunStatus.PAUSED, RunStatus.FAILED, RunStatus.QUEUED):
+    if (run.reason and run.status in (RunStatus.PAUSED, RunStatus.FAILED, RunStatus.QUEUED)
+            and not _shown_elsewhere(run.reason, link)):
         words = f"{words} ({run.reason})"
     return {"run_id": str(run.id), "status": run.status, "words": words, "percent": int(run.progress),
             "mode": run.mode, "kind": run.kind, "about": _about(run), **{name: getattr(run, name) for name in COUNTERS},
-            "controls": _controls(run.status, failed=run.failed), "recent": rows, "failed_only": failed_only}
+            "controls": _controls(run.status, failed=run.failed, blocked=bool(blocked)), "blocked": blocked,
+            "recent": rows, "failed_only": failed_only}
+
+
+def start_blocker(link: LinkState | None) -> str:
+    """Why nothing may be started on the connection now, short (the banner above says the
+    rest); empty when runs and previews may start."""
+    if link is None or link.ready:
+        return ""
+    if link.needs_reconnect:
+        return "Zoho needs reconnecting: syncs and previews start once it is."
+    if not link.zoho_linked:
+        return "Zoho is not linked yet: syncs and previews start once it is."
+    return "The store is not linked yet: syncs and previews start once it is (Store access)."
+
+
+def _shown_elsewhere(reason: str, link: LinkState | None) -> bool:
+    """The run's reason is on the page already: the reconnect banner's refusal, or the link
+    state a queued run was refused for (said by `blocked`)."""
+    if link is None:
+        return False
+    return bool(link.reconnect_reason and link.reconnect_reason in reason) or reason == link.refusal
 
 
 def _about(run: RunRead) -> str:
@@ -59,13 +94,13 @@ def recent_row(item: RecentItem) -> dict[str, Any]:
             "status": item.status, "error": item.error or "", "at": item.at.isoformat()}
 
 
-def _controls(status: str | None, *, failed: int) -> dict[str, bool]:
+def _controls(status: str | None, *, failed: int, blocked: bool = False) -> dict[str, bool]:
     active = status in ACTIVE_RUN_STATUSES
-    return {"start": not active, "verify": not active,
+    return {"start": not active and not blocked, "verify": not active and not blocked,
             "pause": status in (RunStatus.QUEUED, RunStatus.RUNNING),
             "resume": status == RunStatus.PAUSED,
             "cancel": status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.PAUSING),
-            "retry": status is not None and not active and failed > 0}
+            "retry": status is not None and not active and failed > 0 and not blocked}
 
 
 def webhook_state(enabled: bool, active: bool) -> str:

@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--consumer-secret", default=DEMO_CONSUMER_KEY[1])
     parser.add_argument("--app-user", default=DEMO_APP_PASSWORD[0])
     parser.add_argument("--app-password", default=DEMO_APP_PASSWORD[1])
+    parser.add_argument("--connect-http-callbacks", action="store_true",
+                        help="/wc-auth/ posts keys to an http:// callback_url (the real plugin insists on https)")
     parser.add_argument("--no-app-passwords-over-http", action="store_true", help="application passwords need HTTPS")
     parser.add_argument("--weight-unit", default="lbs")
     parser.add_argument("--dimension-unit", default="in")
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         app_passwords_over_http=not args.no_app_passwords_over_http,
     )
     knobs = {name: getattr(args, name) for name in ("latency_ms", "per_item_latency_ms", "rate_429", "rate_5xx", "batch_limit", "seed")}
+    knobs["connect_http_callbacks"] = args.connect_http_callbacks or None
     scheme = "https" if certfile else "http"
     print(f"WooCommerce simulator on {scheme}://{args.host}:{args.port}/wp-json/wc/v3", flush=True)
     run(args.host, args.port, certfile=certfile, keyfile=keyfile, state=store, **{k: v for k, v in knobs.items() if v is not None})

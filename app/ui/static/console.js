@@ -3,6 +3,7 @@
 // No framework, no build step; the page works (without live updates) if this never runs.
 "use strict";
 
+const STARTS = ["start", "verify", "retry"];
 const UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
 
 function relative(date, now) {
@@ -79,6 +80,16 @@ function showRun(run) {
   }
   for (const button of document.querySelectorAll("[data-control]")) {
     button.disabled = !run.controls[button.dataset.control];
+    // The start buttons point at the reason they are off, while there is one.
+    if (STARTS.includes(button.dataset.control)) {
+      if (run.blocked) button.setAttribute("aria-describedby", "run-blocked");
+      else button.removeAttribute("aria-describedby");
+    }
+  }
+  const blocked = document.getElementById("run-blocked");
+  if (blocked) {
+    blocked.textContent = run.blocked || "";
+    blocked.hidden = !run.blocked;
   }
   const about = document.getElementById("run-about");
   if (about) {
