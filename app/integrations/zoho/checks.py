@@ -33,7 +33,7 @@ class ZohoAccess:
         try:
             await self._client.fetch_access_token()
         except ZohoAuthError as exc:
-            return Finding.failed(f"Zoho refused the refresh token: {exc.message}",
+            return Finding.failed(exc.message,  # says what Zoho refused (app/integrations/zoho/tokens.py)
                                   "Reconnect Zoho: sign in to Zoho again from the connection's page.",
                                   reconnect=isinstance(exc, ReconnectNeeded))
         except ZohoError as exc:
