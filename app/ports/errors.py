@@ -27,6 +27,14 @@ class VendorError(Exception):
 class AuthRefused(VendorError):
     """Wrong or insufficient credentials: retrying cannot help."""
 
+    @property
+    def reason(self) -> str:
+        """The refusal as a run's reason: who refused, then why, said once (a message that
+        already names who refused, such as a refused refresh token's, is not prefixed again)."""
+        if self.message.startswith(f"{self.party[:1].upper()}{self.party[1:]} "):
+            return self.message
+        return f"{self.party} refused the credentials: {self.message}"
+
 
 class ReconnectNeeded(AuthRefused):
     """The catalogue refused the grant the operator gave by signing in (a refresh token that was

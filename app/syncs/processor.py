@@ -142,7 +142,7 @@ class BatchProcessor:
             outcomes = await self.write(batch)
             self.outages = 0
         except AuthRefused as exc:
-            raise RunFailure(f"{exc.party} refused the credentials: {exc.message}") from exc
+            raise RunFailure(exc.reason) from exc
         except Unavailable:
             raise  # an outage, not a verdict on these items: the run pauses (runner.judge)
         except VendorError as exc:

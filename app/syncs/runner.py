@@ -156,7 +156,7 @@ def judge(exc: BaseException) -> Verdict:
     if isinstance(exc, QuotaExhausted):
         return Verdict(True, exc.message, exc.retry_after)
     if isinstance(exc, AuthRefused):
-        return Verdict(False, f"{exc.party} refused the credentials: {exc.message}")
+        return Verdict(False, exc.reason)
     if isinstance(exc, _FAULTS):
         return Verdict(True, _fault_reason(exc))
     if isinstance(exc, VendorError):

@@ -36,7 +36,8 @@ async def test_a_refused_refresh_token_fails_the_run_and_blocks_the_next(api, ct
     await plan_run(ctx, uuid.UUID(run["id"]))  # the worker's job, with a real context
 
     failed = (await api.get(f"/api/v1/syncs/{run['id']}")).json()
-    assert failed["status"] == "failed" and "refused the refresh token" in failed["reason"]
+    assert failed["status"] == "failed" and failed["reason"].startswith("Zoho refused the refresh token")
+    assert "refused the credentials" not in failed["reason"]  # who refused is said once
     read = (await api.get(f"/api/v1/connections/{connection['id']}")).json()
     assert read["needs_reconnect"] is True and read["zoho"]["needs_reconnect"] is True
     assert "invalid_code" in read["zoho"]["reconnect_reason"] and read["zoho"]["reconnect_since"]
