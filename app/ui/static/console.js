@@ -133,8 +133,9 @@ function submitOnce() {
 }
 
 function scrollBoxes(root) {
-  // A wide table scrolls inside its own box, never the page (phone widths). A box that scrolls
-  // takes the keyboard focus, so it can be scrolled without a mouse.
+  // A wide table scrolls inside its own box, never the page (phone widths); a long one may too
+  // (the status page's Recently synced). A box that scrolls takes the keyboard focus, so it can
+  // be scrolled without a mouse.
   for (const table of root.querySelectorAll("main table")) {
     let box = table.parentElement;
     if (!box.classList.contains("table-wrap")) {
@@ -146,7 +147,7 @@ function scrollBoxes(root) {
       table.replaceWith(box);
       box.append(table);
     }
-    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
+    if (box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight) box.tabIndex = 0;
   }
 }
 
