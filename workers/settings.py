@@ -109,7 +109,7 @@ async def catch_up(ctx: JobContext, connection_id: str) -> None:
 
 
 async def schedule_catchups(ctx: JobContext) -> int:
-    await outcomes.settle_events_written_by_manual_runs(ctx["app"])
+    await outcomes.settle_events_written_by_runs(ctx["app"])
     return await catchup.schedule_catchups(ctx["app"])
 
 

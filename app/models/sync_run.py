@@ -42,7 +42,8 @@ FULL_RUN_KINDS = (RunKind.MANUAL, RunKind.SCHEDULED)
 # Runs the operator steers from the status page (start, pause, resume, cancel, retry failed):
 # the full runs and retries of failed items. One active at a time per connection (the index
 # below): a retry writes products a full run may be writing too. A retry is not "full": it moves
-# no webhook watermark and settles no events (FULL_RUN_KINDS above).
+# no webhook watermark. Like a full run, its completed writes settle the webhook events received
+# before it started (app/webhooks/outcomes.py): it read those items from Zoho after they came.
 STEERED_RUN_KINDS = (RunKind.MANUAL, RunKind.SCHEDULED, RunKind.RETRY)
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED,

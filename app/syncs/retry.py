@@ -17,7 +17,8 @@ paused, resumed and cancelled, and it shows on the status page: it is one of the
 and whose newest the status page follows. So the operator who clicks "Retry failed" sees that
 run's progress, and a double click finds the first retry active and starts nothing (409, and the
 database's one-active index decides a race). It is not a "full" run: it moves no webhook
-watermark and settles no webhook events. A retry always runs in `standard` mode, even of a
+watermark; like one, once completed it settles the webhook events of the items it synced that
+came before it started (app/webhooks/outcomes.py). A retry always runs in `standard` mode, even of a
 verify run: a verify run's repairs come from reading the whole store.
 
 A run's failed items can be retried again once its retry has finished (the store's SKU match and

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Table, and_, bindparam, func, or_, text, update
 
 from app.core.context import AppContext
 from app.db.session import db_now, rows_touched, transaction
-from app.models import EventOutcome, ItemAction, ItemStatus, WebhookEvent
+from app.models import STEERED_RUN_KINDS, EventOutcome, ItemAction, ItemStatus, WebhookEvent
 from app.syncs.immediate import ItemResult
 
 Settled = tuple[str, str, str | None, uuid.UUID | None]  # item id, outcome, detail, run id
@@ -63,29 +63,36 @@ _SETTLE = (
 )
 
 
-_WRITTEN_BY_MANUAL_RUNS = text("""
+_WRITTEN_BY_STEERED_RUNS = text(f"""
     UPDATE webhook_events e
     SET outcome = CASE WHEN i.action = 'unchanged' THEN 'unchanged' ELSE 'synced' END,
         detail = CASE WHEN i.action = 'unchanged' THEN NULL ELSE i.action || 'd' END,
         run_id = r.id, processed_at = now()
     FROM sync_runs r JOIN sync_run_items i ON i.run_id = r.id AND i.status = 'synced' AND i.kind <> 'variable'
-    WHERE r.kind IN ('manual', 'scheduled') AND r.status = 'completed'
+    WHERE r.kind IN ({', '.join(repr(str(kind)) for kind in STEERED_RUN_KINDS)}) AND r.status = 'completed'
       AND r.finished_at > :since AND r.finished_at <= :until
       AND e.connection_id = r.connection_id AND e.zoho_item_id = i.zoho_item_id
       AND e.outcome IN ('queued', 'failed') AND e.received_at <= r.started_at
 """)
 _SETTLED_UNTIL = "skubridge:webhook-events-settled-until"
+# A run's `finished_at` is its transaction's start time, so a run can commit after a call whose
+# `until` is already past its `finished_at`. Each call therefore looks back this much before the
+# last `until` too; settling is idempotent (only queued or failed events change), so the overlap
+# costs a re-read of the last minutes' runs and nothing more.
+SETTLE_OVERLAP = timedelta(minutes=10)
 
 
-async def settle_events_written_by_manual_runs(ctx: AppContext) -> int:
-    """Failed or queued events whose item a full run (manual or scheduled) finished since the
-    last call wrote take that run's outcome (passes and catch-ups settle theirs as they go).
-    Driven by the runs, so it reads their items and the events of those items only."""
+async def settle_events_written_by_runs(ctx: AppContext) -> int:
+    """Failed or queued events whose item a steered run (manual, scheduled, or a retry of failed
+    items) finished since the last call wrote take that run's outcome: each of those runs read
+    the item from Zoho after it started, so after the event (passes and catch-ups settle theirs
+    as they go). Driven by the runs, so it reads their items and the events of those items only;
+    runs that finished in the SETTLE_OVERLAP before the last call are read again."""
     async with transaction(ctx.sessionmaker) as session:
         until = await db_now(session)
         stored = await ctx.redis.get(_SETTLED_UNTIL)
-        since = datetime.fromisoformat(stored.decode()) if stored else until - timedelta(days=1)
-        result = await session.execute(_WRITTEN_BY_MANUAL_RUNS, {"since": since, "until": until})
+        since = datetime.fromisoformat(stored.decode()) - SETTLE_OVERLAP if stored else until - timedelta(days=1)
+        result = await session.execute(_WRITTEN_BY_STEERED_RUNS, {"since": since, "until": until})
         settled = rows_touched(result)
     await ctx.redis.set(_SETTLED_UNTIL, until.isoformat())
     return settled or 0

@@ -178,6 +178,44 @@ async def test_a_manual_run_settles_events_that_failed_before(api, ctx, zoho, st
     zoho.patch_item(item["item_id"], {"rate": 66.75})
     run = await wait_for_run(api, (await start_run(api, conn["id"]))["id"])
     assert run["status"] == "completed"
-    await outcomes.settle_events_written_by_manual_runs(ctx)
+    await outcomes.settle_events_written_by_runs(ctx)
     [event] = await events(api, conn["id"])
     assert event["outcome"] == "synced" and event["detail"] == "updated" and event["run_id"] == run["id"]
+
+
+async def test_a_completed_retry_run_settles_events_received_before_it_started(api, ctx, zoho_server, woo_server):
+    """A retry reads its items from Zoho after it starts, so, like a full run, it settles the
+    events that came before; events that came after it started, or that a cancelled retry
+    synced, stay as they were. A run that committed after the last call's `until` is found too."""
+    from datetime import timedelta
+
+    from app.models import SyncRun, SyncRunItem
+
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    connection_id = uuid.UUID(conn["id"])
+    async with ctx.sessionmaker() as session, session.begin():
+        now = (await session.execute(text("SELECT now()"))).scalar_one()
+        before, after = now - timedelta(minutes=10), now - timedelta(minutes=1)
+        runs = {status: SyncRun(connection_id=connection_id, kind="retry", mode="standard", status=status,
+                                started_at=now - timedelta(minutes=5), finished_at=now - timedelta(seconds=5))
+                for status in ("completed", "cancelled")}
+        session.add_all(runs.values())
+        await session.flush()
+        for status, item in (("completed", "Z-1"), ("completed", "Z-2"), ("cancelled", "Z-3")):
+            session.add(SyncRunItem(run_id=runs[status].id, kind="product", zoho_item_id=item, sku=item,
+                                    action="update", status="synced"))
+        session.add_all([
+            WebhookEvent(connection_id=connection_id, zoho_item_id="Z-1", sku="Z-1", outcome="failed",
+                         detail="the store refused it", received_at=before),
+            WebhookEvent(connection_id=connection_id, zoho_item_id="Z-2", sku="Z-2", outcome="failed",
+                         detail="came after the retry started", received_at=after),
+            WebhookEvent(connection_id=connection_id, zoho_item_id="Z-3", sku="Z-3", outcome="failed",
+                         detail="the retry was cancelled", received_at=before)])
+    # The last call's `until` is already past the retry's finished_at: the run committed after
+    # that call read (finished_at is its transaction's start). The overlap still finds it.
+    await ctx.redis.set("skubridge:webhook-events-settled-until", (now - timedelta(seconds=2)).isoformat())
+    assert await outcomes.settle_events_written_by_runs(ctx) == 1
+    by_item = {e["zoho_item_id"]: e for e in await events(api, conn["id"])}
+    assert by_item["Z-1"]["outcome"] == "synced" and by_item["Z-1"]["detail"] == "updated"
+    assert by_item["Z-1"]["run_id"] == str(runs["completed"].id)
+    assert by_item["Z-2"]["outcome"] == by_item["Z-3"]["outcome"] == "failed"
