@@ -30,6 +30,7 @@ from app.models import SyncRun
 from app.oauth.store import router as store_connect_router
 from app.previews.router import router as previews_router
 from app.syncs.router import router as syncs_router
+from app.ui.common import error_page, is_console
 from app.ui.router import install_console
 from app.webhooks.router import INTAKE_ROUTE
 from app.webhooks.router import router as webhooks_router
@@ -143,19 +144,26 @@ async def _check_redis(ctx: AppContext) -> str:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    # A console request (/ui/) gets its error as a page with the same status (app/ui/common.py).
     @app.exception_handler(SkubridgeError)
-    async def domain_error(_: Request, exc: SkubridgeError) -> JSONResponse:
+    async def domain_error(request: Request, exc: SkubridgeError) -> Response:
+        if is_console(request):
+            return error_page(request, exc.status_code, exc.detail or exc.error)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        if is_console(request):
+            return error_page(request, 422, "; ".join(problems))
         return JSONResponse({"error": "ValidationError", "detail": "; ".join(problems),
                              "fields": [_location(e["loc"]) for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_console(request):
+            return error_page(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
         names = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
         name = names.get(exc.status_code, "HTTPError")
         return JSONResponse({"error": name, "detail": str(exc.detail)}, status_code=exc.status_code,

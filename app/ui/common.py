@@ -52,6 +52,26 @@ async def checked_form(request: Request, session: Signed) -> dict[str, Any]:
 Form = Annotated[dict[str, Any], Depends(checked_form)]
 
 
+# The words a console page uses for an error status; anything else is "Something went wrong".
+ERROR_TITLES = {400: "Bad request", 404: "Not found", 405: "Not allowed", 409: "Not possible now",
+                413: "Too large", 422: "Not valid", 429: "Too many tries"}
+
+
+def is_console(request: Request) -> bool:
+    """A request for a console page (its errors are pages, not the API's JSON)."""
+    return request.url.path == "/ui" or request.url.path.startswith("/ui/")
+
+
+def error_page(request: Request, status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """An error of a console request as a page: the same status as the API would answer, the
+    detail in words, and a way back. The session, if any, keeps the header's Sign out."""
+    ctx = getattr(request.app.state, "ctx", None)  # none before the lifespan has opened it
+    session = auth.read_session(request, ctx.settings) if ctx is not None else None
+    title = ERROR_TITLES.get(status_code, "Something went wrong")
+    return templates.TemplateResponse(request, "error.html", {"session": session, "title": title, "detail": detail},
+                                      status_code=status_code, headers=headers)
+
+
 def console_router() -> APIRouter:
     """A page module's router: under /ui, out of the OpenAPI document (that is the REST API's
     contract, not the console's)."""

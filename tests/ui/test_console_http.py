@@ -118,3 +118,20 @@ async def test_status_page_shows_the_run_and_refusals(console, api, zoho_server,
 async def test_console_routes_stay_out_of_the_openapi_document(api):
     paths = (await api.get("/openapi.json")).json()["paths"]
     assert not [p for p in paths if p.startswith("/ui")]
+
+
+async def test_console_errors_are_pages_with_the_api_status(console, api):
+    """A console request that fails gets a page (same status as the API, the detail, a way back),
+    not the API's JSON; the API keeps its JSON."""
+    await sign_in(console)
+    missing = "/ui/connections/00000000-0000-0000-0000-000000000000"
+    cases = {missing: 404, "/ui/connections/not-a-uuid": 422, "/ui/no-such-page": 404,
+             f"{missing}/log?level=loud": 404}
+    for path, status in cases.items():
+        response = await console.get(path)
+        assert response.status_code == status, path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert "<h1>" in response.text and 'href="/ui/"' in response.text and ">Sign out</button>" in response.text
+    assert "00000000-0000-0000-0000-000000000000 does not exist</p>" in (await console.get(missing)).text
+    api_missing = await api.get("/api/v1/connections/00000000-0000-0000-0000-000000000000")
+    assert api_missing.status_code == 404 and api_missing.json()["error"] == "NotFound"
