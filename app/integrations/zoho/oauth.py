@@ -11,6 +11,7 @@ zohoapis.ca) or a trusted origin. Origins compare as scheme, host and port.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ import httpx
 
 from app.integrations.zoho.datacenters import API_PATH, DATA_CENTERS
 from app.integrations.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoUnavailable
+from app.integrations.zoho.tokens import json_or_empty
 
 # The scopes the service needs, by the calls it makes (each API page states its `oauthscope`;
 # shared/reference/zoho-api.md §1.3, operator.md §1):
@@ -43,6 +45,7 @@ LOCATIONS = {"us": "com", "eu": "eu", "in": "in", "au": "com.au", "jp": "jp", "c
 # multi-DC page; its Inventory API domain is not listed, so it is taken from the exchange).
 EXTRA_ACCOUNTS = ("https://accounts.zoho.uk",)
 TIMEOUT = httpx.Timeout(15.0)
+ACCOUNTS = "Zoho accounts server"  # who answered, in a failure's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,26 +127,16 @@ async def exchange_code(http: httpx.AsyncClient, accounts_server: str, *, client
 
 async def revoke(http: httpx.AsyncClient, accounts_server: str, refresh_token: str) -> bool:
     """POST {accounts}/oauth/v2/token/revoke?token=…; False when Zoho did not know the token."""
-    try:
-        response = await http.post(f"{accounts_server}/oauth/v2/token/revoke", params={"token": refresh_token},
-                                   timeout=TIMEOUT)
-    except httpx.TransportError as exc:
-        raise ZohoUnavailable(f"Zoho accounts server unreachable: {type(exc).__name__}") from exc
-    if response.status_code >= 500:
-        raise ZohoUnavailable(f"Zoho accounts server answered {response.status_code}")
+    response = await _answered(http.post(f"{accounts_server}/oauth/v2/token/revoke", params={"token": refresh_token},
+                                         timeout=TIMEOUT), who=ACCOUNTS)
     return response.status_code == 200
 
 
 async def list_organizations(http: httpx.AsyncClient, api_domain: str, access_token: str) -> list[Organization]:
     """GET {api_domain}/inventory/v1/organizations (scope ZohoInventory.settings.READ)."""
-    try:
-        response = await http.get(f"{api_domain}{API_PATH}/organizations", timeout=TIMEOUT,
-                                  headers={"Authorization": f"Zoho-oauthtoken {access_token}"})
-    except httpx.TransportError as exc:
-        raise ZohoUnavailable(f"Zoho unreachable: {type(exc).__name__}") from exc
-    body = _json(response)
-    if response.status_code >= 500:
-        raise ZohoUnavailable(f"Zoho answered {response.status_code}")
+    response = await _answered(http.get(f"{api_domain}{API_PATH}/organizations", timeout=TIMEOUT,
+                                        headers={"Authorization": f"Zoho-oauthtoken {access_token}"}), who="Zoho")
+    body = json_or_empty(response)
     if response.status_code != 200 or body.get("code") not in (0, None):
         raise ZohoRequestError(f"Zoho refused to list the organizations: {body.get('message') or response.status_code}",
                                status=response.status_code, code=body.get("code"))
@@ -152,18 +145,15 @@ async def list_organizations(http: httpx.AsyncClient, api_domain: str, access_to
 
 
 async def _post(http: httpx.AsyncClient, url: str, *, data: dict[str, str]) -> dict[str, Any]:
+    return json_or_empty(await _answered(http.post(url, data=data, timeout=TIMEOUT), who=ACCOUNTS))
+
+
+async def _answered(request: Awaitable[httpx.Response], *, who: str) -> httpx.Response:
+    """The response of `request`, once `who` answered it: unreachable or a 5xx is ZohoUnavailable."""
     try:
-        response = await http.post(url, data=data, timeout=TIMEOUT)
+        response = await request
     except httpx.TransportError as exc:
-        raise ZohoUnavailable(f"Zoho accounts server unreachable: {type(exc).__name__}") from exc
+        raise ZohoUnavailable(f"{who} unreachable: {type(exc).__name__}") from exc
     if response.status_code >= 500:
-        raise ZohoUnavailable(f"Zoho accounts server answered {response.status_code}")
-    return _json(response)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        raise ZohoUnavailable(f"{who} answered {response.status_code}")
+    return response

@@ -126,7 +126,7 @@ class TokenManager:
             VENDOR_REQUESTS.labels("zoho", "POST /oauth/v2/token", "network").inc()
             raise ZohoUnavailable(f"Zoho accounts server unreachable: {type(exc).__name__}") from exc
         VENDOR_REQUESTS.labels("zoho", "POST /oauth/v2/token", str(response.status_code)).inc()
-        body = _json_or_empty(response)
+        body = json_or_empty(response)
         if "access_token" in body:
             return await self._store(body)
         return await self._fail(response.status_code, body)
@@ -174,7 +174,8 @@ def token_error(error: str) -> ZohoAuthError:
     return ZohoAuthError(f"Zoho refused to issue an access token ({error})", code=error)
 
 
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+def json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    """An accounts-server answer's JSON object; {} when the body is not one."""
     try:
         body = response.json()
     except ValueError:
