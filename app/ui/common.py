@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Ctx
@@ -21,6 +23,18 @@ from app.ui import session as auth
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def utc_time(value: datetime, *, seconds: bool = True, relative: bool = False) -> Markup:
+    """A time as every page shows it: a `<time datetime>` whose text is the UTC time, which
+    console.js shows in the browser's time zone (or as "5 min ago" when `relative`), keeping the
+    exact time as its title."""
+    text = value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return Markup(f'<time{" data-relative" if relative else ""} datetime="{escape(value.isoformat())}">'
+                  f"{escape(text)}</time>")
+
+
+templates.env.globals["utc_time"] = utc_time
 
 
 class SignedOut(Exception):
