@@ -9,8 +9,7 @@ deployment is worked out from PUBLIC_BASE_URL and shown next to the buttons; the
 
 Test connection runs the checks (app/connections/checks.py), keeps the report in Redis for
 REPORT_TTL_S and answers 303 to the report's page (post/redirect/get: a reload shows the report
-again instead of testing again). Its paths have two segments after the connection: the status
-page's controls take every single one (`/connections/{id}/{verb}`).
+again instead of testing again).
 """
 
 from __future__ import annotations
