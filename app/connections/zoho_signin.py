@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.adapters import target_policy
 from app.connections.links import clear_reconnect, mark_needs_reconnect, zoho_client
-from app.connections.service import credentials_of, get_connection
+from app.connections.service import credentials_of, get_connection, store_credentials
 from app.core.context import AppContext
 from app.core.errors import Conflict
 from app.db.session import transaction
@@ -112,8 +112,8 @@ async def complete(ctx: AppContext, connection_id: uuid.UUID, *, code: str, loca
     async with transaction(ctx.sessionmaker) as session:
         connection = await get_connection(session, connection_id)
         picked = _pick(connection.zoho_organization_id, organizations)
-        _store(ctx, connection, refresh_token=grant.refresh_token, accounts_server=server, api_domain=api_domain,
-               data_center=oauth.data_center_of(location, server), organization=picked)
+        await _store(ctx, session, connection, refresh_token=grant.refresh_token, accounts_server=server,
+                     api_domain=api_domain, data_center=oauth.data_center_of(location, server), organization=picked)
     if picked is None:
         await ctx.redis.set(_pending_key(connection_id), json.dumps([[o.organization_id, o.name]
                                                                      for o in organizations]), ex=STATE_MAX_AGE_S)
@@ -150,16 +150,16 @@ def _pick(current: str | None, organizations: list[oauth.Organization]) -> oauth
     return organizations[0] if len(organizations) == 1 else None
 
 
-def _store(ctx: AppContext, connection: Connection, *, refresh_token: str, accounts_server: str, api_domain: str,
-           data_center: str, organization: oauth.Organization | None) -> None:
-    credentials: dict[str, Any] = credentials_of(connection, keyring=ctx.keyring) | {"refresh_token": refresh_token}
-    connection.credentials = ctx.keyring.seal(credentials, connection_id=connection.id, purpose="credentials")
+async def _store(ctx: AppContext, session: AsyncSession, connection: Connection, *, refresh_token: str,
+                 accounts_server: str, api_domain: str, data_center: str,
+                 organization: oauth.Organization | None) -> None:
     connection.zoho_data_center = data_center
     connection.zoho_accounts_base_url = accounts_server
     connection.zoho_api_base_url = api_domain
     connection.zoho_organization_id = organization.organization_id if organization else None
     connection.zoho_organization_name = organization.name[:200] if organization else None
     clear_reconnect(connection)
+    await store_credentials(session, connection, {"refresh_token": refresh_token}, keyring=ctx.keyring)
 
 
 async def _revoke_old(http: httpx.AsyncClient, trusted: oauth.Allowlist, connection: Connection,

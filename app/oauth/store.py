@@ -43,7 +43,6 @@ from app.integrations.woocommerce.connect import (
     WOO_RETURN_PATH,
     WP_CALLBACK_PATH,
     WP_REJECT_PATH,
-    KeyGrant,
     parse_key_grant,
 )
 from app.oauth.state import STATE_MAX_AGE_S, FlowRefused, FlowState, continue_page, peek, redeem
@@ -77,18 +76,18 @@ async def woocommerce_callback(request: Request, ctx: Ctx) -> Response:
         await ctx.redis.set(_outcome_key(flow), detail, ex=STATE_MAX_AGE_S + 60)
         return _refuse(403, "KeyRefused", detail)
     try:
-        await _store_key(ctx, flow, grant)
+        await _store(ctx, flow, {"consumer_key": grant.consumer_key, "consumer_secret": grant.consumer_secret})
     except NotFound as exc:
         return _refuse(404, "NotFound", exc.detail)
     await ctx.redis.set(_outcome_key(flow), STORED, ex=STATE_MAX_AGE_S + 60)
     return JSONResponse({"status": STORED}, status_code=200)
 
 
-async def _store_key(ctx: AppContext, flow: FlowState, grant: KeyGrant) -> None:
+async def _store(ctx: AppContext, flow: FlowState, fields: dict[str, str]) -> None:
+    """Seal `fields` into the flow's connection's credentials and commit (NotFound: it is gone)."""
     async with ctx.sessionmaker() as db:
         connection = await get_connection(db, flow.connection_id)
-        await store_credentials(db, connection, {"consumer_key": grant.consumer_key,
-                                                 "consumer_secret": grant.consumer_secret}, keyring=ctx.keyring)
+        await store_credentials(db, connection, fields, keyring=ctx.keyring)
         await db.commit()
 
 
@@ -125,11 +124,7 @@ async def wordpress_callback(request: Request, ctx: Ctx) -> Response:
     if not user or not password:
         return _notice(status_page, "WordPress came back without a user and password: nothing changed.")
     try:
-        async with ctx.sessionmaker() as db:
-            connection = await get_connection(db, flow.connection_id)
-            await store_credentials(db, connection, {"wp_username": user, "wp_application_password": password},
-                                    keyring=ctx.keyring)
-            await db.commit()
+        await _store(ctx, flow, {"wp_username": user, "wp_application_password": password})
     except NotFound as exc:
         return _refused_page(exc.detail)
     return continue_page(f"{status_page}?linked=media", f"Media uploads are connected as {user}.")
