@@ -15,7 +15,7 @@ from app.core.errors import BadRequest
 from app.logs.export import csv_response
 from app.logs.service import search_logs
 from app.ui.common import Signed, console_router, templates
-from app.ui.views import LOG_FIELDS, LOG_LEVELS, log_filter
+from app.ui.views import LOG_FIELDS, LOG_LEVELS, log_filter, paging
 
 LOG_PAGE_SIZE = 50
 # Export CSV takes every row the filters match, up to this many (newest first): enough for a
@@ -34,16 +34,11 @@ async def log_page(request: Request, connection_id: uuid.UUID, session: Signed, 
     total, rows = (0, []) if errors else await search_logs(db, flt, limit=LOG_PAGE_SIZE, offset=offset)
     values = {name: request.query_params.get(name, "") for name in LOG_FIELDS}
     query = urlencode({k: v for k, v in values.items() if v})
-
-    def page_link(at: int) -> str:
-        return f"?{urlencode({**{k: v for k, v in values.items() if v}, 'offset': at})}"
-
     return templates.TemplateResponse(request, "log.html", {
-        "session": session, "connection": connection, "rows": rows, "total": total, "offset": offset,
-        "values": values, "errors": errors, "levels": LOG_LEVELS, "csv": f"log.csv?{query}" if query else "log.csv",
-        "previous": page_link(max(offset - LOG_PAGE_SIZE, 0)) if offset > 0 else None,
-        "next": page_link(offset + LOG_PAGE_SIZE) if offset + LOG_PAGE_SIZE < total else None,
-        "shown": (offset + 1, offset + len(rows))}, status_code=400 if errors else 200)
+        "session": session, "connection": connection, "rows": rows, "values": values, "errors": errors,
+        "levels": LOG_LEVELS, "csv": f"log.csv?{query}" if query else "log.csv",
+        **paging(values, offset=offset, size=LOG_PAGE_SIZE, total=total, last=offset + len(rows))},
+        status_code=400 if errors else 200)
 
 
 @router.get("/connections/{connection_id}/log.csv")

@@ -34,7 +34,7 @@ from app.core.errors import NotFound
 from app.models import ItemAction, Preview
 from app.previews import service as previews
 from app.ui.common import Form, Signed, console_router, control, templates
-from app.ui.views import start_blocker
+from app.ui.views import paging, start_blocker
 
 PREVIEW_PAGE_SIZE = 50
 # A value longer than this shows its start, the rest behind "Show all" (descriptions are long).
@@ -60,18 +60,14 @@ async def preview_page(request: Request, connection_id: uuid.UUID, session: Sign
     items = previews.preview_items(shown, {"action": action or None}) if shown and not error else []
     base = {"preview": str(shown.id)} if shown else {}
 
-    def page_link(at: int) -> str:
-        return "?" + urlencode({**base, **({"action": action} if action else {}), "offset": at})
-
     return templates.TemplateResponse(request, "preview.html", {
         "session": session, "connection": connection, "preview": shown, "error": error, "action": action,
         "notice": notice, "blocked": start_blocker(state_of(connection, ctx.keyring)),
         "unfinished": bool(shown and shown.status in ("queued", "running")),
         "actions": ACTIONS, "words": PREVIEW_WORDS, "summary": (shown.summary or {}) if shown else {},
-        "rows": table_rows(items[offset: offset + PREVIEW_PAGE_SIZE]), "total": len(items), "offset": offset,
-        "shown": (offset + 1, min(offset + PREVIEW_PAGE_SIZE, len(items))),
-        "previous": page_link(max(offset - PREVIEW_PAGE_SIZE, 0)) if offset > 0 else None,
-        "next": page_link(offset + PREVIEW_PAGE_SIZE) if offset + PREVIEW_PAGE_SIZE < len(items) else None,
+        "rows": table_rows(items[offset: offset + PREVIEW_PAGE_SIZE]),
+        **paging(base | {"action": action}, offset=offset, size=PREVIEW_PAGE_SIZE, total=len(items),
+                 last=min(offset + PREVIEW_PAGE_SIZE, len(items))),
         "here": f"?{urlencode(base)}" if base else ""}, status_code=400 if error else 200)
 
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from app.api.params import iso_timestamp, storable_text
 from app.connections.links import LinkState
@@ -140,3 +141,17 @@ def log_filter(connection_id: uuid.UUID, params: Mapping[str, str]) -> tuple[Log
     return LogFilter(connection_id=connection_id, q=values["q"] or None, level=values["level"] or None,
                      action=values["action"] or None, status=values["status"] or None,
                      since=times["from"], until=times["to"]), errors
+
+
+def paging(params: Mapping[str, str], *, offset: int, size: int, total: int, last: int) -> dict[str, Any]:
+    """A paged list's range and links (app/ui/templates/_paging.html): `shown` is the first and
+    `last` row numbers on this page; Previous and Next keep the filters in `params` that have a
+    value and move `offset` by a page of `size`."""
+    kept = {k: v for k, v in params.items() if v}
+
+    def link(at: int) -> str:
+        return f"?{urlencode({**kept, 'offset': at})}"
+
+    return {"offset": offset, "total": total, "shown": (offset + 1, last),
+            "previous": link(max(offset - size, 0)) if offset > 0 else None,
+            "next": link(offset + size) if offset + size < total else None}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -25,6 +24,7 @@ from app.api.params import storable_text
 from app.connections.service import get_connection
 from app.models import EventOutcome, WebhookEvent
 from app.ui.common import Signed, console_router, templates
+from app.ui.views import paging
 from app.webhooks.events import EventFilter, search_events
 
 EVENT_PAGE_SIZE = 50
@@ -55,17 +55,10 @@ async def webhook_events_page(request: Request, connection_id: uuid.UUID, sessio
     flt = EventFilter(connection_id=connection_id, outcome=values["outcome"] or None, sku=values["sku"] or None,
                       since=since)
     total, rows = (0, []) if errors else await search_events(db, flt, limit=EVENT_PAGE_SIZE, offset=offset)
-    kept = {k: v for k, v in values.items() if v}
-
-    def page_link(at: int) -> str:
-        return f"?{urlencode({**kept, 'offset': at})}"
-
     return templates.TemplateResponse(request, "webhook_events.html", {
-        "session": session, "connection": connection, "rows": [event_row(e) for e in rows], "total": total,
-        "values": values, "errors": errors, "outcomes": OUTCOMES, "since": since,
-        "days": ctx.settings.retention_days, "shown": (offset + 1, offset + len(rows)),
-        "previous": page_link(max(offset - EVENT_PAGE_SIZE, 0)) if offset > 0 else None,
-        "next": page_link(offset + EVENT_PAGE_SIZE) if offset + EVENT_PAGE_SIZE < total else None,
+        "session": session, "connection": connection, "rows": [event_row(e) for e in rows], "values": values,
+        "errors": errors, "outcomes": OUTCOMES, "since": since, "days": ctx.settings.retention_days,
+        **paging(values, offset=offset, size=EVENT_PAGE_SIZE, total=total, last=offset + len(rows)),
     }, status_code=400 if errors else 200)
 
 
