@@ -114,6 +114,18 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FIELDS = ("q", "level", "action", "status", "from", "to")
 
 
+def filter_text_problem(value: str) -> str | None:
+    """What is wrong with a filter's text, if anything: a character Postgres cannot hold, or
+    more than 200 characters."""
+    if len(value) > 200:
+        return "at most 200 characters"
+    try:
+        storable_text(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def log_filter(connection_id: uuid.UUID, params: Mapping[str, str]) -> tuple[LogFilter, dict[str, str]]:
     """The log page's filters, read from its query string as `GET /api/v1/logs` reads them
     (the same levels, ISO 8601 times, UTC when no offset), scoped to one connection. Errors are
@@ -122,12 +134,8 @@ def log_filter(connection_id: uuid.UUID, params: Mapping[str, str]) -> tuple[Log
     values = {name: params.get(name, "").strip() for name in LOG_FIELDS}
     errors: dict[str, str] = {}
     for name in ("q", "action", "status"):
-        try:
-            storable_text(values[name])
-        except ValueError as exc:
-            errors[name] = str(exc)
-        if len(values[name]) > 200:
-            errors[name] = "at most 200 characters"
+        if problem := filter_text_problem(values[name]):
+            errors[name] = problem
     if values["level"] and values["level"] not in LOG_LEVELS:
         errors["level"] = f"one of {', '.join(LOG_LEVELS)}"
     times: dict[str, datetime | None] = {}

@@ -20,11 +20,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import Ctx, Session
 from app.api.pagination import Offset
-from app.api.params import storable_text
 from app.connections.service import get_connection
 from app.models import EventOutcome, WebhookEvent
 from app.ui.common import Signed, console_router, templates
-from app.ui.views import paging
+from app.ui.views import filter_text_problem, paging
 from app.webhooks.events import EventFilter, search_events
 
 EVENT_PAGE_SIZE = 50
@@ -68,12 +67,8 @@ def event_filter_errors(values: Mapping[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     if values["outcome"] and values["outcome"] not in OUTCOMES:
         errors["outcome"] = f"one of {', '.join(OUTCOMES)}"
-    try:
-        storable_text(values["sku"])
-    except ValueError as exc:
-        errors["sku"] = str(exc)
-    if len(values["sku"]) > 200:
-        errors["sku"] = "at most 200 characters"
+    if problem := filter_text_problem(values["sku"]):
+        errors["sku"] = problem
     return errors
 
 
