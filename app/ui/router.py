@@ -192,20 +192,32 @@ async def events(request: Request, connection_id: uuid.UUID, _: Signed, ctx: Ctx
     the page reconnects with it when "Failed only" is ticked): sent when it changes, read at
     most once a second."""
     last: dict[str, Any] | None = None
+    links: dict[tuple[Any, ...], LinkState] = {}
     while not await request.is_disconnected():
-        snapshot = await _read_snapshot(ctx, connection_id, failed_only=failed)
+        snapshot = await _read_snapshot(ctx, connection_id, failed_only=failed, links=links)
         if snapshot != last:
             yield ServerSentEvent(data=snapshot, event="run")
             last = snapshot
         await asyncio.sleep(POLL_INTERVAL_S)
 
 
-async def _read_snapshot(ctx: AppContext, connection_id: uuid.UUID, *, failed_only: bool) -> dict[str, Any]:
+async def _read_snapshot(ctx: AppContext, connection_id: uuid.UUID, *, failed_only: bool,
+                         links: dict[tuple[Any, ...], LinkState] | None = None) -> dict[str, Any]:
     """The live feed's state, link state included: a connection that gets linked, or needs
-    reconnecting, while the page is open turns its start buttons on or off."""
+    reconnecting, while the page is open turns its start buttons on or off. The feed reads
+    once a second and the credentials rarely change, so `links` keeps the state worked out for
+    the columns it depends on, and the sealed credentials are opened again only when they change."""
+    links = {} if links is None else links
     async with ctx.sessionmaker() as db:
         connection = await db.get(Connection, connection_id)
-        link = state_of(connection, ctx.keyring) if connection is not None else None
+        link = None
+        if connection is not None:
+            key = (connection.credentials, connection.zoho_organization_id, connection.zoho_reconnect_reason,
+                   connection.zoho_reconnect_at)
+            if key not in links:
+                links.clear()
+                links[key] = state_of(connection, ctx.keyring)
+            link = links[key]
         return await _snapshot(db, connection_id, failed_only=failed_only, link=link)
 
 

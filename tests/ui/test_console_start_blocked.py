@@ -146,3 +146,20 @@ async def test_the_webhook_state_is_shown_once_in_its_panel(console, api, zoho, 
     header = page[page.index("<h1>"):page.index('<nav aria-label="Connection">')]
     assert "Webhook" not in header and "badge" not in header
     assert page.count('role="switch"') == 1 and "Not set up in Zoho" in page
+
+
+async def test_the_live_feed_opens_the_credentials_only_when_they_or_the_link_columns_change(
+        ctx, api, zoho_server, woo_server, monkeypatch):
+    conn = await create_connection(api, zoho_server.base_url, woo_server.base_url)
+    connection_id = uuid.UUID(conn["id"])
+    opened = []
+    real_open = type(ctx.keyring).open
+    monkeypatch.setattr(type(ctx.keyring), "open", lambda self, *a, **k: opened.append(1) or real_open(self, *a, **k))
+    links: dict = {}
+    for _ in range(3):  # three ticks of the feed, nothing changed: opened once
+        assert (await _read_snapshot(ctx, connection_id, failed_only=False, links=links))["blocked"] == ""
+    assert len(opened) == 1
+    await mark_needs_reconnect(ctx, connection_id, "Zoho refused the refresh token (invalid_code)")
+    live = await _read_snapshot(ctx, connection_id, failed_only=False, links=links)
+    assert live["blocked"] and "reconnect" in live["blocked"].lower() and len(opened) == 2
+    assert len(links) == 1  # only the current state is kept
